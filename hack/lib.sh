@@ -1,0 +1,35 @@
+# Shared settings for the hack/ scripts. Source it; do not run it.
+# Everything built or started lives outside the repository, under HOMEOPS_CACHE
+# (builds, kept between runs) and HOMEOPS_RUN (live state, thrown away by `down`).
+
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$HACK_DIR/.." && pwd)
+HOMEOPS_CACHE=${HOMEOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homeops-operator}
+HOMEOPS_RUN=${HOMEOPS_RUN:-${TMPDIR:-/tmp}/homeops-operator}
+
+# Pinned versions. The Go modules under hack/tools/* pin the same versions with go.sum.
+KUBE_VERSION=v1.35.4
+ETCD_VERSION=v3.6.16
+KWOK_VERSION=v0.8.0
+HELM_VERSION=v3.22.0
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# tool_dir NAME: the cache folder for one tool's binaries, keyed by the hash of the
+# files that pin it, so a version bump builds anew and an unchanged pin is reused.
+tool_dir() {
+  local name=$1 key
+  key=$(cat "$HACK_DIR/tools/$name"/go.mod "$HACK_DIR/tools/$name"/go.sum "$HACK_DIR/tools/$name"/*.go | sha256sum | cut -c1-12)
+  echo "$HOMEOPS_CACHE/bin/$name-$key"
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND every half second.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { log "timed out after ${secs}s waiting for $what"; return 1; }
+    sleep 0.5
+  done
+}

@@ -1,0 +1,156 @@
+/**
+ * CacheTier: Redis with the guide's memory, eviction and persistence policy, and the guide's
+ * cache hierarchy (TTL policies) published to applications in a ConfigMap.
+ */
+import { z } from 'zod';
+import {
+  ageColumn,
+  baseStatus,
+  celRules,
+  goDuration,
+  image,
+  objectMeta,
+  phaseColumn,
+  readyColumn,
+  resourceRequirements,
+  secretKeyRef,
+  storage,
+} from './common.ts';
+
+/** A size in Redis's own notation ("2gb", "64mb", "512kb", or bytes). */
+export const redisSize = z
+  .string()
+  .max(32)
+  .regex(/^[0-9]+(b|kb|mb|gb|k|m|g)?$/, 'must be a Redis size such as 2gb, 64mb or 512kb');
+
+export const MAX_MEMORY_POLICIES = [
+  'noeviction',
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
+] as const;
+
+/** A TTL range: the guide gives ranges for query results, API responses and aggregations. */
+const ttlRange = (min: string, max: string) =>
+  celRules(z.object({ min: goDuration.default(min), max: goDuration.default(max) }), [
+    { rule: 'duration(self.min) <= duration(self.max)', message: 'a TTL range needs min <= max' },
+  ]);
+
+export const ttlPolicies = z
+  .object({
+    session: goDuration.default('15m'),
+    preferences: goDuration.default('1h'),
+    configs: goDuration.default('24h'),
+    queryResults: ttlRange('5m', '60m').prefault({}),
+    apiResponses: ttlRange('1m', '15m').prefault({}),
+    realtime: goDuration.default('30s'),
+    aggregations: ttlRange('1h', '6h').prefault({}),
+  })
+  .describe("The guide's cache hierarchy, published to applications in the <name>-ttl ConfigMap.");
+
+export const persistenceSpec = z.object({
+  appendOnly: z.boolean().default(true),
+  appendFsync: z.enum(['everysec', 'always', 'no']).default('everysec'),
+  autoAofRewritePercentage: z.number().int().min(0).max(10000).default(100),
+  autoAofRewriteMinSize: redisSize.default('64mb'),
+  storage: storage.prefault({ size: '5Gi' }),
+});
+
+export const cacheTierSpec = celRules(
+  z.object({
+    image: image.optional().describe('Redis image; docker.io/library/redis:7 when absent.'),
+    mode: z.enum(['standalone', 'replicated']).default('standalone'),
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(9)
+      .default(1)
+      .describe('Redis instances; more than one needs mode replicated.'),
+    maxMemory: redisSize.default('2gb'),
+    maxMemoryPolicy: z.enum(MAX_MEMORY_POLICIES).default('allkeys-lru'),
+    timeoutSeconds: z.number().int().min(0).max(86400).default(300),
+    tcpKeepaliveSeconds: z.number().int().min(0).max(86400).default(60),
+    persistence: persistenceSpec.prefault({}),
+    auth: z
+      .object({
+        secretRef: secretKeyRef.optional().describe('Secret with a "password" key; generated when absent.'),
+      })
+      .prefault({}),
+    ttlPolicies: ttlPolicies.prefault({}),
+    resources: resourceRequirements.optional(),
+  }),
+  [
+    {
+      rule: "self.mode == 'replicated' || self.replicas == 1",
+      message: 'replicas > 1 needs mode: replicated (standalone runs exactly one Redis)',
+      fieldPath: '.replicas',
+      check: (s) => s.mode === 'replicated' || s.replicas === 1,
+    },
+  ],
+);
+
+export const cacheTierStatus = z.object({
+  ...baseStatus,
+  endpoint: z.string().optional().describe('host:port of the Redis Service.'),
+  authSecret: z.string().optional().describe('Name of the Secret holding the password.'),
+  replicas: z.number().int().min(0).optional(),
+  readyReplicas: z.number().int().min(0).optional(),
+  memory: z
+    .object({
+      usedBytes: z.number().int().min(0),
+      maxBytes: z.number().int().min(0).optional(),
+      usedPercent: z.number().min(0).optional(),
+      usedHuman: z.string().optional(),
+    })
+    .optional(),
+  hitRatio: z.number().min(0).max(1).optional(),
+  keys: z.number().int().min(0).optional(),
+  evictedKeys: z.number().int().min(0).optional(),
+  connectedClients: z.number().int().min(0).optional(),
+  persistence: z
+    .object({
+      aofEnabled: z.boolean().optional(),
+      lastAofRewriteStatus: z.string().optional(),
+      lastBgsaveStatus: z.string().optional(),
+    })
+    .optional(),
+});
+
+export const cacheTier = z.object({
+  apiVersion: z.literal('homeops.io/v1alpha1'),
+  kind: z.literal('CacheTier'),
+  metadata: objectMeta,
+  spec: cacheTierSpec.prefault({}),
+  status: cacheTierStatus.optional(),
+});
+
+export type CacheTier = z.infer<typeof cacheTier>;
+export type CacheTierSpec = z.infer<typeof cacheTierSpec>;
+export type CacheTierStatus = z.infer<typeof cacheTierStatus>;
+
+export const cacheTierKind = {
+  kind: 'CacheTier',
+  plural: 'cachetiers',
+  singular: 'cachetier',
+  shortNames: ['ctier'],
+  schema: cacheTier,
+  spec: cacheTierSpec,
+  status: cacheTierStatus,
+  printerColumns: [
+    readyColumn,
+    phaseColumn,
+    {
+      name: 'Memory',
+      type: 'string',
+      jsonPath: '.status.memory.usedHuman',
+      description: 'Memory used by Redis.',
+    },
+    { name: 'Hit-Ratio', type: 'number', jsonPath: '.status.hitRatio', description: 'Keyspace hit ratio.' },
+    ageColumn,
+  ],
+} as const;

@@ -1,0 +1,413 @@
+/**
+ * HomeOpsDatabase: a PostgreSQL (TimescaleDB where the image has it) primary, its PgBouncer
+ * pooler, and the Jobs that keep the guide's schema, partitions, aggregates and benchmarks in
+ * shape. Defaults are the settings of the HomeOps database optimization guide.
+ */
+import { z } from 'zod';
+import {
+  ageColumn,
+  baseStatus,
+  calendarInterval,
+  celRules,
+  cronSchedule,
+  identifier,
+  image,
+  k8sMeta,
+  localObjectRef,
+  objectMeta,
+  phaseColumn,
+  qualifiedName,
+  readyColumn,
+  resourceRequirements,
+  storage,
+} from './common.ts';
+
+/**
+ * postgresql.conf settings the operator owns: changing them through spec.postgres.parameters
+ * would break replication, the pooler, probes or the volume layout.
+ */
+export const OPERATOR_OWNED_PARAMETERS = [
+  'listen_addresses',
+  'port',
+  'data_directory',
+  'hba_file',
+  'ident_file',
+  'config_file',
+  'external_pid_file',
+  'unix_socket_directories',
+  'wal_level',
+  'hot_standby',
+  'primary_conninfo',
+  'primary_slot_name',
+  'restore_command',
+  'archive_mode',
+  'archive_command',
+  'shared_preload_libraries',
+  'ssl',
+  'ssl_cert_file',
+  'ssl_key_file',
+  'ssl_ca_file',
+  'password_encryption',
+] as const;
+
+const celStringList = (items: readonly string[]) => `[${items.map((i) => `'${i}'`).join(', ')}]`;
+
+export const postgresSpec = z.object({
+  image: image
+    .optional()
+    .describe(
+      'PostgreSQL image. Defaults to docker.io/library/postgres:15, or a TimescaleDB image when timescale is enabled.',
+    ),
+  timescale: z
+    .enum(['auto', 'enabled', 'disabled'])
+    .default('auto')
+    .describe(
+      'auto detects the timescaledb extension on the running server and falls back to native partitioning and materialized views without it; enabled requires it; disabled never uses it.',
+    ),
+  storage: storage.prefault({}),
+  resources: resourceRequirements.optional(),
+  parameters: k8sMeta(
+    celRules(
+      z
+        .record(z.string().max(63), z.string().max(1024))
+        .default({})
+        .describe(
+          'postgresql.conf settings merged over the guide defaults. Settings the operator owns are refused.',
+        ),
+      [
+        {
+          rule: `self.all(k, !(k in ${celStringList(OPERATOR_OWNED_PARAMETERS)}))`,
+          message: `parameters may not set settings the operator owns (${OPERATOR_OWNED_PARAMETERS.join(', ')}): remove them`,
+          check: (p) =>
+            Object.keys(p).every((k) => !(OPERATOR_OWNED_PARAMETERS as readonly string[]).includes(k)),
+        },
+      ],
+    ),
+    { maxProperties: 256 },
+  ),
+});
+
+export const databaseSpec = celRules(
+  z.object({
+    name: identifier.default('homeops').describe('Name of the application database.'),
+    owner: identifier.default('homeops').describe('Application role that owns the database.'),
+  }),
+  [
+    {
+      rule: 'self == oldSelf',
+      message: 'database name and owner are immutable: create a new HomeOpsDatabase to rename them',
+    },
+  ],
+);
+
+export const poolerSpec = celRules(
+  z.object({
+    enabled: z.boolean().default(true),
+    image: image.optional().describe('PgBouncer image.'),
+    instances: z.number().int().min(0).max(16).default(2).describe('PgBouncer replicas.'),
+    poolMode: z.enum(['session', 'transaction', 'statement']).default('transaction'),
+    maxClientConn: z.number().int().min(1).max(100000).default(100),
+    defaultPoolSize: z.number().int().min(1).max(10000).default(20),
+    minPoolSize: z.number().int().min(0).max(10000).default(5),
+    reservePoolSize: z.number().int().min(0).max(10000).default(5),
+    reservePoolTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
+    maxDbConnections: z.number().int().min(1).max(10000).default(50),
+    maxUserConnections: z.number().int().min(1).max(10000).default(30),
+    resources: resourceRequirements.optional(),
+  }),
+  [
+    {
+      rule: 'self.minPoolSize <= self.defaultPoolSize',
+      message:
+        'pooler.minPoolSize must not exceed pooler.defaultPoolSize: lower minPoolSize or raise defaultPoolSize',
+      fieldPath: '.minPoolSize',
+      check: (p) => p.minPoolSize <= p.defaultPoolSize,
+    },
+    {
+      rule: 'self.defaultPoolSize + self.reservePoolSize <= self.maxDbConnections',
+      message:
+        'pooler.defaultPoolSize + pooler.reservePoolSize must not exceed pooler.maxDbConnections: lower the pool sizes or raise maxDbConnections',
+      fieldPath: '.maxDbConnections',
+      check: (p) => p.defaultPoolSize + p.reservePoolSize <= p.maxDbConnections,
+    },
+    {
+      rule: 'self.maxUserConnections <= self.maxDbConnections',
+      message: 'pooler.maxUserConnections must not exceed pooler.maxDbConnections',
+      fieldPath: '.maxUserConnections',
+      check: (p) => p.maxUserConnections <= p.maxDbConnections,
+    },
+  ],
+);
+
+export const migrationsSpec = z.object({
+  builtin: z
+    .boolean()
+    .default(true)
+    .describe('Apply the HomeOps reference schema shipped with the operator.'),
+  configMaps: k8sMeta(
+    z
+      .array(localObjectRef)
+      .max(32)
+      .default([])
+      .describe(
+        'Extra migration sets, applied in this order after the builtin one; in each ConfigMap, keys in name order.',
+      ),
+    { 'x-kubernetes-list-type': 'atomic' },
+  ),
+});
+
+export const partitionedTable = z.object({
+  table: qualifiedName.describe('Partitioned table, such as financial.transactions.'),
+  column: identifier.describe('Partition key column (a date or timestamp).'),
+  interval: z.enum(['monthly', 'yearly']).default('yearly'),
+  premake: z
+    .number()
+    .int()
+    .min(1)
+    .max(24)
+    .default(2)
+    .describe('Partitions kept ready ahead of the current one.'),
+  retention: calendarInterval
+    .optional()
+    .describe('Partitions wholly older than this are detached and dropped; kept forever when absent.'),
+});
+
+export const partitioningSpec = z.object({
+  schedule: cronSchedule.default('0 0 * * *'),
+  tables: k8sMeta(z.array(partitionedTable).max(64).default([]), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['table'],
+  }),
+});
+
+export const hypertable = z.object({
+  table: qualifiedName,
+  timeColumn: identifier.default('time'),
+  chunkInterval: calendarInterval.default('1 day'),
+  compressAfter: calendarInterval
+    .optional()
+    .describe('Compress chunks older than this (TimescaleDB TSL builds only).'),
+  retainFor: calendarInterval.optional().describe('Drop chunks older than this.'),
+  spacePartition: z
+    .object({ column: identifier, partitions: z.number().int().min(1).max(1024) })
+    .optional()
+    .describe('Hash space partitioning on a second column (add_dimension).'),
+});
+
+export const timeseriesSpec = z.object({
+  hypertables: k8sMeta(z.array(hypertable).max(64).default([]), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['table'],
+  }),
+});
+
+export const aggregate = z.object({
+  name: qualifiedName.describe('Continuous aggregate, or materialized view without TimescaleDB.'),
+  schedule: cronSchedule.default('0 * * * *'),
+  startOffset: calendarInterval.default('1 day'),
+  endOffset: calendarInterval.default('1 hour'),
+  concurrently: z
+    .boolean()
+    .default(true)
+    .describe('Refresh materialized views CONCURRENTLY when they have a unique index and are populated.'),
+});
+
+export const aggregatesSpec = k8sMeta(z.array(aggregate).max(64).default([]), {
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['name'],
+});
+
+export const maintenanceSpec = z.object({
+  schedule: cronSchedule.default('0 2 * * 0'),
+  analyze: z.boolean().default(true),
+  vacuum: z.boolean().default(true),
+});
+
+export const benchmarkScenario = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+  query: z
+    .string()
+    .min(1)
+    .max(16384)
+    .describe('A read-only SQL statement; it runs in a READ ONLY transaction.'),
+  params: z.array(z.string().max(1024)).max(32).default([]),
+  targetMs: z.number().positive().max(600000),
+});
+
+export const benchmarksSpec = z.object({
+  schedule: cronSchedule.optional().describe('When to run the benchmarks; only on demand when absent.'),
+  builtin: z.boolean().default(true).describe("Run the guide's four scenarios."),
+  scenarios: k8sMeta(z.array(benchmarkScenario).max(32).default([]), {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  }),
+  iterations: z.number().int().min(1).max(100000).default(100),
+  warmup: z.number().int().min(0).max(10000).default(10),
+  concurrency: z.number().int().min(1).max(64).default(1),
+  regressionThreshold: z
+    .number()
+    .min(1)
+    .max(100)
+    .default(1.5)
+    .describe(
+      'p95 over baseline p95 above which a run is a regression (minor > 1.5, major > 2, critical > 3).',
+    ),
+});
+
+export const monitoringSpec = z.object({
+  intervalSeconds: z.number().int().min(5).max(3600).default(30),
+  slowQueryMs: z.number().positive().max(3600000).default(1000),
+  connectionUsagePercent: z.number().min(1).max(100).default(80),
+  indexScanRatio: z.number().min(0).max(1).default(0.8),
+  deadTupleRatio: z.number().min(0).max(1).default(0.1),
+  cacheHitRatio: z.number().min(0).max(1).default(0.95),
+});
+
+export const homeOpsDatabaseSpec = z.object({
+  postgres: postgresSpec.prefault({}),
+  database: databaseSpec.prefault({}),
+  pooler: poolerSpec.prefault({}),
+  migrations: migrationsSpec.prefault({}),
+  partitioning: partitioningSpec.prefault({}),
+  timeseries: timeseriesSpec.prefault({}),
+  aggregates: aggregatesSpec,
+  maintenance: maintenanceSpec.prefault({}),
+  benchmarks: benchmarksSpec.prefault({}),
+  monitoring: monitoringSpec.prefault({}),
+});
+
+const ratio = z.number().min(0).max(1);
+
+export const homeOpsDatabaseStatus = z.object({
+  ...baseStatus,
+  endpoints: z
+    .object({
+      primary: z.string().optional().describe('host:port of the primary (the -rw Service).'),
+      pooler: z.string().optional().describe('host:port of PgBouncer.'),
+    })
+    .optional(),
+  secrets: z
+    .object({
+      superuser: z.string().optional(),
+      app: z.string().optional(),
+      replication: z.string().optional(),
+      pooler: z.string().optional(),
+    })
+    .optional()
+    .describe('Names of the generated Secrets (never their contents).'),
+  timescale: z
+    .object({
+      available: z.boolean(),
+      version: z.string().optional(),
+      license: z.enum(['apache', 'timescale']).optional(),
+    })
+    .optional(),
+  primary: z
+    .object({
+      responseMs: z.number().min(0).optional(),
+      connections: z
+        .object({
+          active: z.number().int().min(0),
+          idle: z.number().int().min(0),
+          total: z.number().int().min(0),
+          max: z.number().int().min(0),
+          usagePercent: z.number().min(0),
+        })
+        .optional(),
+      cacheHitRatio: ratio.optional(),
+      slowQueries: z.number().int().min(0).optional(),
+      tablesLowIndexUsage: z.number().int().min(0).optional(),
+      tablesHighDeadTuples: z.number().int().min(0).optional(),
+      lastProbeTime: z.string().optional(),
+    })
+    .optional(),
+  pooler: z
+    .object({
+      readyInstances: z.number().int().min(0).optional(),
+      clientsActive: z.number().int().min(0).optional(),
+      clientsWaiting: z.number().int().min(0).optional(),
+      serversActive: z.number().int().min(0).optional(),
+      serversIdle: z.number().int().min(0).optional(),
+      maxWaitSeconds: z.number().min(0).optional(),
+    })
+    .optional(),
+  migrations: z
+    .object({
+      applied: z.number().int().min(0).optional(),
+      lastApplied: z.string().optional(),
+      lastRunTime: z.string().optional(),
+      failedMigration: z.string().optional(),
+    })
+    .optional(),
+  partitions: z
+    .array(
+      z.object({
+        table: z.string(),
+        count: z.number().int().min(0),
+        oldest: z.string().optional(),
+        newest: z.string().optional(),
+        lastRolloverTime: z.string().optional(),
+      }),
+    )
+    .optional(),
+  benchmarks: z
+    .object({
+      lastRunTime: z.string().optional(),
+      passed: z.boolean().optional(),
+      scenarios: z
+        .array(
+          z.object({
+            name: z.string(),
+            p95Ms: z.number().min(0),
+            targetMs: z.number().min(0),
+            passed: z.boolean(),
+            regression: z.enum(['minor', 'major', 'critical']).optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+
+export const homeOpsDatabase = z.object({
+  apiVersion: z.literal('homeops.io/v1alpha1'),
+  kind: z.literal('HomeOpsDatabase'),
+  metadata: objectMeta,
+  spec: homeOpsDatabaseSpec.prefault({}),
+  status: homeOpsDatabaseStatus.optional(),
+});
+
+export type HomeOpsDatabase = z.infer<typeof homeOpsDatabase>;
+export type HomeOpsDatabaseSpec = z.infer<typeof homeOpsDatabaseSpec>;
+export type HomeOpsDatabaseStatus = z.infer<typeof homeOpsDatabaseStatus>;
+
+export const homeOpsDatabaseKind = {
+  kind: 'HomeOpsDatabase',
+  plural: 'homeopsdatabases',
+  singular: 'homeopsdatabase',
+  shortNames: ['hodb'],
+  schema: homeOpsDatabase,
+  spec: homeOpsDatabaseSpec,
+  status: homeOpsDatabaseStatus,
+  printerColumns: [
+    readyColumn,
+    phaseColumn,
+    {
+      name: 'Conn%',
+      type: 'number',
+      jsonPath: '.status.primary.connections.usagePercent',
+      description: 'Connection usage of the primary.',
+    },
+    {
+      name: 'Pool-Waiting',
+      type: 'integer',
+      jsonPath: '.status.pooler.clientsWaiting',
+      description: 'Clients waiting for a server connection in PgBouncer.',
+    },
+    ageColumn,
+  ],
+} as const;

@@ -1,0 +1,102 @@
+/**
+ * ReplicaSet (homeops.io, not apps/v1): streaming read replicas of a HomeOpsDatabase, with
+ * replication lag measured and a read Service that routes only to replicas within maxLagSeconds.
+ * Use `kubectl get replicasets.homeops.io` or the short name `hors`.
+ */
+import { z } from 'zod';
+import {
+  ageColumn,
+  baseStatus,
+  celRules,
+  dnsLabel,
+  objectMeta,
+  phaseColumn,
+  readyColumn,
+  resourceRequirements,
+  storage,
+} from './common.ts';
+
+export const replicaSetSpec = z.object({
+  databaseRef: celRules(
+    z.object({ name: dnsLabel.describe('The HomeOpsDatabase in the same namespace to replicate.') }),
+    [
+      {
+        rule: 'self == oldSelf',
+        message: 'databaseRef is immutable: create a new ReplicaSet to follow another database',
+      },
+    ],
+  ),
+  replicas: z.number().int().min(0).max(16).default(1),
+  maxLagSeconds: z
+    .number()
+    .gt(0)
+    .max(86400)
+    .default(5)
+    .describe('Replicas lagging more than this are taken out of the read Service (the guide: 5 s).'),
+  healthCheckIntervalSeconds: z.number().int().min(5).max(3600).default(30),
+  storage: storage.prefault({}),
+  resources: resourceRequirements.optional(),
+});
+
+export const replicaMember = z.object({
+  name: z.string(),
+  ready: z.boolean(),
+  inReadService: z.boolean().describe('Whether the read Service routes to this replica now.'),
+  lagSeconds: z
+    .number()
+    .min(0)
+    .optional()
+    .describe('Replay lag measured on the primary (pg_stat_replication.replay_lag).'),
+  lagBytes: z.number().int().min(0).optional().describe('WAL bytes sent but not yet replayed.'),
+  state: z.string().optional().describe('pg_stat_replication.state, such as streaming.'),
+});
+
+export const replicaSetStatus = z.object({
+  ...baseStatus,
+  replicas: z.number().int().min(0).optional(),
+  readyReplicas: z.number().int().min(0).optional(),
+  selector: z.string().optional().describe('Label selector of the replica pods, for the scale subresource.'),
+  readEndpoint: z.string().optional().describe('host:port of the read Service.'),
+  maxLagSeconds: z.number().min(0).optional().describe('Largest measured lag among the members.'),
+  members: z.array(replicaMember).max(16).optional(),
+});
+
+export const replicaSet = z.object({
+  apiVersion: z.literal('homeops.io/v1alpha1'),
+  kind: z.literal('ReplicaSet'),
+  metadata: objectMeta,
+  spec: replicaSetSpec,
+  status: replicaSetStatus.optional(),
+});
+
+export type ReplicaSet = z.infer<typeof replicaSet>;
+export type ReplicaSetSpec = z.infer<typeof replicaSetSpec>;
+export type ReplicaSetStatus = z.infer<typeof replicaSetStatus>;
+
+export const replicaSetKind = {
+  kind: 'ReplicaSet',
+  plural: 'replicasets',
+  singular: 'replicaset',
+  shortNames: ['hors'],
+  schema: replicaSet,
+  spec: replicaSetSpec,
+  status: replicaSetStatus,
+  printerColumns: [
+    readyColumn,
+    phaseColumn,
+    { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas' },
+    { name: 'Ready-Replicas', type: 'integer', jsonPath: '.status.readyReplicas' },
+    {
+      name: 'Max-Lag',
+      type: 'number',
+      jsonPath: '.status.maxLagSeconds',
+      description: 'Largest replication lag (s).',
+    },
+    ageColumn,
+  ],
+  scale: {
+    specReplicasPath: '.spec.replicas',
+    statusReplicasPath: '.status.replicas',
+    labelSelectorPath: '.status.selector',
+  },
+} as const;
