@@ -20,7 +20,7 @@ REDIS_PORT=${HOMEOPS_REDIS_PORT:-56379}
 PG_USER=postgres     # the OS user PostgreSQL and PgBouncer run as (initdb refuses root)
 REDIS_USER=redis
 
-APT_PACKAGES=(postgresql-15 postgresql-contrib-15 pgbouncer redis-server openssl)
+APT_PACKAGES=(postgresql-15 postgresql-contrib-15 pgbouncer redis-server openssl curl)
 
 install() {
   local missing=()

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildApiDocs } from './apidocs.ts';
 import { renderCrd } from './crdfile.ts';
 import { buildCrds, expandDefault, toStructural } from './crdgen.ts';
 

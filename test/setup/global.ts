@@ -39,6 +39,8 @@ function isUp(script: string): boolean {
 }
 
 export default function setup(project: TestProject) {
+  // Installs PostgreSQL, PgBouncer and Redis from Debian packages when they are missing.
+  hack('dataplane.sh', 'install');
   const started: string[] = [];
   for (const script of ['cluster.sh', 'dataplane.sh']) {
     if (!isUp(script)) started.push(script);
