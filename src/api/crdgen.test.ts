@@ -29,6 +29,10 @@ describe('generated CRDs', () => {
     expect(committed).toBe(renderCrd(crds.get(file)));
   });
 
+  it('docs/api.md is up to date with the zod schemas (run npm run gen:crds)', () => {
+    expect(readFileSync(join(crdDir, '..', 'docs', 'api.md'), 'utf8')).toBe(buildApiDocs());
+  });
+
   it.each([...crds.keys()])(
     '%s is structural: every node has a type, no JSON Schema-only keywords',
     (file) => {
