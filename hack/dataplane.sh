@@ -20,7 +20,7 @@ REDIS_PORT=${HOMEOPS_REDIS_PORT:-56379}
 PG_USER=postgres     # the OS user PostgreSQL and PgBouncer run as (initdb refuses root)
 REDIS_USER=redis
 
-APT_PACKAGES=(postgresql-15 postgresql-contrib-15 pgbouncer redis-server openssl curl)
+APT_PACKAGES=(postgresql-15 pgbouncer redis-server openssl curl)
 
 install() {
   local missing=()
@@ -228,6 +228,9 @@ up() {
     || die "PostgreSQL 15, PgBouncer or Redis is missing: run hack/dataplane.sh install"
   mkdir -p "$DP_DIR/sock"
   chown "$PG_USER" "$DP_DIR" "$DP_DIR/sock"; chmod 711 "$DP_DIR"
+  if [ "$(id -u)" = 0 ] && ! runuser -u "$PG_USER" -- test -x "$DP_DIR"; then
+    die "$PG_USER cannot reach $DP_DIR: make every folder above it traversable (chmod o+x) or set HOMEOPS_RUN"
+  fi
   load_secrets
   start_primary
   start_replica

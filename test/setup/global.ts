@@ -11,10 +11,10 @@ import type { TestProject } from 'vitest/node';
 
 const repo = join(import.meta.dirname, '..', '..');
 
-function hack(script: string, command: string): string {
+function hack(script: string, command: string, quiet = false): string {
   return execFileSync('bash', [join(repo, 'hack', script), command], {
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'],
     timeout: 30 * 60_000,
   }).trim();
 }
@@ -31,7 +31,7 @@ export function parseEnvFile(text: string): Record<string, string> {
 
 function isUp(script: string): boolean {
   try {
-    hack(script, 'env');
+    hack(script, 'env', true);
     return true;
   } catch {
     return false;

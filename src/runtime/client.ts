@@ -1,0 +1,220 @@
+/**
+ * A small JSON client for the Kubernetes API. Requests go through Node's https with the
+ * KubeConfig's credentials; bodies are sent as they are. (client-node's typed serializer drops
+ * fields whose model names differ from the JSON ones, and server-side apply needs the object
+ * exactly as built.) Every request is counted in rest_client_requests_total{code,method}.
+ */
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Counter } from 'prom-client';
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectList<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+/** Where a kind lives in the API. */
+export interface ResourceType {
+  apiVersion: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+export const JSON_PATCH = 'application/json-patch+json';
+export const MERGE_PATCH = 'application/merge-patch+json';
+export const APPLY_PATCH = 'application/apply-patch+yaml';
+
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+  get notFound(): boolean {
+    return this.code === 404;
+  }
+  get conflict(): boolean {
+    return this.code === 409;
+  }
+  get invalid(): boolean {
+    return this.code === 422;
+  }
+}
+
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+}
+
+/** The path of a collection (name undefined) or of one object, optionally a subresource. */
+export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+  const base = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
+  const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const obj = name ? `/${encodeURIComponent(name)}` : '';
+  const sub = subresource ? `/${subresource}` : '';
+  return `${base}${ns}/${type.plural}${obj}${sub}`;
+}
+
+export class KubeClient {
+  private readonly server: URL;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    private readonly opts: { userAgent: string; requests?: Counter<'code' | 'method' | 'host'> },
+  ) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  async request<T>(spec: RequestSpec): Promise<T> {
+    const url = new URL(spec.path, this.server);
+    for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const options: RequestOptions = {
+      method: spec.method,
+      headers: {
+        Accept: 'application/json',
+        'User-Agent': this.opts.userAgent,
+        ...(body !== undefined
+          ? { 'Content-Type': spec.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) }
+          : {}),
+      },
+    };
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error(`${spec.method} ${spec.path}: timed out after 30s`)));
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    }).catch((e: Error) => {
+      this.opts.requests?.inc({ code: '<error>', method: spec.method, host: this.server.host });
+      throw e;
+    });
+    this.opts.requests?.inc({ code: String(status), method: spec.method, host: this.server.host });
+    const parsed = text ? safeJson(text) : undefined;
+    if (status < 200 || status >= 300) {
+      const st = (parsed ?? {}) as { reason?: string; message?: string };
+      throw new KubeApiError(status, st.reason ?? 'Unknown', st.message ?? text, spec.method, spec.path);
+    }
+    return parsed as T;
+  }
+
+  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>({ method: 'GET', path: resourcePath(type, namespace, name) });
+  }
+
+  /** Lists all pages of a collection. */
+  async list<T extends KubeObject>(
+    type: ResourceType,
+    namespace?: string,
+    query: Record<string, string | undefined> = {},
+  ): Promise<ObjectList<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const page = await this.request<ObjectList<T>>({
+        method: 'GET',
+        path: resourcePath(type, namespace),
+        query: { ...query, limit: 500, continue: cont },
+      });
+      items.push(...page.items.map((i) => ({ ...i, apiVersion: type.apiVersion, kind: type.kind })));
+      cont = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (cont);
+    return { items, metadata: { resourceVersion } };
+  }
+
+  create<T extends KubeObject>(type: ResourceType, obj: KubeObject): Promise<T> {
+    return this.request<T>({ method: 'POST', path: resourcePath(type, obj.metadata.namespace), body: obj });
+  }
+
+  /** Server-side apply of `obj` (or of its status with subresource 'status'). */
+  apply<T extends KubeObject>(
+    type: ResourceType,
+    obj: KubeObject,
+    fieldManager: string,
+    opts: { subresource?: 'status'; force?: boolean } = {},
+  ): Promise<T> {
+    return this.request<T>({
+      method: 'PATCH',
+      path: resourcePath(type, obj.metadata.namespace, obj.metadata.name, opts.subresource),
+      query: { fieldManager, force: opts.force ?? true },
+      body: obj,
+      contentType: APPLY_PATCH,
+    });
+  }
+
+  patch<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    contentType: string,
+    subresource?: string,
+  ): Promise<T> {
+    return this.request<T>({ method: 'PATCH', path: resourcePath(type, namespace, name, subresource), body, contentType });
+  }
+
+  delete(type: ResourceType, namespace: string | undefined, name: string, propagationPolicy = 'Background') {
+    return this.request<unknown>({
+      method: 'DELETE',
+      path: resourcePath(type, namespace, name),
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
+    });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * metav1.Condition semantics: one condition per type; lastTransitionTime moves only when the
+ * status flips; reason is CamelCase.
+ */
+import type { Condition } from '../api/v1alpha1/common.ts';
+
+export type { Condition };
+
+export interface ConditionInput {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+const REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+/**
+ * Returns the conditions with `input` set: a new condition, or the existing one updated,
+ * keeping its lastTransitionTime unless the status changed.
+ */
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  input: ConditionInput,
+  observedGeneration: number | undefined,
+  now: Date = new Date(),
+): Condition[] {
+  if (!REASON.test(input.reason)) throw new Error(`condition reason "${input.reason}" is not CamelCase`);
+  const list = [...(conditions ?? [])];
+  const i = list.findIndex((c) => c.type === input.type);
+  const previous = i >= 0 ? list[i] : undefined;
+  const next: Condition = {
+    type: input.type,
+    status: input.status,
+    reason: input.reason,
+    message: input.message,
+    lastTransitionTime:
+      previous && previous.status === input.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+    ...(observedGeneration !== undefined ? { observedGeneration } : {}),
+  };
+  if (i >= 0) list[i] = next;
+  else list.push(next);
+  return list;
+}
+
+export function getCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+/** True when a condition of `type` flipped (or appeared) between two lists. */
+export function conditionChanged(before: readonly Condition[] | undefined, after: readonly Condition[], type: string): boolean {
+  return getCondition(before, type)?.status !== getCondition(after, type)?.status;
+}

@@ -1,0 +1,127 @@
+/**
+ * An informer: a local cache of one kind, kept current by client-node's ListWatch (list, then
+ * watch from the list's resourceVersion, relist on 410 Gone). ListWatch stops for good on any
+ * other error; this wrapper restarts it with jittered exponential backoff, so a restarted API
+ * server or a dropped connection only delays events. Handlers should only enqueue keys.
+ */
+import { ListWatch, type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { type KubeClient, type KubeObject, type ResourceType, resourcePath } from './client.ts';
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+export type InformerHandler<T> = (event: InformerEvent, obj: T) => void;
+
+export interface InformerOptions {
+  /** Namespaces to watch; all when empty. */
+  namespaces?: string[];
+  labelSelector?: string;
+  /** Backoff after a watch or list error: base and cap, in ms. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+export class Informer<T extends KubeObject = KubeObject> {
+  private readonly watches: ListWatch<T & { metadata: { name: string } }>[] = [];
+  private readonly handlers: InformerHandler<T>[] = [];
+  private stopped = false;
+  private synced = false;
+  private readonly failures = new Map<number, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Number of times a watch had to be restarted after an error (for tests and metrics). */
+  restarts = 0;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly client: KubeClient,
+    readonly type: ResourceType,
+    private readonly log: Logger,
+    private readonly opts: InformerOptions = {},
+  ) {
+    const watch = new Watch(kubeConfig);
+    const namespaces = type.namespaced && opts.namespaces?.length ? opts.namespaces : [undefined];
+    namespaces.forEach((ns, i) => {
+      const lw = new ListWatch<T & { metadata: { name: string } }>(
+        resourcePath(type, ns),
+        watch,
+        () =>
+          this.client.list<T>(type, ns, { labelSelector: opts.labelSelector }) as never,
+        false,
+        opts.labelSelector,
+      );
+      lw.on('add', (o) => this.emit('add', o));
+      lw.on('update', (o) => this.emit('update', o));
+      lw.on('delete', (o) => this.emit('delete', o));
+      lw.on('error', (err) => this.restart(i, lw, err));
+      this.watches.push(lw);
+    });
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  on(handler: InformerHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  /** Lists and starts watching; resolves when the first list of every namespace is in the cache. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    for (const lw of this.watches) await lw.start();
+    this.synced = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all(this.watches.map((w) => w.stop()));
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    for (const lw of this.watches) {
+      const o = lw.get(name, this.type.namespaced ? namespace : undefined);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): T[] {
+    return this.watches.flatMap((lw) => [...lw.list(namespace)]);
+  }
+
+  private emit(event: InformerEvent, obj: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(event, obj);
+      } catch (e) {
+        this.log.error({ err: e, kind: this.type.kind }, 'informer handler threw');
+      }
+    }
+  }
+
+  private restart(i: number, lw: ListWatch<T & { metadata: { name: string } }>, err: unknown): void {
+    if (this.stopped) return;
+    const n = this.failures.get(i) ?? 0;
+    this.failures.set(i, n + 1);
+    const base = this.opts.backoffBaseMs ?? 500;
+    const cap = this.opts.backoffMaxMs ?? 30_000;
+    const delay = Math.min(cap, base * 2 ** n) * (0.5 + Math.random());
+    this.log.warn(
+      { kind: this.type.kind, err: String((err as Error)?.message ?? err), retryInMs: Math.round(delay) },
+      'watch failed; restarting',
+    );
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.stopped) return;
+      this.restarts++;
+      lw.start()
+        .then(() => {
+          // start() resolves after a successful list and watch; an error in it re-enters restart().
+          if (!this.stopped) this.failures.set(i, 0);
+        })
+        .catch((e) => this.restart(i, lw, e));
+    }, delay);
+    this.timers.add(timer);
+  }
+}
