@@ -4,8 +4,9 @@
  * fields whose model names differ from the JSON ones, and server-side apply needs the object
  * exactly as built.) Every request is counted in rest_client_requests_total{code,method}.
  */
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Counter } from 'prom-client';
 
@@ -55,15 +56,17 @@ export const MERGE_PATCH = 'application/merge-patch+json';
 export const APPLY_PATCH = 'application/apply-patch+yaml';
 
 export class KubeApiError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    readonly method: string,
-    readonly path: string,
-  ) {
+  readonly code: number;
+  readonly reason: string;
+  readonly method: string;
+  readonly path: string;
+  constructor(code: number, reason: string, message: string, method: string, path: string) {
     super(message);
     this.name = 'KubeApiError';
+    this.code = code;
+    this.reason = reason;
+    this.method = method;
+    this.path = path;
   }
   get notFound(): boolean {
     return this.code === 404;
@@ -85,7 +88,12 @@ export interface RequestSpec {
 }
 
 /** The path of a collection (name undefined) or of one object, optionally a subresource. */
-export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  type: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const base = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
   const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   const obj = name ? `/${encodeURIComponent(name)}` : '';
@@ -93,13 +101,19 @@ export function resourcePath(type: ResourceType, namespace?: string, name?: stri
   return `${base}${ns}/${type.plural}${obj}${sub}`;
 }
 
+export interface KubeClientOptions {
+  userAgent: string;
+  requests?: Counter<'code' | 'method' | 'host'>;
+}
+
 export class KubeClient {
   private readonly server: URL;
+  readonly kubeConfig: KubeConfig;
+  private readonly opts: KubeClientOptions;
 
-  constructor(
-    readonly kubeConfig: KubeConfig,
-    private readonly opts: { userAgent: string; requests?: Counter<'code' | 'method' | 'host'> },
-  ) {
+  constructor(kubeConfig: KubeConfig, opts: KubeClientOptions) {
+    this.kubeConfig = kubeConfig;
+    this.opts = opts;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
@@ -107,7 +121,8 @@ export class KubeClient {
 
   async request<T>(spec: RequestSpec): Promise<T> {
     const url = new URL(spec.path, this.server);
-    for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(spec.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const options: RequestOptions = {
       method: spec.method,
@@ -115,7 +130,10 @@ export class KubeClient {
         Accept: 'application/json',
         'User-Agent': this.opts.userAgent,
         ...(body !== undefined
-          ? { 'Content-Type': spec.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) }
+          ? {
+              'Content-Type': spec.contentType ?? 'application/json',
+              'Content-Length': Buffer.byteLength(body),
+            }
           : {}),
       },
     };
@@ -125,10 +143,14 @@ export class KubeClient {
       const req = send(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       });
-      req.setTimeout(30_000, () => req.destroy(new Error(`${spec.method} ${spec.path}: timed out after 30s`)));
+      req.setTimeout(30_000, () =>
+        req.destroy(new Error(`${spec.method} ${spec.path}: timed out after 30s`)),
+      );
       req.on('error', reject);
       if (body !== undefined) req.write(body);
       req.end();
@@ -199,7 +221,12 @@ export class KubeClient {
     contentType: string,
     subresource?: string,
   ): Promise<T> {
-    return this.request<T>({ method: 'PATCH', path: resourcePath(type, namespace, name, subresource), body, contentType });
+    return this.request<T>({
+      method: 'PATCH',
+      path: resourcePath(type, namespace, name, subresource),
+      body,
+      contentType,
+    });
   }
 
   delete(type: ResourceType, namespace: string | undefined, name: string, propagationPolicy = 'Background') {

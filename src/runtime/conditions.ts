@@ -35,7 +35,9 @@ export function setCondition(
     reason: input.reason,
     message: input.message,
     lastTransitionTime:
-      previous && previous.status === input.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+      previous && previous.status === input.status
+        ? previous.lastTransitionTime
+        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
     ...(observedGeneration !== undefined ? { observedGeneration } : {}),
   };
   if (i >= 0) list[i] = next;
@@ -43,11 +45,18 @@ export function setCondition(
   return list;
 }
 
-export function getCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function getCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
 /** True when a condition of `type` flipped (or appeared) between two lists. */
-export function conditionChanged(before: readonly Condition[] | undefined, after: readonly Condition[], type: string): boolean {
+export function conditionChanged(
+  before: readonly Condition[] | undefined,
+  after: readonly Condition[],
+  type: string,
+): boolean {
   return getCondition(before, type)?.status !== getCondition(after, type)?.status;
 }

@@ -4,7 +4,7 @@
  * other error; this wrapper restarts it with jittered exponential backoff, so a restarted API
  * server or a dropped connection only delays events. Handlers should only enqueue keys.
  */
-import { ListWatch, type KubeConfig, Watch } from '@kubernetes/client-node';
+import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type KubeClient, type KubeObject, type ResourceType, resourcePath } from './client.ts';
 
@@ -21,7 +21,7 @@ export interface InformerOptions {
 }
 
 export class Informer<T extends KubeObject = KubeObject> {
-  private readonly watches: ListWatch<T & { metadata: { name: string } }>[] = [];
+  private readonly watches: ListWatch<KubernetesObject>[] = [];
   private readonly handlers: InformerHandler<T>[] = [];
   private stopped = false;
   private synced = false;
@@ -30,27 +30,35 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Number of times a watch had to be restarted after an error (for tests and metrics). */
   restarts = 0;
 
+  private readonly client: KubeClient;
+  readonly type: ResourceType;
+  private readonly log: Logger;
+  private readonly opts: InformerOptions;
+
   constructor(
     kubeConfig: KubeConfig,
-    private readonly client: KubeClient,
-    readonly type: ResourceType,
-    private readonly log: Logger,
-    private readonly opts: InformerOptions = {},
+    client: KubeClient,
+    type: ResourceType,
+    log: Logger,
+    opts: InformerOptions = {},
   ) {
+    this.client = client;
+    this.type = type;
+    this.log = log;
+    this.opts = opts;
     const watch = new Watch(kubeConfig);
     const namespaces = type.namespaced && opts.namespaces?.length ? opts.namespaces : [undefined];
     namespaces.forEach((ns, i) => {
-      const lw = new ListWatch<T & { metadata: { name: string } }>(
+      const lw = new ListWatch<KubernetesObject>(
         resourcePath(type, ns),
         watch,
-        () =>
-          this.client.list<T>(type, ns, { labelSelector: opts.labelSelector }) as never,
+        () => this.client.list<T>(type, ns, { labelSelector: opts.labelSelector }) as never,
         false,
         opts.labelSelector,
       );
-      lw.on('add', (o) => this.emit('add', o));
-      lw.on('update', (o) => this.emit('update', o));
-      lw.on('delete', (o) => this.emit('delete', o));
+      lw.on('add', (o) => this.emit('add', o as unknown as T));
+      lw.on('update', (o) => this.emit('update', o as unknown as T));
+      lw.on('delete', (o) => this.emit('delete', o as unknown as T));
       lw.on('error', (err) => this.restart(i, lw, err));
       this.watches.push(lw);
     });
@@ -81,13 +89,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   get(namespace: string | undefined, name: string): T | undefined {
     for (const lw of this.watches) {
       const o = lw.get(name, this.type.namespaced ? namespace : undefined);
-      if (o) return o;
+      if (o) return o as unknown as T;
     }
     return undefined;
   }
 
   list(namespace?: string): T[] {
-    return this.watches.flatMap((lw) => [...lw.list(namespace)]);
+    return this.watches.flatMap((lw) => lw.list(namespace) as unknown as T[]);
   }
 
   private emit(event: InformerEvent, obj: T): void {
@@ -100,7 +108,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  private restart(i: number, lw: ListWatch<T & { metadata: { name: string } }>, err: unknown): void {
+  private restart(i: number, lw: ListWatch<KubernetesObject>, err: unknown): void {
     if (this.stopped) return;
     const n = this.failures.get(i) ?? 0;
     this.failures.set(i, n + 1);

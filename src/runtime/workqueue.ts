@@ -15,10 +15,12 @@ export interface RateLimiter {
 /** Per-key exponential backoff: base * 2^failures, capped (client-go: 5 ms to 1000 s). */
 export class ExponentialBackoff implements RateLimiter {
   private readonly failures = new Map<string, number>();
-  constructor(
-    private readonly baseMs = 5,
-    private readonly maxMs = 1000_000,
-  ) {}
+  private readonly baseMs: number;
+  private readonly maxMs: number;
+  constructor(baseMs = 5, maxMs = 1000_000) {
+    this.baseMs = baseMs;
+    this.maxMs = maxMs;
+  }
   when(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
@@ -36,11 +38,13 @@ export class ExponentialBackoff implements RateLimiter {
 export class TokenBucket implements RateLimiter {
   private tokens: number;
   private last: number;
-  constructor(
-    private readonly perSecond = 10,
-    private readonly burst = 100,
-    private readonly now: () => number = Date.now,
-  ) {
+  private readonly perSecond: number;
+  private readonly burst: number;
+  private readonly now: () => number;
+  constructor(perSecond = 10, burst = 100, now: () => number = Date.now) {
+    this.perSecond = perSecond;
+    this.burst = burst;
+    this.now = now;
     this.tokens = burst;
     this.last = now();
   }
@@ -74,7 +78,8 @@ export class MaxOf implements RateLimiter {
   }
 }
 
-export const defaultRateLimiter = () => new MaxOf(new ExponentialBackoff(5, 1000_000), new TokenBucket(10, 100));
+export const defaultRateLimiter = () =>
+  new MaxOf(new ExponentialBackoff(5, 1000_000), new TokenBucket(10, 100));
 
 export interface QueueHooks {
   onDepth?(depth: number): void;
@@ -93,11 +98,13 @@ export class WorkQueue {
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
   private drainedResolve?: () => void;
+  readonly rateLimiter: RateLimiter;
+  private readonly hooks: QueueHooks;
 
-  constructor(
-    readonly rateLimiter: RateLimiter = defaultRateLimiter(),
-    private readonly hooks: QueueHooks = {},
-  ) {}
+  constructor(rateLimiter: RateLimiter = defaultRateLimiter(), hooks: QueueHooks = {}) {
+    this.rateLimiter = rateLimiter;
+    this.hooks = hooks;
+  }
 
   get length(): number {
     return this.queue.length;
