@@ -32,8 +32,30 @@ pid_alive() { [ -f "$CL_DIR/$1.pid" ] && kill -0 "$(cat "$CL_DIR/$1.pid")" 2>/de
 start() { # start NAME ARGS...: runs a component in the background, logging to NAME.log
   local name=$1; shift
   pid_alive "$name" && return 0
-  setsid "$@" >"$CL_DIR/$name.log" 2>&1 < /dev/null &
+  printf '%q ' "$@" > "$CL_DIR/$name.cmd"   # for `restart NAME`
+  setsid "$@" >>"$CL_DIR/$name.log" 2>&1 < /dev/null &
   echo $! > "$CL_DIR/$name.pid"
+}
+
+stop_component() { # stop_component NAME [SIGNAL]: SIGTERM (or SIGNAL), then SIGKILL after 10 s
+  pid_alive "$1" || { rm -f "$CL_DIR/$1.pid"; return 0; }
+  local p; p=$(cat "$CL_DIR/$1.pid")
+  kill "-${2:-TERM}" "$p" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
+  kill -9 "$p" 2>/dev/null || true
+  while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+  rm -f "$CL_DIR/$1.pid"
+}
+
+# restart NAME: kills one component (as a crash would) and starts it again with the same command
+# line (tests use it to prove that watches survive an API server restart).
+restart() {
+  local name=$1
+  [ -f "$CL_DIR/$name.cmd" ] || die "no component $name"
+  stop_component "$name" KILL
+  eval "start $name $(cat "$CL_DIR/$name.cmd")"
+  [ "$name" = kube-apiserver ] && wait_for kube-apiserver 120 healthy
+  log "restarted $name"
 }
 
 # ---- certificates ----------------------------------------------------------------------------
@@ -232,15 +254,7 @@ AUDIT
 
 down() {
   [ -d "$CL_DIR" ] || return 0
-  local pids=()
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    local c=${COMPONENTS[$i]}
-    if pid_alive "$c"; then pids+=("$(cat "$CL_DIR/$c.pid")"); kill "$(cat "$CL_DIR/$c.pid")" 2>/dev/null || true; fi
-  done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[$i]}"; done
   rm -rf "$CL_DIR"
   log "control plane down"
 }
@@ -255,5 +269,12 @@ case "${1:-}" in
     echo "export HOMEOPS_APISERVER_AUDIT_LOG=$CL_DIR/audit.log"
     ;;
   down) down ;;
-  *) echo "usage: $0 up|env|down" >&2; exit 2 ;;
+  restart) [ -n "${2:-}" ] || die "usage: $0 restart COMPONENT"; restart "$2" ;;
+  compact)
+    # Compacts etcd's history up to now, so that watches from older resourceVersions get 410 Gone.
+    rev=$(curl -sf -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/range" -d '{"key":"AA=="}' | sed -E 's/.*"revision":"([0-9]+)".*/\1/')
+    curl -sf -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/compaction" -d "{\"revision\":\"$rev\",\"physical\":true}" >/dev/null
+    echo "$rev"
+    ;;
+  *) echo "usage: $0 up|env|down|restart COMPONENT|compact" >&2; exit 2 ;;
 esac

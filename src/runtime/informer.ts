@@ -27,8 +27,9 @@ export class Informer<T extends KubeObject = KubeObject> {
   private synced = false;
   private readonly failures = new Map<number, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Number of times a watch had to be restarted after an error (for tests and metrics). */
+  /** Times a watch was restarted after an error, and full lists made (first sync and relists). */
   restarts = 0;
+  lists = 0;
 
   private readonly client: KubeClient;
   readonly type: ResourceType;
@@ -52,7 +53,10 @@ export class Informer<T extends KubeObject = KubeObject> {
       const lw = new ListWatch<KubernetesObject>(
         resourcePath(type, ns),
         watch,
-        () => this.client.list<T>(type, ns, { labelSelector: opts.labelSelector }) as never,
+        () => {
+          this.lists++;
+          return this.client.list<T>(type, ns, { labelSelector: opts.labelSelector }) as never;
+        },
         false,
         opts.labelSelector,
       );

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { installCrds } from '../support/crds.ts';
-import { eventually, kubeConfig, testNamespace } from '../support/kube.ts';
+import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 
 let kc: KubeConfig;
 let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -16,6 +16,7 @@ let ns: Awaited<ReturnType<typeof testNamespace>>;
 beforeAll(async () => {
   kc = kubeConfig();
   ns = await testNamespace(kc, 'cluster');
+  await waitForServiceAccount(kc, ns.name);
 });
 afterAll(() => ns?.cleanup());
 

@@ -23,9 +23,16 @@ export async function testNamespace(kc: KubeConfig, prefix: string) {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name, labels: { 'homeops.io/test': prefix } } } });
-  // The ServiceAccount admission plugin refuses pods until the namespace's default SA exists.
-  await eventually(() => core.readNamespacedServiceAccount({ name: 'default', namespace: name }), 30_000);
   return { name, cleanup: () => core.deleteNamespace({ name }).catch(() => undefined) };
+}
+
+/**
+ * Waits for the namespace's default ServiceAccount: the ServiceAccount admission plugin refuses
+ * pods until kube-controller-manager has made it (slower right after an API server restart).
+ */
+export async function waitForServiceAccount(kc: KubeConfig, namespace: string): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await eventually(() => core.readNamespacedServiceAccount({ name: 'default', namespace }), 120_000);
 }
 
 /** Server-side apply of any object with the tests' field manager. */

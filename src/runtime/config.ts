@@ -1,0 +1,68 @@
+/**
+ * The operator's own configuration, from flags (--name=value) over environment variables
+ * (HOMEOPS_NAME), validated with zod so that a typo stops the process with a clear message.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+  .transform((v) => v === true || v === 'true' || v === '1');
+
+export const runtimeConfigSchema = z.object({
+  namespaces: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean),
+    )
+    .describe('Namespaces to watch, comma-separated; all when empty.'),
+  concurrency: z.coerce.number().int().min(1).max(64).default(2),
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
+  healthPort: z.coerce.number().int().min(0).max(65535).default(8081),
+  bindAddress: z.string().default('0.0.0.0'),
+  leaderElect: bool.default(true),
+  leaderElectionNamespace: z.string().default('homeops-system'),
+  leaderElectionId: z.string().default('homeops-operator-leader'),
+  leaseDurationSeconds: z.coerce.number().positive().default(15),
+  renewDeadlineSeconds: z.coerce.number().positive().default(10),
+  retryPeriodSeconds: z.coerce.number().positive().default(2),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  kubeconfig: z.string().optional(),
+  identity: z.string().default(() => `${hostname()}_${randomBytes(4).toString('hex')}`),
+});
+
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const envName = (key: string) => `HOMEOPS_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** Reads the configuration; throws an Error listing every bad or unknown setting. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const keys = Object.keys(runtimeConfigSchema.shape);
+  const raw: Record<string, unknown> = {};
+  for (const key of keys) if (env[envName(key)] !== undefined) raw[key] = env[envName(key)];
+  const unknown: string[] = [];
+  for (const arg of argv) {
+    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/.exec(arg);
+    const key = m ? camel(m[1]!) : undefined;
+    if (!m || !key || !keys.includes(key)) {
+      unknown.push(arg);
+      continue;
+    }
+    raw[key] = m[2] ?? 'true';
+  }
+  const parsed = runtimeConfigSchema.safeParse(raw);
+  const problems = [
+    ...unknown.map((a) => `unknown flag ${a}`),
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`)),
+  ];
+  if (problems.length || !parsed.success)
+    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return parsed.data;
+}

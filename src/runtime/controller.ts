@@ -1,0 +1,204 @@
+/**
+ * A controller: a work queue of object keys fed by informers, and workers that reconcile one
+ * key at a time each. The error policy lives here, once: success forgets the key's backoff,
+ * an ordinary error retries it rate-limited, a TerminalError sets Stalled and waits for a change.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { KubeObject, ResourceType } from './client.ts';
+import { setCondition } from './conditions.ts';
+import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
+import type { Informer } from './informer.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+import { type Result, TerminalError } from './result.ts';
+import type { Writer } from './status.ts';
+import { type RateLimiter, WorkQueue } from './workqueue.ts';
+
+export interface ReconcileContext {
+  log: Logger;
+  reconcileId: string;
+  writer: Writer;
+}
+
+export interface Reconciler<T extends KubeObject> {
+  /** Drives the world toward `obj`'s spec; `obj` comes from the cache. */
+  reconcile(obj: T, ctx: ReconcileContext): Promise<Result | undefined>;
+  /** With `finalizer` set: runs once when `obj` is being deleted, before the finalizer is removed. */
+  cleanup?(obj: T, ctx: ReconcileContext): Promise<Result | undefined>;
+  finalizer?: string;
+}
+
+export interface ControllerOptions {
+  name: string;
+  concurrency: number;
+  rateLimiter?: RateLimiter;
+}
+
+export const keyOf = (o: { metadata: { namespace?: string; name?: string } }) =>
+  o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : `${o.metadata.name}`;
+
+export function splitKey(key: string): { namespace: string | undefined; name: string } {
+  const i = key.indexOf('/');
+  return i < 0 ? { namespace: undefined, name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export class Controller<T extends KubeObject> {
+  readonly queue: WorkQueue;
+  readonly name: string;
+  private readonly type: ResourceType;
+  private readonly informer: Informer<T>;
+  private readonly reconciler: Reconciler<T>;
+  private readonly writer: Writer;
+  private readonly metrics: RuntimeMetrics;
+  private readonly log: Logger;
+  private readonly concurrency: number;
+  private workers: Promise<void>[] = [];
+  private active = 0;
+
+  constructor(
+    opts: ControllerOptions,
+    type: ResourceType,
+    informer: Informer<T>,
+    reconciler: Reconciler<T>,
+    writer: Writer,
+    metrics: RuntimeMetrics,
+    log: Logger,
+  ) {
+    this.name = opts.name;
+    this.type = type;
+    this.informer = informer;
+    this.reconciler = reconciler;
+    this.writer = writer;
+    this.metrics = metrics;
+    this.log = log.child({ controller: opts.name });
+    this.concurrency = opts.concurrency;
+    const labels = { name: opts.name, controller: opts.name };
+    this.queue = new WorkQueue(opts.rateLimiter, {
+      onDepth: (d) => metrics.workqueueDepth.set(labels, d),
+      onAdd: () => metrics.workqueueAdds.inc(labels),
+      onRetry: () => metrics.workqueueRetries.inc(labels),
+      onQueued: (s) => metrics.workqueueQueueDuration.observe(labels, s),
+    });
+    metrics.maxConcurrentReconciles.set({ controller: opts.name }, opts.concurrency);
+    metrics.activeWorkers.set({ controller: opts.name }, 0);
+  }
+
+  /** Starts the workers; call after the informers have synced. */
+  start(): void {
+    for (const o of this.informer.list()) this.queue.add(keyOf(o));
+    for (let i = 0; i < this.concurrency; i++) this.workers.push(this.work());
+  }
+
+  /** Stops taking keys and waits for the reconciles in flight. */
+  async stop(): Promise<void> {
+    await this.queue.shutDownWithDrain();
+    await Promise.all(this.workers);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      this.active++;
+      this.metrics.activeWorkers.set({ controller: this.name }, this.active);
+      const end = this.metrics.workqueueWorkDuration.startTimer({ name: this.name, controller: this.name });
+      try {
+        await this.process(key);
+      } finally {
+        end();
+        this.active--;
+        this.metrics.activeWorkers.set({ controller: this.name }, this.active);
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    const reconcileId = randomBytes(6).toString('hex');
+    const log = this.log.child({ key, reconcileId });
+    const { namespace, name } = splitKey(key);
+    const obj = this.informer.get(namespace, name);
+    const ctx: ReconcileContext = { log, reconcileId, writer: this.writer };
+    const endTimer = this.metrics.reconcileTime.startTimer({ controller: this.name });
+    let result: 'success' | 'error' | 'requeue_after' | 'terminal' = 'success';
+    try {
+      if (!obj) {
+        log.debug('gone from the cache; nothing to do');
+        this.queue.forget(key);
+        return;
+      }
+      const r = await this.step(obj, ctx);
+      this.queue.forget(key);
+      if (r?.requeueAfterMs !== undefined) {
+        result = 'requeue_after';
+        this.queue.addAfter(key, r.requeueAfterMs);
+      }
+    } catch (err) {
+      this.metrics.reconcileErrors.inc({ controller: this.name });
+      if (err instanceof TerminalError) {
+        result = 'terminal';
+        this.queue.forget(key);
+        log.error(
+          { reason: err.reason, err: err.message },
+          'reconcile failed terminally; waiting for a change',
+        );
+        if (obj)
+          await this.markStalled(obj, err).catch((e) =>
+            log.error({ err: String(e) }, 'could not set Stalled'),
+          );
+      } else {
+        result = 'error';
+        log.warn({ err: String((err as Error)?.message ?? err) }, 'reconcile failed; retrying with backoff');
+        this.queue.addRateLimited(key);
+      }
+    } finally {
+      endTimer();
+      this.metrics.reconcileTotal.inc({ controller: this.name, result });
+    }
+  }
+
+  /** Finalizer handling around the reconciler: add before side effects, clean up once on delete. */
+  private async step(obj: T, ctx: ReconcileContext): Promise<Result | undefined> {
+    const finalizer = this.reconciler.finalizer;
+    if (finalizer && obj.metadata.deletionTimestamp) {
+      if (!hasFinalizer(obj, finalizer)) return undefined;
+      const r = await this.reconciler.cleanup?.(obj, ctx);
+      if (r?.requeueAfterMs !== undefined) return r; // cleanup not finished yet
+      await removeFinalizer(this.writer.client, this.type, obj, finalizer);
+      ctx.log.info('cleanup done; finalizer removed');
+      return undefined;
+    }
+    if (obj.metadata.deletionTimestamp) return undefined;
+    if (finalizer && !hasFinalizer(obj, finalizer)) {
+      await addFinalizer(this.writer.client, this.type, obj, finalizer);
+      return undefined; // the update event brings the key back with the finalizer in the cache
+    }
+    return this.reconciler.reconcile(obj, ctx);
+  }
+
+  private async markStalled(obj: T, err: TerminalError): Promise<void> {
+    const status = { ...((obj.status as Record<string, unknown>) ?? {}) };
+    const gen = obj.metadata.generation;
+    let conditions = setCondition(
+      status.conditions as never,
+      { type: 'Stalled', status: 'True', reason: err.reason, message: err.message },
+      gen,
+    );
+    conditions = setCondition(
+      conditions,
+      { type: 'Ready', status: 'False', reason: err.reason, message: err.message },
+      gen,
+    );
+    conditions = setCondition(
+      conditions,
+      { type: 'Reconciling', status: 'False', reason: err.reason, message: 'stalled' },
+      gen,
+    );
+    await this.writer.applyStatus(this.type, obj, {
+      ...status,
+      phase: 'Failed',
+      observedGeneration: gen,
+      conditions,
+    });
+  }
+}
