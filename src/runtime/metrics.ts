@@ -2,7 +2,7 @@
  * The runtime's Prometheus metrics, under controller-runtime's names so that existing
  * dashboards and alerts work unchanged.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export class RuntimeMetrics {
   readonly registry: Registry;
@@ -21,6 +21,8 @@ export class RuntimeMetrics {
 
   constructor(registry = new Registry()) {
     this.registry = registry;
+    // process_resident_memory_bytes, nodejs_heap_size_used_bytes, event loop lag...
+    collectDefaultMetrics({ register: registry });
     const registers = [registry];
     const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
     this.reconcileTotal = new Counter({
