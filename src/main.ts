@@ -11,18 +11,58 @@ import { buildCrds } from './api/crdgen.ts';
 const USAGE = `usage: homeops-operator <command>
 
 commands:
+  run       run the operator (flags: see src/runtime/README.md; --endpoint-map for local runs)
   crds      print the CustomResourceDefinitions (kubectl apply --server-side -f -)
   version   print the version
 `;
+
+async function run(argv: string[]): Promise<number> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { default: pino } = await import('pino');
+  const { loadConfig } = await import('./runtime/config.ts');
+  const { Manager } = await import('./runtime/manager.ts');
+  const { loadEndpointMap } = await import('./endpoints.ts');
+  const { registerHomeOpsDatabaseController } = await import('./controllers/homeopsdatabase/controller.ts');
+  let config: ReturnType<typeof loadConfig>;
+  let endpointMap: ReturnType<typeof loadEndpointMap>;
+  try {
+    config = loadConfig(argv);
+    endpointMap = loadEndpointMap(config.endpointMap);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  const log = pino({ level: config.logLevel, base: { identity: config.identity } });
+  const kc = new KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  const manager = new Manager(config, kc, log);
+  registerHomeOpsDatabaseController(manager, { endpointMap });
+  manager.handleSignals();
+  try {
+    await manager.start();
+  } catch (e) {
+    log.fatal({ err: String(e) }, 'could not start');
+    return 1;
+  }
+  log.info(
+    { version: version(), namespaces: config.namespaces, endpointMap: Object.keys(endpointMap).length },
+    'homeops-operator running',
+  );
+  await manager.stopped;
+  process.exit(0); // sockets of finished probes or watches must not keep a stopped operator alive
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8'));
   return String(pkg.version);
 }
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [command] = argv;
   switch (command) {
+    case 'run':
+      return run(argv.slice(1));
     case 'crds':
       process.stdout.write([...buildCrds().values()].map((crd) => renderCrd(crd)).join('---\n'));
       return 0;
@@ -40,4 +80,9 @@ export function main(argv: string[]): number {
   }
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+if (import.meta.main) {
+  // exitCode, not exit(): a large `crds` output to a pipe must be flushed first. `run` exits itself.
+  Promise.resolve(main(process.argv.slice(2))).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -34,6 +34,12 @@ export const runtimeConfigSchema = z.object({
   retryPeriodSeconds: z.coerce.number().positive().default(2),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   kubeconfig: z.string().optional(),
+  endpointMap: z
+    .string()
+    .optional()
+    .describe(
+      'JSON file mapping Service host:port to a reachable host:port (local runs, where pods are simulated).',
+    ),
   identity: z.string().default(() => `${hostname()}_${randomBytes(4).toString('hex')}`),
 });
 

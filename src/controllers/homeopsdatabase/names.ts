@@ -1,0 +1,52 @@
+/** Names and labels of a HomeOpsDatabase's children: one place, so builders and reconcile agree. */
+import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+
+export const POSTGRES_PORT = 5432;
+export const POOLER_PORT = 5432;
+export const POOLER_AUTH_USER = 'pgbouncer_auth';
+export const REPLICATION_USER = 'replicator';
+export const SUPERUSER = 'postgres';
+
+export function names(db: HomeOpsDatabase) {
+  const n = db.metadata.name!;
+  return {
+    statefulSet: n,
+    pod: `${n}-0`,
+    headlessService: `${n}-hl`,
+    rwService: `${n}-rw`,
+    config: `${n}-config`,
+    bootstrap: `${n}-bootstrap`,
+    pdb: n,
+    superuserSecret: `${n}-superuser`,
+    appSecret: `${n}-app`,
+    replicationSecret: `${n}-replication`,
+    poolerSecret: `${n}-pooler-auth`,
+    pooler: `${n}-pooler`,
+    poolerConfig: `${n}-pooler-config`,
+  };
+}
+
+/** Labels on every child; `selector` picks the primary's pods, `poolerSelector` PgBouncer's. */
+export function labels(db: HomeOpsDatabase, component: 'postgres' | 'pooler' | 'config' | 'secret') {
+  return {
+    'app.kubernetes.io/name': component === 'pooler' ? 'pgbouncer' : 'postgresql',
+    'app.kubernetes.io/instance': db.metadata.name!,
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/managed-by': 'homeops-operator',
+    'homeops.io/database': db.metadata.name!,
+  };
+}
+
+export const selector = (db: HomeOpsDatabase) => ({
+  'homeops.io/database': db.metadata.name!,
+  'homeops.io/role': 'primary',
+});
+export const poolerSelector = (db: HomeOpsDatabase) => ({
+  'homeops.io/database': db.metadata.name!,
+  'homeops.io/role': 'pooler',
+});
+
+/** In-cluster DNS names the operator (and applications) connect to. */
+export function serviceHost(db: HomeOpsDatabase, service: string): string {
+  return `${service}.${db.metadata.namespace}.svc`;
+}

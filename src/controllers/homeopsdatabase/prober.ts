@@ -1,0 +1,249 @@
+/**
+ * Measures a database the way the guide's DatabaseMonitor and health check meant to, done
+ * properly: one short connection per probe with timeouts, the guide's retry policy (3 tries,
+ * 1 s doubling) on connection errors only, PostgreSQL 13+ pg_stat_statements columns, and
+ * PgBouncer's SHOW POOLS. Failures are classified so that status can say exactly what is wrong.
+ */
+import pg from 'pg';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface ProbeTarget extends Endpoint {
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface TableStat {
+  table: string;
+  deadTupleRatio: number;
+  indexScanRatio?: number;
+}
+
+export interface PrimaryMeasurement {
+  responseMs: number;
+  connections: { active: number; idle: number; total: number; max: number; usagePercent: number };
+  cacheHitRatio?: number;
+  tables: TableStat[];
+  slowQueries?: number;
+  statementsAvailable: boolean;
+  timescale: { available: boolean; version?: string; license?: 'apache' | 'timescale' };
+}
+
+export interface PoolerMeasurement {
+  clientsActive: number;
+  clientsWaiting: number;
+  serversActive: number;
+  serversIdle: number;
+  maxWaitSeconds: number;
+}
+
+/** Why a probe failed, as a condition reason. */
+export type ProbeFailure =
+  | 'ConnectionRefused'
+  | 'ConnectionTimeout'
+  | 'AuthenticationFailed'
+  | 'DatabaseMissing'
+  | 'QueryFailed';
+
+export class ProbeError extends Error {
+  readonly reason: ProbeFailure;
+  constructor(reason: ProbeFailure, message: string) {
+    super(message);
+    this.name = 'ProbeError';
+    this.reason = reason;
+  }
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** Maps a pg or socket error to a reason; only connection failures are retried. */
+export function classify(err: unknown): { reason: ProbeFailure; retryable: boolean; message: string } {
+  const e = err as { code?: string; message?: string };
+  const message = String(e?.message ?? err);
+  if (e?.code === '28P01' || e?.code === '28000' || /password authentication failed|SASL/i.test(message))
+    return { reason: 'AuthenticationFailed', retryable: false, message };
+  if (e?.code === '3D000') return { reason: 'DatabaseMissing', retryable: false, message };
+  if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message))
+    return { reason: 'ConnectionRefused', retryable: true, message };
+  if (
+    (e?.code && CONNECTION_CODES.has(e.code)) ||
+    /timeout expired|timed out|terminated unexpectedly|Connection terminated/i.test(message)
+  )
+    return { reason: 'ConnectionTimeout', retryable: true, message };
+  return { reason: 'QueryFailed', retryable: false, message };
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+}
+
+/** The guide's ResilientDatabaseClient: 3 attempts, 1 s doubling, connection errors only. */
+export const GUIDE_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1000 };
+
+async function withClient<T>(
+  target: ProbeTarget,
+  timeoutMs: number,
+  retry: RetryPolicy,
+  fn: (c: pg.Client) => Promise<T>,
+  serverTimeout = true,
+): Promise<T> {
+  let last: ReturnType<typeof classify> | undefined;
+  for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+    const client = new pg.Client({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      database: target.database,
+      connectionTimeoutMillis: timeoutMs,
+      // PgBouncer's admin console refuses statement_timeout as a startup parameter.
+      ...(serverTimeout ? { statement_timeout: timeoutMs } : {}),
+      query_timeout: timeoutMs,
+      application_name: 'homeops-operator-probe',
+    });
+    client.on('error', () => {}); // a dropped connection surfaces as the query's error
+    try {
+      await client.connect();
+      return await fn(client);
+    } catch (err) {
+      last = classify(err);
+      if (!last.retryable || attempt === retry.attempts) break;
+      await new Promise((r) => setTimeout(r, retry.baseDelayMs * 2 ** (attempt - 1)));
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+  throw new ProbeError(last!.reason, last!.message);
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+
+/** Tables with fewer scans than this say nothing yet about index usage. */
+export const MIN_SCANS_FOR_RATIO = 50;
+
+export async function probePrimary(
+  target: ProbeTarget,
+  opts: { slowQueryMs: number; timeoutMs?: number; retry?: RetryPolicy },
+): Promise<PrimaryMeasurement> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  return withClient(target, timeoutMs, opts.retry ?? GUIDE_RETRY, async (c) => {
+    const t0 = performance.now();
+    await c.query('SELECT 1');
+    const responseMs = performance.now() - t0;
+    const conn = await c.query(
+      `SELECT count(*) FILTER (WHERE state = 'active')::int AS active,
+              count(*) FILTER (WHERE state = 'idle')::int AS idle,
+              count(*)::int AS total,
+              current_setting('max_connections')::int AS max
+         FROM pg_stat_activity WHERE backend_type = 'client backend'`,
+    );
+    const cache = await c.query(
+      `SELECT sum(blks_hit)::float8 / nullif(sum(blks_hit) + sum(blks_read), 0) AS ratio
+         FROM pg_stat_database WHERE datname = current_database()`,
+    );
+    const tables = await c.query(
+      `SELECT schemaname || '.' || relname AS table,
+              n_dead_tup::float8 / nullif(n_live_tup + n_dead_tup, 0) AS dead_ratio,
+              CASE WHEN coalesce(idx_scan, 0) + seq_scan >= $1
+                   THEN coalesce(idx_scan, 0)::float8 / (coalesce(idx_scan, 0) + seq_scan) END AS index_ratio
+         FROM pg_stat_user_tables ORDER BY 1`,
+      [MIN_SCANS_FOR_RATIO],
+    );
+    const ext = await c.query(
+      `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pss,
+              (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS ts_installed,
+              (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts_available,
+              current_setting('timescaledb.license', true) AS ts_license`,
+    );
+    const e = ext.rows[0];
+    let slowQueries: number | undefined;
+    if (e.pss) {
+      // PostgreSQL 13+ names: mean_exec_time, total_exec_time (the guide's mean_time is gone).
+      const slow = await c.query(
+        'SELECT count(*)::int AS n FROM pg_stat_statements WHERE mean_exec_time > $1 AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())',
+        [opts.slowQueryMs],
+      );
+      slowQueries = slow.rows[0].n;
+    }
+    const row = conn.rows[0];
+    const tsVersion = e.ts_installed ?? undefined;
+    const license = e.ts_license === 'apache' || e.ts_license === 'timescale' ? e.ts_license : undefined;
+    return {
+      responseMs,
+      connections: {
+        active: row.active,
+        idle: row.idle,
+        total: row.total,
+        max: row.max,
+        usagePercent: (row.total / row.max) * 100,
+      },
+      cacheHitRatio: num(cache.rows[0].ratio),
+      tables: tables.rows.map((t) => ({
+        table: t.table,
+        deadTupleRatio: num(t.dead_ratio) ?? 0,
+        ...(t.index_ratio === null ? {} : { indexScanRatio: Number(t.index_ratio) }),
+      })),
+      slowQueries,
+      statementsAvailable: !!e.pss,
+      timescale: {
+        available: !!(tsVersion || e.ts_available),
+        ...(tsVersion ? { version: tsVersion } : {}),
+        ...(tsVersion && license ? { license } : {}),
+      },
+    };
+  });
+}
+
+/** Idempotent setup the operator needs on the primary: pg_stat_statements and the pooler's auth function. */
+export async function ensureMonitoringObjects(
+  target: ProbeTarget,
+  sql: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  await withClient(target, timeoutMs, { attempts: 1, baseDelayMs: 0 }, async (c) => {
+    await c.query(sql);
+  });
+}
+
+export async function probePooler(
+  target: ProbeTarget,
+  opts: { timeoutMs?: number; retry?: RetryPolicy } = {},
+): Promise<PoolerMeasurement> {
+  return withClient(
+    { ...target, database: 'pgbouncer' },
+    opts.timeoutMs ?? 5000,
+    opts.retry ?? GUIDE_RETRY,
+    async (c) => {
+      const pools = await c.query('SHOW POOLS');
+      const sum = (k: string) =>
+        pools.rows.reduce((s, r) => (r.database === 'pgbouncer' ? s : s + Number(r[k] ?? 0)), 0);
+      const maxWait = pools.rows.reduce(
+        (m, r) =>
+          r.database === 'pgbouncer'
+            ? m
+            : Math.max(m, Number(r.maxwait ?? 0) + Number(r.maxwait_us ?? 0) / 1e6),
+        0,
+      );
+      return {
+        clientsActive: sum('cl_active'),
+        clientsWaiting: sum('cl_waiting'),
+        serversActive: sum('sv_active'),
+        serversIdle: sum('sv_idle'),
+        maxWaitSeconds: maxWait,
+      };
+    },
+    false,
+  );
+}
