@@ -54,10 +54,10 @@ trap stop_operator EXIT
 
 wait_for "the operator's /readyz" 60 curl -sf http://127.0.0.1:18081/readyz \
   || { tail -n 30 "$DEMO_DIR/operator.log"; die "the operator did not become ready"; }
-# A database left by an earlier demo is deleted first, so that what follows is measured now.
-kubectl delete hodb "$DB" -n "$NS" --ignore-not-found --wait=true --timeout=60s >/dev/null
 kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/homeopsdatabase-full.yaml" >/dev/null
-if ! kubectl wait --for=condition=Ready "hodb/$DB" -n "$NS" --timeout=180s >/dev/null; then
+# Ready, and measured by this operator process (its own /metrics), not left from an earlier run.
+probed() { curl -sf http://127.0.0.1:18080/metrics | grep -q "^homeops_database_up{namespace=\"$NS\",name=\"$DB\"} 1"; }
+if ! kubectl wait --for=condition=Ready "hodb/$DB" -n "$NS" --timeout=180s >/dev/null || ! wait_for "a probe by this operator" 60 probed; then
   kubectl get hodb "$DB" -n "$NS" -o yaml
   tail -n 30 "$DEMO_DIR/operator.log"
   die "$DB did not become Ready"

@@ -54,6 +54,8 @@ export class Controller<T extends KubeObject> {
   private readonly concurrency: number;
   private workers: Promise<void>[] = [];
   private active = 0;
+  /** UIDs whose cleanup has run, so that a stale cache never runs it twice. */
+  private readonly cleanedUp = new Set<string>();
 
   constructor(
     opts: ControllerOptions,
@@ -118,6 +120,9 @@ export class Controller<T extends KubeObject> {
     const log = this.log.child({ key, reconcileId });
     const { namespace, name } = splitKey(key);
     const obj = this.informer.get(namespace, name);
+    if (!obj)
+      for (const uid of this.cleanedUp)
+        if (!this.informer.list().some((o) => o.metadata.uid === uid)) this.cleanedUp.delete(uid);
     const ctx: ReconcileContext = { log, reconcileId, writer: this.writer };
     const endTimer = this.metrics.reconcileTime.startTimer({ controller: this.name });
     let result: 'success' | 'error' | 'requeue_after' | 'terminal' = 'success';
@@ -162,8 +167,12 @@ export class Controller<T extends KubeObject> {
     const finalizer = this.reconciler.finalizer;
     if (finalizer && obj.metadata.deletionTimestamp) {
       if (!hasFinalizer(obj, finalizer)) return undefined;
-      const r = await this.reconciler.cleanup?.(obj, ctx);
-      if (r?.requeueAfterMs !== undefined) return r; // cleanup not finished yet
+      const uid = obj.metadata.uid!;
+      if (!this.cleanedUp.has(uid)) {
+        const r = await this.reconciler.cleanup?.(obj, ctx);
+        if (r?.requeueAfterMs !== undefined) return r; // cleanup not finished yet
+        this.cleanedUp.add(uid);
+      }
       await removeFinalizer(this.writer.client, this.type, obj, finalizer);
       ctx.log.info('cleanup done; finalizer removed');
       return undefined;

@@ -3,7 +3,7 @@
  * `test` op, so that a concurrent change to the list makes the patch fail instead of dropping
  * someone else's finalizer.
  */
-import { JSON_PATCH, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
+import { JSON_PATCH, KubeApiError, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
 
 export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
   return obj.metadata.finalizers?.includes(finalizer) ?? false;
@@ -36,14 +36,19 @@ export async function removeFinalizer(
 ): Promise<void> {
   const i = obj.metadata.finalizers?.indexOf(finalizer) ?? -1;
   if (i < 0) return;
-  await client.patch(
-    type,
-    obj.metadata.namespace,
-    obj.metadata.name!,
-    [
-      { op: 'test', path: `/metadata/finalizers/${i}`, value: finalizer },
-      { op: 'remove', path: `/metadata/finalizers/${i}` },
-    ],
-    JSON_PATCH,
-  );
+  try {
+    await client.patch(
+      type,
+      obj.metadata.namespace,
+      obj.metadata.name!,
+      [
+        { op: 'test', path: `/metadata/finalizers/${i}`, value: finalizer },
+        { op: 'remove', path: `/metadata/finalizers/${i}` },
+      ],
+      JSON_PATCH,
+    );
+  } catch (e) {
+    // Gone already: the last finalizer was removed and the object deleted; nothing left to do.
+    if (!(e instanceof KubeApiError && e.notFound)) throw e;
+  }
 }

@@ -47,7 +47,7 @@ export interface ConditionPolarity {
 }
 
 export const DEFAULT_POLARITY: ConditionPolarity = {
-  abnormalTrue: new Set(['Stalled', 'Degraded', 'Reconciling']),
+  abnormalTrue: new Set(['Stalled', 'Degraded']),
 };
 
 export class Writer {

@@ -101,6 +101,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
 
     // 2. Children, applied only where the cache differs.
     const digest = secretsDigest(SECRET_ROLES.map((r) => secrets.objects[r]));
+    let deleting = false;
     for (const desired of buildChildren(db, digest)) {
       const type = resourceOf(desired.apiVersion, desired.kind);
       const live = this.cached<KubeObject>(
@@ -108,6 +109,12 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
         ns,
         desired.metadata.name!,
       );
+      if (live?.metadata.deletionTimestamp) {
+        // Left by an earlier database of the same name and still being deleted: its deletion event
+        // brings this key back, and the child is created anew then.
+        deleting = true;
+        continue;
+      }
       if (desired.kind === 'StatefulSet' && live) {
         // volumeClaimTemplates are immutable: keep the live ones; a larger size is applied to the PVC.
         (desired.spec as Record<string, unknown>).volumeClaimTemplates = (
@@ -116,6 +123,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       }
       await ctx.writer.applyChild(type, desired, live);
     }
+    if (deleting) return requeueAfter(5000);
     await this.growVolume(db, ctx);
     if (!db.spec.pooler.enabled) await this.deletePooler(db, ctx.log);
 

@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { type HomeOpsDatabase, homeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import {
+  buildChildren,
+  buildPoolerConfigMap,
+  buildPoolerDeployment,
+  buildPostgresConfigMap,
+  buildStatefulSet,
+  CHECKSUM_ANNOTATION,
+  DEFAULT_TIMESCALE_IMAGE,
+} from './builders.ts';
+
+const samples = join(import.meta.dirname, '..', '..', '..', 'manifests', 'samples');
+function sample(file: string): HomeOpsDatabase {
+  const doc = parse(readFileSync(join(samples, file), 'utf8'));
+  const db = homeOpsDatabase.parse(doc);
+  return { ...db, metadata: { ...db.metadata, namespace: 'prod', uid: 'uid-1' } };
+}
+const minimal = sample('homeopsdatabase-minimal.yaml');
+const full = sample('homeopsdatabase-full.yaml');
+// biome-ignore lint/suspicious/noExplicitAny: test code walks built objects freely
+type Any = Record<string, any>;
+
+describe('postgresql.conf and pg_hba.conf', () => {
+  const data = buildPostgresConfigMap(full).data as Record<string, string>;
+  const conf = data['postgresql.conf']!;
+
+  it("carries the guide's settings", () => {
+    for (const line of [
+      'wal_level = replica',
+      'max_wal_senders = 10',
+      'max_replication_slots = 10',
+      'hot_standby = on',
+      'track_io_timing = on',
+      'log_min_duration_statement = 100',
+      "shared_preload_libraries = 'pg_stat_statements'",
+      "password_encryption = 'scram-sha-256'",
+      "max_standby_streaming_delay = '30s'",
+    ]) {
+      expect(conf.split('\n')).toContain(line);
+    }
+  });
+
+  it('merges spec.postgres.parameters over the defaults, quoting where postgresql.conf needs it', () => {
+    expect(conf).toContain("shared_buffers = '512MB'");
+    expect(conf).toContain('max_connections = 100');
+  });
+
+  it('preloads timescaledb only when asked for, with a TimescaleDB image', () => {
+    const ts = {
+      ...full,
+      spec: {
+        ...full.spec,
+        postgres: { ...full.spec.postgres, timescale: 'enabled' as const, image: undefined },
+      },
+    };
+    const tsConf = (buildPostgresConfigMap(ts).data as Record<string, string>)['postgresql.conf']!;
+    expect(tsConf).toContain("shared_preload_libraries = 'pg_stat_statements,timescaledb'");
+    expect((buildStatefulSet(ts, 'd').spec as Any).template.spec.containers[0].image).toBe(
+      DEFAULT_TIMESCALE_IMAGE,
+    );
+  });
+
+  it('uses scram-sha-256 on every line of pg_hba.conf', () => {
+    const rules = data['pg_hba.conf']!.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(rules.length).toBeGreaterThan(0);
+    for (const r of rules) expect(r.trim().endsWith('scram-sha-256')).toBe(true);
+  });
+});
+
+describe('pgbouncer.ini', () => {
+  const ini = (buildPoolerConfigMap(minimal).data as Record<string, string>)['pgbouncer.ini']!;
+  it("carries the guide's pool settings and authenticates through auth_query", () => {
+    for (const line of [
+      'pool_mode = transaction',
+      'max_client_conn = 100',
+      'default_pool_size = 20',
+      'min_pool_size = 5',
+      'reserve_pool_size = 5',
+      'reserve_pool_timeout = 10',
+      'max_db_connections = 50',
+      'max_user_connections = 30',
+      'ignore_startup_parameters = extra_float_digits',
+      'auth_type = scram-sha-256',
+      'auth_user = pgbouncer_auth',
+      'auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)',
+    ]) {
+      expect(ini.split('\n')).toContain(line);
+    }
+    expect(ini).toContain('* = host=homeops-rw.prod.svc port=5432');
+  });
+});
+
+describe('children', () => {
+  it('all have a controller ownerReference to the database', () => {
+    for (const child of buildChildren(full, 'd')) {
+      expect(child.metadata.ownerReferences).toEqual([
+        expect.objectContaining({
+          kind: 'HomeOpsDatabase',
+          name: 'homeops-full',
+          uid: 'uid-1',
+          controller: true,
+        }),
+      ]);
+    }
+  });
+
+  it('include the pooler only when it is enabled', () => {
+    const kinds = (db: HomeOpsDatabase) => buildChildren(db, 'd').map((c) => `${c.kind}/${c.metadata.name}`);
+    expect(kinds(minimal)).toEqual([
+      'ConfigMap/homeops-config',
+      'Service/homeops-hl',
+      'Service/homeops-rw',
+      'StatefulSet/homeops',
+      'PodDisruptionBudget/homeops',
+      'ConfigMap/homeops-pooler-config',
+      'Deployment/homeops-pooler',
+      'Service/homeops-pooler',
+      'PodDisruptionBudget/homeops-pooler',
+    ]);
+    const off = { ...minimal, spec: { ...minimal.spec, pooler: { ...minimal.spec.pooler, enabled: false } } };
+    expect(kinds(off).some((k) => k.includes('pooler'))).toBe(false);
+  });
+
+  it('run PostgreSQL non-root with a read-only root filesystem and keep PVCs under Retain', () => {
+    const sts = buildStatefulSet(full, 'd').spec as Any;
+    const c = sts.template.spec.containers[0];
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(c.securityContext.capabilities.drop).toEqual(['ALL']);
+    expect(sts.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    expect(sts.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20Gi');
+    expect(c.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } });
+    // Writable places are volumes: data, the socket directory and /tmp.
+    expect(c.volumeMounts.map((m: Any) => m.mountPath)).toEqual(
+      expect.arrayContaining(['/var/lib/postgresql/data', '/var/run/postgresql', '/tmp']),
+    );
+  });
+
+  it('roll the pods when the config or a Secret changes, and only then', () => {
+    const checksum = (db: HomeOpsDatabase, digest: string) =>
+      (buildStatefulSet(db, digest).spec as Any).template.metadata.annotations[CHECKSUM_ANNOTATION];
+    const changed = {
+      ...full,
+      spec: {
+        ...full.spec,
+        postgres: {
+          ...full.spec.postgres,
+          parameters: { ...full.spec.postgres.parameters, work_mem: '8MB' },
+        },
+      },
+    };
+    expect(checksum(full, 'a')).toBe(checksum(full, 'a'));
+    expect(checksum(changed, 'a')).not.toBe(checksum(full, 'a'));
+    expect(checksum(full, 'b')).not.toBe(checksum(full, 'a'));
+    const deploy = (digest: string) =>
+      (buildPoolerDeployment(full, digest).spec as Any).template.metadata.annotations[CHECKSUM_ANNOTATION];
+    expect(deploy('a')).not.toBe(deploy('b'));
+  });
+
+  it('run PgBouncer with spec.pooler.instances replicas and TCP readiness', () => {
+    const d = buildPoolerDeployment(full, 'd').spec as Any;
+    expect(d.replicas).toBe(2);
+    expect(d.template.spec.containers[0].readinessProbe).toEqual({
+      tcpSocket: { port: 5432 },
+      periodSeconds: 5,
+    });
+  });
+});

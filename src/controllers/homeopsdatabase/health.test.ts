@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { homeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
+import { primaryStatus, sticky, thresholdConditions } from './health.ts';
+import { classify, type PrimaryMeasurement } from './prober.ts';
+
+const mon = homeOpsDatabaseSpec.parse({}).monitoring;
+const healthy: PrimaryMeasurement = {
+  responseMs: 0.8,
+  connections: { active: 1, idle: 4, total: 5, max: 100, usagePercent: 5 },
+  cacheHitRatio: 0.99,
+  tables: [{ table: 'core.users', deadTupleRatio: 0.01, indexScanRatio: 0.97 }],
+  slowQueries: 0,
+  statementsAvailable: true,
+  timescale: { available: false },
+};
+const byType = (m: PrimaryMeasurement) =>
+  Object.fromEntries(thresholdConditions(m, mon).map((c) => [c.type, c]));
+
+describe("the guide's alert thresholds", () => {
+  it('are all off for a healthy database', () => {
+    for (const c of thresholdConditions(healthy, mon)) expect(c.status).toBe('False');
+  });
+
+  it('turn on past each threshold, with a message that says what was measured', () => {
+    const c = byType({
+      ...healthy,
+      connections: { active: 70, idle: 15, total: 85, max: 100, usagePercent: 85 },
+      cacheHitRatio: 0.9,
+      tables: [
+        { table: 'financial.transactions', deadTupleRatio: 0.2, indexScanRatio: 0.5 },
+        { table: 'core.users', deadTupleRatio: 0, indexScanRatio: 0.99 },
+      ],
+      slowQueries: 2,
+    });
+    expect(c.HighConnectionUsage).toMatchObject({ status: 'True', reason: 'ConnectionUsageHigh' });
+    expect(c.HighConnectionUsage!.message).toContain('85 of 100');
+    expect(c.LowCacheHitRatio).toMatchObject({ status: 'True', reason: 'CacheHitRatioLow' });
+    expect(c.LowIndexUsage!.message).toContain('financial.transactions');
+    expect(c.HighDeadTuples!.message).toContain('financial.transactions');
+    expect(c.SlowQueries!.message).toContain('2 statement(s)');
+  });
+
+  it('say nothing of index usage for tables not scanned enough to tell', () => {
+    expect(byType({ ...healthy, tables: [{ table: 't', deadTupleRatio: 0 }] }).LowIndexUsage!.status).toBe(
+      'False',
+    );
+  });
+
+  it('leave out what was not measured (no pg_stat_statements, no cache figures)', () => {
+    const c = byType({
+      ...healthy,
+      slowQueries: undefined,
+      cacheHitRatio: undefined,
+      statementsAvailable: false,
+    });
+    expect(c.SlowQueries).toBeUndefined();
+    expect(c.LowCacheHitRatio).toBeUndefined();
+  });
+});
+
+describe('status figures', () => {
+  it('keep the previous value while the new one is within tolerance', () => {
+    expect(sticky(1.0, 1.3, 2, 1)).toBe(1.0);
+    expect(sticky(1.0, 9.87, 2, 1)).toBe(9.9);
+    expect(sticky(undefined, 0.8123, 2, 1)).toBe(0.8);
+  });
+
+  it('do not change when an idle database wobbles', () => {
+    const first = primaryStatus(healthy, undefined, mon);
+    const second = primaryStatus({ ...healthy, responseMs: 1.3, cacheHitRatio: 0.9912 }, first, mon);
+    expect(second).toEqual(first);
+  });
+});
+
+describe('probe failures', () => {
+  it.each([
+    [{ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' }, 'ConnectionRefused', true],
+    [
+      { code: '28P01', message: 'password authentication failed for user "x"' },
+      'AuthenticationFailed',
+      false,
+    ],
+    [{ code: '3D000', message: 'database "nope" does not exist' }, 'DatabaseMissing', false],
+    [new Error('timeout expired'), 'ConnectionTimeout', true],
+    [{ code: '08P01', message: 'unsupported startup parameter: statement_timeout' }, 'QueryFailed', false],
+  ])('%j is %s', (err, reason, retryable) => {
+    expect(classify(err)).toMatchObject({ reason, retryable });
+  });
+});
