@@ -263,5 +263,7 @@ case "${1:-}" in
   up) up ;;
   env) [ -f "$ENV_FILE" ] || die "the data plane is not up"; sed 's/^/export /' "$ENV_FILE" ;;
   down) down ;;
-  *) echo "usage: $0 install|up|env|down" >&2; exit 2 ;;
+  stop-primary) as_pg "$PG_BIN/pg_ctl" -D "$DP_DIR/primary" -m fast -w stop >/dev/null ;;  # tests: an outage
+  start-primary) as_pg "$PG_BIN/pg_ctl" -D "$DP_DIR/primary" -l "$DP_DIR/primary.log" -w -t 60 start >/dev/null ;;
+  *) echo "usage: $0 install|up|env|down|stop-primary|start-primary" >&2; exit 2 ;;
 esac

@@ -1,0 +1,384 @@
+/**
+ * The HomeOpsDatabase controller on the real API server (kwok runs the pods) and the real local
+ * PostgreSQL 15 and PgBouncer (reached through the operator's endpoint map): children and
+ * ownership, Ready with measured figures that match psql, silence when idle, a spec change that
+ * rolls the pod, Secrets never regenerated, and each failure named in status.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
+import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
+import { loadConfig } from '../../src/runtime/config.ts';
+import { Manager } from '../../src/runtime/manager.ts';
+import { Resources } from '../../src/runtime/types.ts';
+import { auditEvents, WRITE_VERBS } from '../support/audit.ts';
+import { installCrds } from '../support/crds.ts';
+import { dataplane, superuserConfig, withClient } from '../support/dataplane.ts';
+import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+
+const repo = join(import.meta.dirname, '..', '..');
+let kc: KubeConfig;
+let ns: Awaited<ReturnType<typeof testNamespace>>;
+let client: KubeClient;
+let manager: Manager;
+let identity: string;
+
+type Status = {
+  observedGeneration?: number;
+  phase?: string;
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+  primary?: {
+    connections?: { total: number; max: number; usagePercent: number };
+    cacheHitRatio?: number;
+    slowQueries?: number;
+  };
+  pooler?: { readyInstances?: number };
+  timescale?: { available: boolean };
+  endpoints?: { primary?: string; pooler?: string };
+};
+type Db = KubeObject & { status?: Status };
+
+const getDb = (name: string) => client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
+const cond = (o: Db, type: string) => o.status?.conditions?.find((c) => c.type === type);
+const until = (name: string, type: string, status: string, timeout = 90_000) =>
+  eventually(async () => {
+    const o = await getDb(name);
+    return cond(o, type)?.status === status ? o : undefined;
+  }, timeout);
+const secret = (name: string) =>
+  client.get<KubeObject & { data?: Record<string, string> }>(Resources.Secret, ns.name, name);
+
+async function makeSecret(name: string, data: Record<string, string>) {
+  await client.create(Resources.Secret, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: ns.name },
+    stringData: data,
+  });
+}
+
+function createDb(name: string, spec: Record<string, unknown> = {}) {
+  return client.create<Db>(Resources.HomeOpsDatabase, {
+    apiVersion: 'homeops.io/v1alpha1',
+    kind: 'HomeOpsDatabase',
+    metadata: { name, namespace: ns.name },
+    spec: { monitoring: { intervalSeconds: 5 }, pooler: { instances: 1 }, ...spec },
+  });
+}
+
+beforeAll(async () => {
+  kc = kubeConfig();
+  await installCrds(kc);
+  ns = await testNamespace(kc, 'hodb');
+  await waitForServiceAccount(kc, ns.name);
+  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  const env = dataplane();
+  const primary = `127.0.0.1:${env.HOMEOPS_PG_PORT}`;
+  const endpointMap = {
+    [`ready-rw.${ns.name}.svc:5432`]: primary,
+    [`ready-pooler.${ns.name}.svc:5432`]: `127.0.0.1:${env.HOMEOPS_PGBOUNCER_PORT}`,
+    [`gen-rw.${ns.name}.svc:5432`]: primary,
+    [`bad-rw.${ns.name}.svc:5432`]: primary,
+  };
+  // The ready database uses the local servers' credentials, made before it (the operator adopts them).
+  await makeSecret('ready-superuser', { username: 'postgres', password: env.HOMEOPS_PG_SUPERUSER_PASSWORD! });
+  await makeSecret('ready-app', { username: 'homeops', password: env.HOMEOPS_PG_APP_PASSWORD! });
+  await makeSecret('ready-replication', {
+    username: 'replicator',
+    password: env.HOMEOPS_PG_REPLICATION_PASSWORD!,
+  });
+  await makeSecret('ready-pooler-auth', {
+    username: 'pgbouncer_auth',
+    password: env.HOMEOPS_PGBOUNCER_AUTH_PASSWORD!,
+  });
+
+  identity = `hodb-test-${ns.name}`;
+  const config = {
+    ...loadConfig([], {}),
+    namespaces: [ns.name],
+    leaderElect: false,
+    metricsPort: 0,
+    healthPort: 0,
+    identity,
+  };
+  manager = new Manager(config, kc, pino({ level: 'warn' }));
+  registerHomeOpsDatabaseController(manager, {
+    endpointMap,
+    probeTimeoutMs: 2000,
+    retry: { attempts: 2, baseDelayMs: 100 },
+  });
+  await manager.start();
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  await ns?.cleanup();
+});
+
+describe('a database on the local servers', () => {
+  it('gets its children, owned by it, and becomes Ready with figures that match psql', async () => {
+    const created = await createDb('ready');
+    const ready = await until('ready', 'Ready', 'True');
+    expect(ready.status?.observedGeneration).toBe(created.metadata.generation);
+    expect(ready.status?.phase).toBe('Ready');
+    expect(cond(ready, 'PrimaryAvailable')?.reason).toBe('Connected');
+    expect(cond(ready, 'PoolerAvailable')?.status).toBe('True');
+    expect(ready.status?.endpoints).toEqual({
+      primary: `ready-rw.${ns.name}.svc:5432`,
+      pooler: `ready-pooler.${ns.name}.svc:5432`,
+    });
+    expect(ready.status?.timescale).toEqual({ available: false });
+    expect(ready.status?.pooler?.readyInstances).toBe(1);
+
+    for (const [type, name] of [
+      [Resources.StatefulSet, 'ready'],
+      [Resources.Service, 'ready-rw'],
+      [Resources.Service, 'ready-hl'],
+      [Resources.ConfigMap, 'ready-config'],
+      [Resources.Deployment, 'ready-pooler'],
+      [Resources.Service, 'ready-pooler'],
+      [Resources.PodDisruptionBudget, 'ready'],
+      [Resources.Secret, 'ready-superuser'],
+    ] as const) {
+      const child = await client.get(type, ns.name, name);
+      expect(child.metadata.ownerReferences?.[0], `${type.kind}/${name}`).toMatchObject({
+        uid: created.metadata.uid,
+        controller: true,
+      });
+    }
+    // The user's Secret was adopted, its data untouched.
+    const s = await secret('ready-superuser');
+    expect(Buffer.from(s.data!.password!, 'base64').toString()).toBe(
+      dataplane().HOMEOPS_PG_SUPERUSER_PASSWORD,
+    );
+
+    const psql = await withClient(superuserConfig({ database: 'homeops' }), async (c) => {
+      const max = await c.query('SHOW max_connections');
+      const hit = await c.query(
+        'SELECT sum(blks_hit)::float8 / nullif(sum(blks_hit) + sum(blks_read), 0) AS r FROM pg_stat_database WHERE datname = current_database()',
+      );
+      return { max: Number(max.rows[0].max_connections), hit: Number(hit.rows[0].r) };
+    });
+    expect(ready.status?.primary?.connections?.max).toBe(psql.max);
+    expect(ready.status?.primary?.cacheHitRatio).toBeCloseTo(psql.hit, 1);
+  });
+
+  it('is silent when idle: no write and no get/list over more than two probe intervals', async () => {
+    await eventually(async () => {
+      const o = await getDb('ready');
+      return o.status?.observedGeneration === o.metadata.generation && cond(o, 'Ready')?.status === 'True';
+    });
+    await new Promise((r) => setTimeout(r, 6000)); // let the first figures settle
+    const since = new Date();
+    await new Promise((r) => setTimeout(r, 12_000));
+    const events = auditEvents(`homeops-operator/${identity}`, since);
+    expect(events.filter((e) => WRITE_VERBS.has(e.verb)).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
+    expect(events.filter((e) => e.verb === 'get' || e.verb === 'list').map((e) => e.requestURI)).toEqual([]);
+  });
+
+  it('applies a spec change to the changed fields only, rolls the pod via the checksum, and keeps the Secrets', async () => {
+    const secretsBefore = await Promise.all(
+      ['superuser', 'app', 'replication', 'pooler-auth'].map((r) => secret(`ready-${r}`)),
+    );
+    const stsBefore = await client.get<
+      KubeObject & { spec: { template: { metadata: { annotations: Record<string, string> } } } }
+    >(Resources.StatefulSet, ns.name, 'ready');
+    const podBefore = await client.get(Resources.Pod, ns.name, 'ready-0');
+    const patched = await client.patch<Db>(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      'ready',
+      { spec: { postgres: { parameters: { work_mem: '8MB' } } } },
+      MERGE_PATCH,
+    );
+    await eventually(
+      async () => (await getDb('ready')).status?.observedGeneration === patched.metadata.generation,
+    );
+    const cm = await client.get<KubeObject & { data: Record<string, string> }>(
+      Resources.ConfigMap,
+      ns.name,
+      'ready-config',
+    );
+    expect(cm.data['postgresql.conf']).toContain("work_mem = '8MB'");
+    const sts = await client.get<typeof stsBefore>(Resources.StatefulSet, ns.name, 'ready');
+    const key = 'homeops.io/config-checksum';
+    expect(sts.spec.template.metadata.annotations[key]).not.toBe(
+      stsBefore.spec.template.metadata.annotations[key],
+    );
+    // The pooler's config did not change, so its Deployment was not touched.
+    const secretsAfter = await Promise.all(
+      ['superuser', 'app', 'replication', 'pooler-auth'].map((r) => secret(`ready-${r}`)),
+    );
+    expect(secretsAfter.map((s) => s.metadata.resourceVersion)).toEqual(
+      secretsBefore.map((s) => s.metadata.resourceVersion),
+    );
+    // The StatefulSet controller replaces the pod (kwok honours the 60 s grace period).
+    const podAfter = await eventually(
+      async () => {
+        const p = await client.get<KubeObject>(Resources.Pod, ns.name, 'ready-0').catch(() => undefined);
+        return p && p.metadata.uid !== podBefore.metadata.uid ? p : undefined;
+      },
+      150_000,
+      1000,
+    );
+    expect(podAfter.metadata.annotations?.[key]).toBe(sts.spec.template.metadata.annotations[key]);
+  });
+
+  it('shows a deliberately slow query, and clears it when the statistics are reset', async () => {
+    await withClient(superuserConfig({ database: 'homeops' }), (c) => c.query('SELECT pg_sleep(1.1)'));
+    const slow = await until('ready', 'SlowQueries', 'True', 30_000);
+    expect(slow.status?.primary?.slowQueries).toBeGreaterThanOrEqual(1);
+    expect(slow.status?.phase).toBe('Degraded');
+    await withClient(superuserConfig({ database: 'homeops' }), (c) =>
+      c.query('SELECT pg_stat_statements_reset()'),
+    );
+    await until('ready', 'SlowQueries', 'False', 30_000);
+  });
+
+  it('moves the connection usage when connections are held open', async () => {
+    const before = (await getDb('ready')).status!.primary!.connections!;
+    const held: pg.Client[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        const c = new pg.Client(superuserConfig({ database: 'homeops' }));
+        await c.connect();
+        held.push(c);
+      }
+      const during = await eventually(async () => {
+        const p = (await getDb('ready')).status?.primary?.connections;
+        return p && p.total >= before.total + 20 ? p : undefined;
+      }, 30_000);
+      expect(during.usagePercent).toBeGreaterThanOrEqual(before.usagePercent + 19);
+    } finally {
+      await Promise.all(held.map((c) => c.end()));
+    }
+  });
+
+  it('names the outage when the primary stops, and recovers when it returns', async () => {
+    const hack = (cmd: string) =>
+      execFileSync('bash', [join(repo, 'hack', 'dataplane.sh'), cmd], { stdio: 'ignore' });
+    hack('stop-primary');
+    try {
+      const down = await until('ready', 'PrimaryAvailable', 'False', 30_000);
+      expect(cond(down, 'PrimaryAvailable')?.reason).toBe('ConnectionRefused');
+      expect(cond(down, 'Ready')).toMatchObject({ status: 'False', reason: 'ConnectionRefused' });
+      // Alerts that can no longer be measured are dropped, not guessed.
+      expect(cond(down, 'SlowQueries')).toBeUndefined();
+    } finally {
+      hack('start-primary');
+    }
+    await until('ready', 'Ready', 'True', 60_000);
+    const events = await client.list<
+      KubeObject & { reason?: string; type?: string; regarding?: { name?: string } }
+    >(Resources.Event, ns.name);
+    expect(
+      events.items.some(
+        (e) => e.regarding?.name === 'ready' && e.type === 'Warning' && e.reason === 'ConnectionRefused',
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('credentials', () => {
+  it('generates the Secrets once with strong passwords and never regenerates them', async () => {
+    await createDb('gen');
+    const secrets = await eventually(async () => {
+      const all = await Promise.all(
+        ['superuser', 'app', 'replication', 'pooler-auth'].map((r) =>
+          secret(`gen-${r}`).catch(() => undefined),
+        ),
+      );
+      return all.every(Boolean) ? (all as NonNullable<(typeof all)[number]>[]) : undefined;
+    }, 30_000);
+    const passwords = secrets.map((s) => Buffer.from(s.data!.password!, 'base64').toString());
+    expect(new Set(passwords).size).toBe(4);
+    for (const p of passwords) expect(p).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const app = secrets[1]!.data!;
+    expect(Object.keys(app).sort()).toEqual([
+      'dbname',
+      'host',
+      'password',
+      'pooler-host',
+      'pooler-port',
+      'pooler-uri',
+      'port',
+      'uri',
+      'username',
+    ]);
+    // The local server does not know these passwords: the status says so precisely.
+    const down = await until('gen', 'PrimaryAvailable', 'False', 60_000).then(async () =>
+      eventually(async () => {
+        const o = await getDb('gen');
+        return cond(o, 'PrimaryAvailable')?.reason === 'AuthenticationFailed' ? o : undefined;
+      }, 60_000),
+    );
+    expect(cond(down, 'Ready')?.reason).toBe('AuthenticationFailed');
+    expect(JSON.stringify(down.status)).not.toContain(passwords[0]);
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      'gen',
+      { spec: { pooler: { instances: 2 } } },
+      MERGE_PATCH,
+    );
+    await eventually(async () => {
+      const o = await getDb('gen');
+      return o.status?.observedGeneration === o.metadata.generation;
+    });
+    const again = await Promise.all(
+      ['superuser', 'app', 'replication', 'pooler-auth'].map((r) => secret(`gen-${r}`)),
+    );
+    expect(again.map((s) => s.metadata.resourceVersion)).toEqual(
+      secrets.map((s) => s.metadata.resourceVersion),
+    );
+  });
+
+  it('refuses a malformed Secret with a clear reason, leaves it alone, and goes on once it is fixed', async () => {
+    await makeSecret('bad-superuser', { username: 'postgres' });
+    await createDb('bad');
+    const stalled = await until('bad', 'Stalled', 'True', 30_000);
+    expect(cond(stalled, 'Stalled')).toMatchObject({ reason: 'InvalidSecret' });
+    expect(cond(stalled, 'Stalled')?.message).toContain('bad-superuser has no "password" key');
+    const untouched = await secret('bad-superuser');
+    expect(Object.keys(untouched.data ?? {})).toEqual(['username']);
+    await client.patch(
+      Resources.Secret,
+      ns.name,
+      'bad-superuser',
+      { stringData: { password: 'not-the-real-one' } },
+      MERGE_PATCH,
+    );
+    await until('bad', 'Stalled', 'False', 30_000);
+  });
+});
+
+describe('deletion', () => {
+  it('garbage-collects the children and keeps the PVC and the Secrets under Retain', async () => {
+    await eventually(() => client.get(Resources.PersistentVolumeClaim, ns.name, 'data-ready-0'), 30_000);
+    await client.delete(Resources.HomeOpsDatabase, ns.name, 'ready');
+    await eventually(async () => {
+      const gone = await Promise.all(
+        [
+          [Resources.StatefulSet, 'ready'],
+          [Resources.Service, 'ready-rw'],
+          [Resources.ConfigMap, 'ready-config'],
+          [Resources.Deployment, 'ready-pooler'],
+        ].map(([t, n]) =>
+          client.get(t as typeof Resources.Service, ns.name, n as string).then(
+            () => false,
+            () => true,
+          ),
+        ),
+      );
+      return gone.every(Boolean);
+    }, 90_000);
+    const pvc = await client.get(Resources.PersistentVolumeClaim, ns.name, 'data-ready-0');
+    expect(pvc.metadata.deletionTimestamp).toBeUndefined();
+    const s = await secret('ready-superuser');
+    expect(s.metadata.ownerReferences ?? []).toEqual([]);
+  });
+});
