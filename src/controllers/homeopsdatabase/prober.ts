@@ -6,6 +6,9 @@
  */
 import pg from 'pg';
 
+/** The probes' own connections carry this name, and are left out of the connection figures. */
+export const PROBE_APPLICATION = 'homeops-operator-probe';
+
 export interface Endpoint {
   host: string;
   port: number;
@@ -111,7 +114,7 @@ async function withClient<T>(
       // PgBouncer's admin console refuses statement_timeout as a startup parameter.
       ...(serverTimeout ? { statement_timeout: timeoutMs } : {}),
       query_timeout: timeoutMs,
-      application_name: 'homeops-operator-probe',
+      application_name: PROBE_APPLICATION,
     });
     client.on('error', () => {}); // a dropped connection surfaces as the query's error
     try {
@@ -147,7 +150,9 @@ export async function probePrimary(
               count(*) FILTER (WHERE state = 'idle')::int AS idle,
               count(*)::int AS total,
               current_setting('max_connections')::int AS max
-         FROM pg_stat_activity WHERE backend_type = 'client backend'`,
+         FROM pg_stat_activity
+        WHERE backend_type = 'client backend' AND application_name <> $1`,
+      [PROBE_APPLICATION],
     );
     const cache = await c.query(
       `SELECT sum(blks_hit)::float8 / nullif(sum(blks_hit) + sum(blks_read), 0) AS ratio

@@ -1,0 +1,190 @@
+/**
+ * The HomeOpsDatabase controller end to end on the local stack: for 1, 10 and 100 databases,
+ * the time from apply until all children are applied and until Ready (median and p95 per
+ * database), the operator's RSS, and its API requests per database to converge and during an
+ * idle minute (from the API server's audit log). Every database is probed for real: the
+ * operator's endpoint map sends each one's Services to the local PostgreSQL and PgBouncer.
+ *   node bench/homeopsdatabase.ts [sizes=1,10,100] [idleSeconds=60]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, type KubeObject } from '../src/runtime/client.ts';
+import { Resources } from '../src/runtime/types.ts';
+
+const sizes = (process.argv[2] ?? '1,10,100').split(',').map(Number);
+const IDLE_S = Number(process.argv[3] ?? 60);
+const repo = join(import.meta.dirname, '..');
+const hack = (script: string, cmd: string) =>
+  execFileSync('bash', [join(repo, 'hack', script), cmd], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
+const kubeconfig = hack('cluster.sh', 'up');
+const env = Object.fromEntries(
+  readFileSync(hack('dataplane.sh', 'up'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+) as Record<string, string>;
+execFileSync('bash', [
+  '-c',
+  `eval "$(${join(repo, 'hack/cluster.sh')} env)"; kubectl apply --server-side -f ${join(repo, 'crds')} >/dev/null; kubectl wait --for=condition=Established crd --all >/dev/null`,
+]);
+const auditLog = join(kubeconfig, '..', 'audit.log');
+const kc = new KubeConfig();
+kc.loadFromFile(kubeconfig);
+const client = new KubeClient(kc, { userAgent: 'homeops-bench' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<unknown>) {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+function requests(identity: string, from: Date, to: Date) {
+  const byVerb: Record<string, number> = {};
+  for (const line of readFileSync(auditLog, 'utf8').split('\n')) {
+    if (!line.includes(identity)) continue;
+    const e = JSON.parse(line);
+    const t = new Date(e.requestReceivedTimestamp);
+    if (t >= from && t <= to && String(e.userAgent).includes(identity))
+      byVerb[e.verb] = (byVerb[e.verb] ?? 0) + 1;
+  }
+  return byVerb;
+}
+const sum = (o: Record<string, number>, only?: (k: string) => boolean) =>
+  Object.entries(o).reduce((a, [k, v]) => a + (only && !only(k) ? 0 : v), 0);
+
+for (const N of sizes) {
+  const ns = `bench-hodb-${randomBytes(3).toString('hex')}`;
+  await client.create(Resources.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const names = Array.from({ length: N }, (_, i) => `db-${i}`);
+  const creds: [string, string, string][] = [
+    ['superuser', 'postgres', env.HOMEOPS_PG_SUPERUSER_PASSWORD!],
+    ['app', 'homeops', env.HOMEOPS_PG_APP_PASSWORD!],
+    ['replication', 'replicator', env.HOMEOPS_PG_REPLICATION_PASSWORD!],
+    ['pooler-auth', 'pgbouncer_auth', env.HOMEOPS_PGBOUNCER_AUTH_PASSWORD!],
+  ];
+  await inBatches(
+    names.flatMap((n) => creds.map((c) => [n, ...c] as const)),
+    40,
+    ([n, role, user, password]) =>
+      client.create(Resources.Secret, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `${n}-${role}`, namespace: ns },
+        stringData: { username: user, password },
+      }),
+  );
+  const mapFile = `/tmp/${ns}-endpoints.json`;
+  writeFileSync(
+    mapFile,
+    JSON.stringify({
+      [`*-rw.${ns}.svc:5432`]: `127.0.0.1:${env.HOMEOPS_PG_PORT}`,
+      [`*-pooler.${ns}.svc:5432`]: `127.0.0.1:${env.HOMEOPS_PGBOUNCER_PORT}`,
+    }),
+  );
+  const identity = `bench-${ns}`;
+  const proc = spawn(
+    process.execPath,
+    [
+      join(repo, 'src/main.ts'),
+      'run',
+      `--kubeconfig=${kubeconfig}`,
+      `--namespaces=${ns}`,
+      '--leader-elect=false',
+      `--identity=${identity}`,
+      `--endpoint-map=${mapFile}`,
+      '--metrics-port=18090',
+      '--health-port=18091',
+      '--bind-address=127.0.0.1',
+      '--log-level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  while (
+    !(await fetch('http://127.0.0.1:18091/readyz')
+      .then((r) => r.ok)
+      .catch(() => false))
+  )
+    await sleep(50);
+
+  const since = new Date();
+  const created = new Map<string, number>();
+  await inBatches(names, 20, async (n) => {
+    await client.create(Resources.HomeOpsDatabase, {
+      apiVersion: 'homeops.io/v1alpha1',
+      kind: 'HomeOpsDatabase',
+      metadata: { name: n, namespace: ns },
+      spec: {},
+    });
+    created.set(n, performance.now());
+  });
+  const childrenAt = new Map<string, number>();
+  const podReadyAt = new Map<string, number>();
+  const readyAt = new Map<string, number>();
+  while (readyAt.size < N) {
+    const [sts, deps, dbs] = await Promise.all([
+      client.list(Resources.StatefulSet, ns),
+      client.list(Resources.Deployment, ns),
+      client.list<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(
+        Resources.HomeOpsDatabase,
+        ns,
+      ),
+    ]);
+    const now = performance.now();
+    const hasSts = new Set(sts.items.map((s) => s.metadata.name));
+    const hasDep = new Set(deps.items.map((d) => d.metadata.name));
+    for (const n of names)
+      if (!childrenAt.has(n) && hasSts.has(n) && hasDep.has(`${n}-pooler`)) childrenAt.set(n, now);
+    for (const s of sts.items as (KubeObject & { status?: { readyReplicas?: number } })[]) {
+      if (!podReadyAt.has(s.metadata.name!) && (s.status?.readyReplicas ?? 0) >= 1)
+        podReadyAt.set(s.metadata.name!, now);
+    }
+    for (const d of dbs.items) {
+      const n = d.metadata.name!;
+      if (!readyAt.has(n) && d.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+        readyAt.set(n, now);
+    }
+    await sleep(200);
+  }
+  const convergedAt = new Date();
+  const toChildren = names.map((n) => (childrenAt.get(n)! - created.get(n)!) / 1000);
+  const toReady = names.map((n) => (readyAt.get(n)! - created.get(n)!) / 1000);
+  const toPod = names.map((n) => ((podReadyAt.get(n) ?? readyAt.get(n)!) - created.get(n)!) / 1000);
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1]) / 1024;
+  const converge = requests(identity, since, convergedAt);
+  // Idle: from one probe interval (30 s) after convergence, once the first figures have settled.
+  await sleep(35_000);
+  const idleFrom = new Date();
+  await sleep(IDLE_S * 1000);
+  const idle = requests(identity, idleFrom, new Date());
+  const isWrite = (v: string) => ['create', 'update', 'patch', 'delete'].includes(v);
+  console.log(`\n${N} database(s)`);
+  console.log(
+    `  apply -> children applied   median ${pct(toChildren, 50).toFixed(2)} s, p95 ${pct(toChildren, 95).toFixed(2)} s`,
+  );
+  console.log(
+    `  apply -> primary pod Ready   median ${pct(toPod, 50).toFixed(2)} s, p95 ${pct(toPod, 95).toFixed(2)} s (kwok's simulated start)`,
+  );
+  console.log(
+    `  apply -> Ready               median ${pct(toReady, 50).toFixed(2)} s, p95 ${pct(toReady, 95).toFixed(2)} s`,
+  );
+  console.log(`  operator RSS                 ${rss.toFixed(0)} MiB`);
+  console.log(
+    `  API requests to converge     ${(sum(converge) / N).toFixed(1)} per database ${JSON.stringify(converge)}`,
+  );
+  console.log(
+    `  API requests, ${IDLE_S} s idle     ${sum(idle, isWrite)} writes, ${sum(idle)} in all ${JSON.stringify(idle)}`,
+  );
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.on('exit', r));
+  await client.delete(Resources.Namespace, undefined, ns);
+}
