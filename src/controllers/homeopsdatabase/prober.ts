@@ -133,6 +133,31 @@ async function withClient<T>(
 
 const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
+/** Which extensions the server has: pg_stat_statements, and TimescaleDB with its license. */
+export const EXTENSIONS_SQL = `SELECT
+    (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pss,
+    (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS ts_installed,
+    (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts_available,
+    current_setting('timescaledb.license', true) AS ts_license`;
+
+/**
+ * status.timescale from EXTENSIONS_SQL's row: available when the image has the extension;
+ * version and license only once it is installed (an Apache build never claims TSL features).
+ */
+export function timescaleFrom(row: {
+  ts_installed?: string | null;
+  ts_available?: string | null;
+  ts_license?: string | null;
+}) {
+  const version = row.ts_installed ?? undefined;
+  const license = row.ts_license === 'apache' || row.ts_license === 'timescale' ? row.ts_license : undefined;
+  return {
+    available: !!(version || row.ts_available),
+    ...(version ? { version } : {}),
+    ...(version && license ? { license } : {}),
+  } as PrimaryMeasurement['timescale'];
+}
+
 /** Tables with fewer scans than this say nothing yet about index usage. */
 export const MIN_SCANS_FOR_RATIO = 50;
 
@@ -166,12 +191,7 @@ export async function probePrimary(
          FROM pg_stat_user_tables ORDER BY 1`,
       [MIN_SCANS_FOR_RATIO],
     );
-    const ext = await c.query(
-      `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pss,
-              (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS ts_installed,
-              (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts_available,
-              current_setting('timescaledb.license', true) AS ts_license`,
-    );
+    const ext = await c.query(EXTENSIONS_SQL);
     const e = ext.rows[0];
     let slowQueries: number | undefined;
     if (e.pss) {
@@ -183,8 +203,6 @@ export async function probePrimary(
       slowQueries = slow.rows[0].n;
     }
     const row = conn.rows[0];
-    const tsVersion = e.ts_installed ?? undefined;
-    const license = e.ts_license === 'apache' || e.ts_license === 'timescale' ? e.ts_license : undefined;
     return {
       responseMs,
       connections: {
@@ -202,11 +220,7 @@ export async function probePrimary(
       })),
       slowQueries,
       statementsAvailable: !!e.pss,
-      timescale: {
-        available: !!(tsVersion || e.ts_available),
-        ...(tsVersion ? { version: tsVersion } : {}),
-        ...(tsVersion && license ? { license } : {}),
-      },
+      timescale: timescaleFrom(e),
     };
   });
 }

