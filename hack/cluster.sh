@@ -162,8 +162,8 @@ metadata:
     kubernetes.io/arch: amd64
     type: kwok
 status:
-  allocatable: { cpu: "32", memory: 256Gi, pods: "110" }
-  capacity: { cpu: "32", memory: 256Gi, pods: "110" }
+  allocatable: { cpu: "64", memory: 512Gi, pods: "1000" }
+  capacity: { cpu: "64", memory: 512Gi, pods: "1000" }
 NODE
   done
   cat <<SC
