@@ -12,6 +12,7 @@ const USAGE = `usage: homeops-operator <command>
 
 commands:
   run       run the operator (flags: see src/runtime/README.md; --endpoint-map for local runs)
+  job       run one job of the job runner (job migrate ...)
   crds      print the CustomResourceDefinitions (kubectl apply --server-side -f -)
   version   print the version
 `;
@@ -63,6 +64,8 @@ export function main(argv: string[]): number | Promise<number> {
   switch (command) {
     case 'run':
       return run(argv.slice(1));
+    case 'job':
+      return import('./jobs/cli.ts').then((m) => m.runJob(argv.slice(1)));
     case 'crds':
       process.stdout.write([...buildCrds().values()].map((crd) => renderCrd(crd)).join('---\n'));
       return 0;

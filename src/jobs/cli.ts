@@ -1,0 +1,128 @@
+/**
+ * `homeops-operator job <name> [flags]`: the job runner that the operator's Jobs run. It
+ * connects with libpq's environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, or
+ * PGPASSWORD_FILE for a mounted Secret), prints one JSON result on stdout, writes a compact
+ * summary (< 4 KiB) to the termination-message file, and exits 0 on success, 1 on failure,
+ * 2 on invalid input.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
+import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
+
+const USAGE = `usage: homeops-operator job <job> [flags]
+
+jobs:
+  migrate [--no-builtin] [--set=NAME:DIR ...]   apply the builtin schema, then each set in order
+`;
+
+interface JobOutput {
+  job: string;
+  ok: boolean;
+  reason?: string;
+  message?: string;
+  [key: string]: unknown;
+}
+
+function flags(argv: string[]): { values: Map<string, string[]>; bad: string[] } {
+  const values = new Map<string, string[]>();
+  const bad: string[] = [];
+  for (const a of argv) {
+    const m = /^--([a-z][a-z-]*)(?:=(.*))?$/.exec(a);
+    if (!m) bad.push(a);
+    else values.set(m[1]!, [...(values.get(m[1]!) ?? []), m[2] ?? 'true']);
+  }
+  return { values, bad };
+}
+
+export function connectionConfig(env: NodeJS.ProcessEnv = process.env): pg.ClientConfig {
+  const password = env.PGPASSWORD_FILE ? readFileSync(env.PGPASSWORD_FILE, 'utf8').trim() : env.PGPASSWORD;
+  return { password, application_name: 'homeops-job', connectionTimeoutMillis: 10_000 };
+}
+
+/** The summary for the pod's termination message: the result, cut to fit 4 KiB. */
+export function terminationSummary(out: JobOutput): string {
+  let text = JSON.stringify(out);
+  if (Buffer.byteLength(text) <= 4000) return text;
+  const { job, ok, reason, message } = out;
+  text = JSON.stringify({ job, ok, reason, message: message?.slice(0, 3000), truncated: true });
+  return text.slice(0, 4000);
+}
+
+function finish(out: JobOutput, code: number): number {
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  const path = process.env.HOMEOPS_TERMINATION_LOG ?? '/dev/termination-log';
+  if (process.env.HOMEOPS_TERMINATION_LOG || existsSync(path)) {
+    try {
+      writeFileSync(path, terminationSummary(out));
+    } catch {
+      // not in a pod: nothing to write
+    }
+  }
+  return code;
+}
+
+async function runMigrate(argv: string[]): Promise<number> {
+  const { values, bad } = flags(argv);
+  const unknown = [...values.keys()].filter((k) => !['no-builtin', 'set'].includes(k));
+  if (bad.length || unknown.length) {
+    return finish(
+      {
+        job: 'migrate',
+        ok: false,
+        reason: 'InvalidInput',
+        message: `unknown arguments: ${[...bad, ...unknown.map((k) => `--${k}`)].join(' ')}`,
+      },
+      EXIT.invalid,
+    );
+  }
+  let sets: Migration[][];
+  try {
+    sets = values.has('no-builtin') ? [] : [loadMigrationSet(BUILTIN_DIR, 'builtin')];
+    for (const spec of values.get('set') ?? []) {
+      const m = /^([a-z0-9][a-z0-9-]*):(.+)$/.exec(spec);
+      if (!m) throw new MigrationError('InvalidMigrationSet', `--set=${spec}: expected NAME:DIR`);
+      if (m[1] === 'builtin')
+        throw new MigrationError('InvalidMigrationSet', '--set: the name builtin is reserved');
+      sets.push(loadMigrationSet(m[2]!, m[1]!));
+    }
+  } catch (e) {
+    return finish(
+      { job: 'migrate', ok: false, reason: 'InvalidInput', message: (e as Error).message },
+      EXIT.invalid,
+    );
+  }
+  const client = new pg.Client(connectionConfig());
+  try {
+    await client.connect();
+    const result = await migrate(client, sets);
+    return finish({ job: 'migrate', ok: true, ...result }, EXIT.ok);
+  } catch (e) {
+    if (e instanceof MigrationError) {
+      const { reason, message, file, line, statement } = e;
+      const invalid = reason === 'InvalidMigrationSet';
+      return finish(
+        { job: 'migrate', ok: false, reason, message, file, line, statement },
+        invalid ? EXIT.invalid : EXIT.failed,
+      );
+    }
+    return finish(
+      { job: 'migrate', ok: false, reason: 'ConnectionFailed', message: (e as Error).message },
+      EXIT.failed,
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export async function runJob(argv: string[]): Promise<number> {
+  const [job, ...rest] = argv;
+  switch (job) {
+    case 'migrate':
+      return runMigrate(rest);
+    default:
+      process.stderr.write(`${job ? `unknown job "${job}"\n` : ''}${USAGE}`);
+      return EXIT.invalid;
+  }
+}

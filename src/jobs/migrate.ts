@@ -1,0 +1,177 @@
+/**
+ * Schema migrations: ordered files `NNNN_name.sql` in sets (the builtin reference schema, then
+ * the application's own sets in order), each checksummed with sha256 and recorded in
+ * homeops_migrations.applied. A session advisory lock makes concurrent runners take turns. A
+ * migration runs all-or-nothing in one transaction, unless its first line says
+ * `-- homeops:no-transaction` (needed for CREATE INDEX CONCURRENTLY): then each statement runs
+ * alone and must be idempotent. An applied migration whose file changed stops the run.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { splitSql } from './sqlsplit.ts';
+
+export interface Migration {
+  set: string;
+  version: string;
+  name: string;
+  file: string;
+  sql: string;
+  checksum: string;
+  transactional: boolean;
+}
+
+export interface MigrateResult {
+  applied: { set: string; version: string; name: string; ms: number }[];
+  alreadyApplied: number;
+}
+
+export type MigrationFailure =
+  | 'ChecksumMismatch'
+  | 'MissingMigration'
+  | 'MigrationFailed'
+  | 'InvalidMigrationSet';
+
+export class MigrationError extends Error {
+  readonly reason: MigrationFailure;
+  readonly file?: string;
+  readonly line?: number;
+  readonly statement?: string;
+  constructor(
+    reason: MigrationFailure,
+    message: string,
+    where: { file?: string; line?: number; statement?: string } = {},
+  ) {
+    super(message);
+    this.name = 'MigrationError';
+    this.reason = reason;
+    Object.assign(this, where);
+  }
+}
+
+const FILE = /^(\d{4,})_([a-z0-9_]+)\.sql$/;
+/** Key of the session advisory lock all runners take (ASCII "HOMEOPSM"). */
+export const MIGRATION_LOCK_KEY = 0x484f4d454f50534dn;
+
+export function checksum(sql: string): string {
+  return createHash('sha256').update(sql).digest('hex');
+}
+
+/** Reads one migration set from a directory; files not named NNNN_name.sql are refused. */
+export function loadMigrationSet(dir: string, set: string): Migration[] {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  const seen = new Set<string>();
+  return files.map((f) => {
+    const m = FILE.exec(f);
+    if (!m)
+      throw new MigrationError(
+        'InvalidMigrationSet',
+        `${join(dir, f)}: migration files are named NNNN_name.sql`,
+      );
+    if (seen.has(m[1]!))
+      throw new MigrationError(
+        'InvalidMigrationSet',
+        `${join(dir, f)}: version ${m[1]} appears twice in set ${set}`,
+      );
+    seen.add(m[1]!);
+    const sql = readFileSync(join(dir, f), 'utf8');
+    return {
+      set,
+      version: m[1]!,
+      name: m[2]!,
+      file: join(dir, f),
+      sql,
+      checksum: checksum(sql),
+      transactional: !/^--\s*homeops:no-transaction\b/.test(sql),
+    };
+  });
+}
+
+export const BUILTIN_DIR = join(import.meta.dirname, '..', '..', 'sql', 'builtin');
+
+const SETUP = `CREATE SCHEMA IF NOT EXISTS homeops_migrations;
+CREATE TABLE IF NOT EXISTS homeops_migrations.applied (
+    set_name    text NOT NULL,
+    version     text NOT NULL,
+    name        text NOT NULL,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    duration_ms integer NOT NULL,
+    PRIMARY KEY (set_name, version)
+)`;
+
+export async function migrate(client: pg.Client, sets: Migration[][]): Promise<MigrateResult> {
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+  try {
+    await client.query(SETUP);
+    const { rows } = await client.query<{
+      set_name: string;
+      version: string;
+      name: string;
+      checksum: string;
+    }>('SELECT set_name, version, name, checksum FROM homeops_migrations.applied');
+    const applied = new Map(rows.map((r) => [`${r.set_name}/${r.version}`, r]));
+    // Verify everything before changing anything.
+    const known = new Set<string>();
+    for (const m of sets.flat()) {
+      known.add(`${m.set}/${m.version}`);
+      const done = applied.get(`${m.set}/${m.version}`);
+      if (done && done.checksum !== m.checksum) {
+        throw new MigrationError(
+          'ChecksumMismatch',
+          `${m.file} was changed after it was applied (checksum ${m.checksum.slice(0, 12)}, applied ${done.checksum.slice(0, 12)}): restore it and add a new migration instead`,
+          { file: m.file },
+        );
+      }
+    }
+    const setNames = new Set(sets.flat().map((m) => m.set));
+    for (const [key, r] of applied) {
+      if (setNames.has(r.set_name) && !known.has(key)) {
+        throw new MigrationError(
+          'MissingMigration',
+          `migration ${key}_${r.name} was applied but is missing from set ${r.set_name}`,
+        );
+      }
+    }
+    const result: MigrateResult = { applied: [], alreadyApplied: 0 };
+    for (const m of sets.flat()) {
+      if (applied.has(`${m.set}/${m.version}`)) {
+        result.alreadyApplied++;
+        continue;
+      }
+      const t0 = performance.now();
+      await runMigration(client, m);
+      const ms = Math.round(performance.now() - t0);
+      await client.query(
+        'INSERT INTO homeops_migrations.applied (set_name, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
+        [m.set, m.version, m.name, m.checksum, ms],
+      );
+      result.applied.push({ set: m.set, version: m.version, name: m.name, ms });
+    }
+    return result;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch(() => {});
+  }
+}
+
+async function runMigration(client: pg.Client, m: Migration): Promise<void> {
+  const statements = splitSql(m.sql);
+  if (m.transactional) await client.query('BEGIN');
+  for (const s of statements) {
+    try {
+      await client.query(s.sql);
+    } catch (e) {
+      if (m.transactional) await client.query('ROLLBACK').catch(() => {});
+      const err = e as { message?: string; code?: string };
+      throw new MigrationError(
+        'MigrationFailed',
+        `${m.file}:${s.line}: ${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}${m.transactional ? '; the migration was rolled back' : ''}`,
+        { file: m.file, line: s.line, statement: s.sql.slice(0, 500) },
+      );
+    }
+  }
+  if (m.transactional) await client.query('COMMIT');
+}

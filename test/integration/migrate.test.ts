@@ -1,0 +1,199 @@
+/**
+ * The migration runner on a real PostgreSQL 15: the builtin reference schema applies to an
+ * empty database (every corrected index, view and function of the guide runs), a rerun is a
+ * no-op, a changed file is refused by name, concurrent runners take turns, and a failing
+ * migration leaves nothing behind and says where it failed. The CLI's exit codes and outputs.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_DIR, loadMigrationSet, MigrationError, migrate } from '../../src/jobs/migrate.ts';
+import { dataplane, testDatabase, withClient } from '../support/dataplane.ts';
+
+let db: Awaited<ReturnType<typeof testDatabase>>;
+const builtin = () => loadMigrationSet(BUILTIN_DIR, 'builtin');
+const run = (sets: ReturnType<typeof builtin>[]) => withClient(db.config, (c) => migrate(c, sets));
+const query = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
+  withClient(db.config, (c) => c.query<T>(sql, params)).then((r) => r.rows);
+
+function migrationSet(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'homeops-mig-'));
+  for (const [name, sql] of Object.entries(files)) writeFileSync(join(dir, name), sql);
+  return dir;
+}
+
+beforeAll(async () => {
+  db = await testDatabase('migrate');
+});
+afterAll(() => db?.cleanup());
+
+describe('builtin reference schema', () => {
+  it('applies to an empty database, and a rerun changes nothing', async () => {
+    const first = await run([builtin()]);
+    expect(first.applied.map((a) => a.name)).toEqual([
+      'schemas_and_tables',
+      'indexes',
+      'views_and_functions',
+    ]);
+    const second = await run([builtin()]);
+    expect(second).toEqual({ applied: [], alreadyApplied: 3 });
+    const schemas = await query<{ nspname: string }>(
+      "SELECT nspname FROM pg_namespace WHERE nspname IN ('core','financial','smart_home','media','network','analytics','system_optimization','monitoring') ORDER BY 1",
+    );
+    expect(schemas).toHaveLength(8);
+  });
+
+  it('built every corrected index of the guide, valid (CONCURRENTLY outside a transaction)', async () => {
+    const idx = await query<{ indexrelname: string; indisvalid: boolean }>(
+      `SELECT c.relname AS indexrelname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relname LIKE 'idx_%'`,
+    );
+    const valid = Object.fromEntries(idx.map((r) => [r.indexrelname, r.indisvalid]));
+    for (const name of [
+      'idx_users_auth_lookup',
+      'idx_sessions_user_active',
+      'idx_notifications_realtime',
+      'idx_perf_metrics_node_hour',
+      'idx_sys_metrics_recent',
+      'idx_system_health_dashboard',
+      'idx_transactions_account_date',
+      'idx_devices_responsive',
+      'idx_portfolio_perf_summary_id',
+    ]) {
+      expect(valid[name], name).toBe(true);
+    }
+  });
+
+  it('makes yearly partitions that inherit the account/date index (the corrected create_yearly_partition)', async () => {
+    const [made] = await query<{ p: string }>(
+      "SELECT financial.create_yearly_partition('financial.transactions', 2026) AS p",
+    );
+    expect(made!.p).toBe('financial.transactions_2026');
+    const idx = await query<{ indexname: string }>(
+      "SELECT indexname FROM pg_indexes WHERE schemaname = 'financial' AND tablename = 'transactions_2026'",
+    );
+    expect(idx.map((i) => i.indexname).join()).toMatch(/account_id_transaction_date/);
+  });
+
+  it("runs the guide's monitoring views on PostgreSQL 15's column names", async () => {
+    for (const view of [
+      'database_performance',
+      'index_usage',
+      'slow_queries',
+      'unused_indexes',
+      'table_bloat',
+    ]) {
+      await expect(query(`SELECT * FROM monitoring.${view} LIMIT 1`), view).resolves.toBeDefined();
+    }
+    const tables = await query<{ tablename: string }>(
+      'SELECT tablename FROM monitoring.database_performance',
+    );
+    expect(tables.map((t) => t.tablename)).toContain('users');
+  });
+
+  it('refreshes the portfolio materialized view concurrently through its function', async () => {
+    await query(`WITH u AS (INSERT INTO core.users (email, display_name) VALUES ('a@example.com', 'A') RETURNING id),
+                      p AS (INSERT INTO financial.portfolios (user_id, name, total_value, total_cost_basis) SELECT id, 'main', 1500, 1000 FROM u RETURNING id)
+                 INSERT INTO financial.positions (portfolio_id, symbol, quantity, average_cost, current_price) SELECT id, 'ACME', 10, 100, 150 FROM p`);
+    await query('REFRESH MATERIALIZED VIEW financial.portfolio_performance_summary');
+    await query('SELECT financial.refresh_portfolio_performance()');
+    const [row] = await query<{ position_count: string; avg_position_pnl: string }>(
+      'SELECT position_count, avg_position_pnl FROM financial.portfolio_performance_summary',
+    );
+    expect(row).toEqual({ position_count: '1', avg_position_pnl: '500.0000000000000000' });
+  });
+});
+
+describe('the runner', () => {
+  it('refuses to go on when an applied migration changed, naming the file', async () => {
+    const dir = migrationSet({ '0001_first.sql': 'CREATE TABLE app_first (id int);' });
+    await run([builtin(), loadMigrationSet(dir, 'app')]);
+    writeFileSync(join(dir, '0001_first.sql'), 'CREATE TABLE app_first (id bigint);');
+    const err = await run([builtin(), loadMigrationSet(dir, 'app')]).catch((e) => e);
+    expect(err).toBeInstanceOf(MigrationError);
+    expect(err.reason).toBe('ChecksumMismatch');
+    expect(err.message).toContain(join(dir, '0001_first.sql'));
+  });
+
+  it('rolls a failing migration back whole and reports file, line, statement and server error', async () => {
+    const dir = migrationSet({
+      '0001_ok.sql': 'CREATE TABLE app2_ok (id int);',
+      '0002_broken.sql':
+        'CREATE TABLE app2_half (id int);\nINSERT INTO app2_half VALUES (1);\n\nSELECT * FROM app2_missing;\n',
+    });
+    const err = await run([loadMigrationSet(dir, 'app2')]).catch((e) => e);
+    expect(err).toMatchObject({ reason: 'MigrationFailed', file: join(dir, '0002_broken.sql'), line: 4 });
+    expect(err.statement).toBe('SELECT * FROM app2_missing');
+    expect(err.message).toContain('relation "app2_missing" does not exist');
+    expect(err.message).toContain('42P01');
+    const tables = await query<{ t: string | null }>("SELECT to_regclass('app2_half')::text AS t");
+    expect(tables[0]!.t).toBeNull(); // nothing of the failed migration is left
+    const applied = await query<{ version: string }>(
+      "SELECT version FROM homeops_migrations.applied WHERE set_name = 'app2'",
+    );
+    expect(applied.map((a) => a.version)).toEqual(['0001']);
+  });
+
+  it('lets two concurrent runners take turns: one applies, the other finds it done', async () => {
+    const dir = migrationSet({ '0001_slow.sql': 'SELECT pg_sleep(1);\nCREATE TABLE app3_once (id int);' });
+    const set = loadMigrationSet(dir, 'app3');
+    const [a, b] = await Promise.all([run([set]), run([set])]);
+    expect([a.applied.length, b.applied.length].sort()).toEqual([0, 1]);
+    expect([a.alreadyApplied, b.alreadyApplied].sort()).toEqual([0, 1]);
+  });
+});
+
+describe('the job CLI', () => {
+  const cli = async (args: string[], env: Record<string, string>) => {
+    const log = join(mkdtempSync(join(tmpdir(), 'homeops-term-')), 'termination-log');
+    try {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [join(import.meta.dirname, '..', '..', 'src', 'main.ts'), 'job', ...args],
+        {
+          env: { ...process.env, ...env, HOMEOPS_TERMINATION_LOG: log },
+        },
+      );
+      return { code: 0, out: JSON.parse(stdout), log: readFileSync(log, 'utf8') };
+    } catch (e) {
+      const err = e as { code: number; stdout: string };
+      return {
+        code: err.code,
+        out: err.stdout ? JSON.parse(err.stdout) : undefined,
+        log: readFileSync(log, 'utf8'),
+      };
+    }
+  };
+  const pgEnv = () => {
+    const env = dataplane();
+    return {
+      PGHOST: env.HOMEOPS_PG_HOST!,
+      PGPORT: env.HOMEOPS_PG_PORT!,
+      PGUSER: 'postgres',
+      PGPASSWORD: env.HOMEOPS_PG_SUPERUSER_PASSWORD!,
+      PGDATABASE: db.name,
+    };
+  };
+
+  it('prints the result as JSON, writes the termination message and exits 0', async () => {
+    const r = await cli(['migrate'], pgEnv());
+    expect(r.code).toBe(0);
+    expect(r.out).toMatchObject({ job: 'migrate', ok: true, applied: [], alreadyApplied: 3 });
+    expect(JSON.parse(r.log)).toEqual(r.out);
+  });
+
+  it('exits 2 on invalid input and 1 on a failure, with the reason', async () => {
+    const bad = await cli(['migrate', '--frobnicate'], pgEnv());
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatchObject({ ok: false, reason: 'InvalidInput' });
+    const denied = await cli(['migrate'], { ...pgEnv(), PGPASSWORD: 'wrong' });
+    expect(denied.code).toBe(1);
+    expect(denied.out.reason).toBe('ConnectionFailed');
+    expect(denied.out.message).toContain('password authentication failed');
+    expect(Buffer.byteLength(denied.log)).toBeLessThan(4096);
+  });
+});
