@@ -7,7 +7,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
+import { partitionedTable } from '../api/v1alpha1/homeopsdatabase.ts';
 import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
+import { RolloverError, rollover } from './rollover.ts';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
 
@@ -15,6 +17,7 @@ const USAGE = `usage: homeops-operator job <job> [flags]
 
 jobs:
   migrate [--no-builtin] [--set=NAME:DIR ...]   apply the builtin schema, then each set in order
+  rollover --table=S.T --column=C [--interval=yearly|monthly] [--premake=N] [--retention=INTERVAL] [--dry-run]
 `;
 
 interface JobOutput {
@@ -116,11 +119,65 @@ async function runMigrate(argv: string[]): Promise<number> {
   }
 }
 
+/** Runs `fn` on one connection, turning its outcome into the job's output and exit code. */
+async function withConnection(
+  job: string,
+  fn: (c: pg.Client) => Promise<Record<string, unknown>>,
+): Promise<number> {
+  const client = new pg.Client(connectionConfig());
+  try {
+    await client.connect();
+    return finish({ job, ok: true, ...(await fn(client)) }, EXIT.ok);
+  } catch (e) {
+    const reason =
+      e instanceof RolloverError
+        ? e.reason
+        : (e as { code?: string }).code
+          ? 'QueryFailed'
+          : 'ConnectionFailed';
+    return finish({ job, ok: false, reason, message: (e as Error).message }, EXIT.failed);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function runRollover(argv: string[]): Promise<number> {
+  const { values, bad } = flags(argv);
+  const one = (k: string) => values.get(k)?.at(-1);
+  const known = ['table', 'column', 'interval', 'premake', 'retention', 'dry-run'];
+  const unknown = [...values.keys()].filter((k) => !known.includes(k));
+  // The same schema as spec.partitioning.tables[] of the API: one definition of what is valid.
+  const parsed = partitionedTable.safeParse({
+    table: one('table'),
+    column: one('column'),
+    ...(one('interval') ? { interval: one('interval') } : {}),
+    ...(one('premake') ? { premake: Number(one('premake')) } : {}),
+    ...(one('retention') ? { retention: one('retention') } : {}),
+  });
+  if (bad.length || unknown.length || !parsed.success) {
+    const problems = [
+      ...bad,
+      ...unknown.map((k) => `--${k}`),
+      ...(parsed.success ? [] : parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`)),
+    ];
+    return finish(
+      { job: 'rollover', ok: false, reason: 'InvalidInput', message: problems.join('; ') },
+      EXIT.invalid,
+    );
+  }
+  return withConnection('rollover', async (c) => ({
+    plan: await rollover(c, parsed.data, { dryRun: values.has('dry-run') }),
+    dryRun: values.has('dry-run'),
+  }));
+}
+
 export async function runJob(argv: string[]): Promise<number> {
   const [job, ...rest] = argv;
   switch (job) {
     case 'migrate':
       return runMigrate(rest);
+    case 'rollover':
+      return runRollover(rest);
     default:
       process.stderr.write(`${job ? `unknown job "${job}"\n` : ''}${USAGE}`);
       return EXIT.invalid;
