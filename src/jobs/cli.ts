@@ -7,13 +7,16 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import type { ZodType, z } from 'zod';
+import { type ZodType, z } from 'zod';
 import {
   aggregate,
+  benchmarkScenario,
+  benchmarksSpec,
   maintenanceSpec,
   monitoringSpec,
   partitionedTable,
 } from '../api/v1alpha1/homeopsdatabase.ts';
+import { builtinScenarios, runScenario, type Scenario } from './bench.ts';
 import { maintain } from './maintain.ts';
 import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
 import { RefreshError, refresh } from './refresh.ts';
@@ -28,6 +31,8 @@ jobs:
   rollover --table=S.T --column=C [--interval=yearly|monthly] [--premake=N] [--retention=INTERVAL] [--dry-run]
   refresh --name=S.V [--start-offset=INTERVAL] [--end-offset=INTERVAL] [--concurrently=false]
   maintain [--analyze=false] [--vacuum=false] [--slow-query-ms=N] [--dead-tuple-ratio=R]
+  bench [--builtin=false] [--iterations=N] [--warmup=N] [--concurrency=N] [--regression-threshold=F]
+        [--scenarios-file=JSON] [--baseline-file=JSON]   (JSON: [{name,query,params,targetMs}], {name: {p95Ms}})
 `;
 
 interface JobOutput {
@@ -230,6 +235,45 @@ async function runMaintain(argv: string[]): Promise<number> {
   return withConnection('maintain', async (c) => ({ result: await maintain(c, opts) }));
 }
 
+async function runBench(argv: string[]): Promise<number> {
+  const schema = benchmarksSpec
+    .omit({ schedule: true, scenarios: true })
+    .extend({ scenariosFile: z.string().optional(), baselineFile: z.string().optional() })
+    .strict();
+  const p = parseFlags('bench', argv, schema, ['iterations', 'warmup', 'concurrency', 'regressionThreshold']);
+  if (p.error !== undefined) return p.error;
+  const o = p.data;
+  let custom: Scenario[] = [];
+  let baseline: Record<string, { p95Ms: number }> | undefined;
+  try {
+    if (o.scenariosFile)
+      custom = z.array(benchmarkScenario).parse(JSON.parse(readFileSync(o.scenariosFile, 'utf8')));
+    if (o.baselineFile) {
+      baseline = z
+        .record(z.string(), z.object({ p95Ms: z.number().positive() }).loose())
+        .parse(JSON.parse(readFileSync(o.baselineFile, 'utf8')));
+    }
+  } catch (e) {
+    return finish(
+      { job: 'bench', ok: false, reason: 'InvalidInput', message: (e as Error).message.slice(0, 2000) },
+      EXIT.invalid,
+    );
+  }
+  const config = connectionConfig();
+  try {
+    const builtin = o.builtin ? await builtinScenarios(config) : { scenarios: [], skipped: [] };
+    const results = [];
+    for (const s of [...builtin.scenarios, ...custom])
+      results.push(await runScenario(config, s, { ...o, baseline }));
+    const passed = results.every((r) => r.passed && !r.regression);
+    return finish({ job: 'bench', ok: true, passed, results, skipped: builtin.skipped }, EXIT.ok);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const reason = code && !/^E[A-Z]+$/.test(code) ? 'QueryFailed' : 'ConnectionFailed';
+    return finish({ job: 'bench', ok: false, reason, message: (e as Error).message }, EXIT.failed);
+  }
+}
+
 export async function runJob(argv: string[]): Promise<number> {
   const [job, ...rest] = argv;
   switch (job) {
@@ -241,6 +285,8 @@ export async function runJob(argv: string[]): Promise<number> {
       return runRefresh(rest);
     case 'maintain':
       return runMaintain(rest);
+    case 'bench':
+      return runBench(rest);
     default:
       process.stderr.write(`${job ? `unknown job "${job}"\n` : ''}${USAGE}`);
       return EXIT.invalid;

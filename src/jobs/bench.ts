@@ -1,0 +1,168 @@
+/**
+ * Query benchmarks: the guide's four scenarios (with parameters drawn from real rows) and
+ * custom ones; warm-up, then timed iterations over one or more connections; min, median, mean,
+ * p95, p99, max; pass when p95 <= target; regression against a baseline with the guide's factor
+ * and severities. Every statement runs with default_transaction_read_only: a benchmark never
+ * changes data.
+ */
+import pg from 'pg';
+
+export interface Scenario {
+  name: string;
+  query: string;
+  params: string[];
+  targetMs: number;
+}
+
+export interface Stats {
+  iterations: number;
+  minMs: number;
+  medianMs: number;
+  meanMs: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface ScenarioResult extends Stats {
+  name: string;
+  targetMs: number;
+  passed: boolean;
+  regression?: { factor: number; severity: 'minor' | 'major' | 'critical'; baselineP95Ms: number };
+}
+
+/** Nearest-rank percentile of sorted values (p in 0..100). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) throw new Error('no samples');
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return {
+    iterations: s.length,
+    minMs: s[0]!,
+    medianMs: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2,
+    meanMs: s.reduce((a, b) => a + b, 0) / s.length,
+    p95Ms: percentile(s, 95),
+    p99Ms: percentile(s, 99),
+    maxMs: s[s.length - 1]!,
+  };
+}
+
+/** The guide's PerformanceMonitor: p95 over baseline p95 above the threshold is a regression. */
+export function regression(
+  p95Ms: number,
+  baselineP95Ms: number,
+  threshold: number,
+): ScenarioResult['regression'] {
+  const factor = p95Ms / baselineP95Ms;
+  if (!(factor > threshold)) return undefined;
+  return { factor, severity: factor > 3 ? 'critical' : factor > 2 ? 'major' : 'minor', baselineP95Ms };
+}
+
+/** The guide's scenarios. `$1` is drawn from real rows by `paramQuery` when no params are given. */
+export const BUILTIN_SCENARIOS: (Omit<Scenario, 'params'> & { paramQuery: string })[] = [
+  {
+    name: 'user-authentication',
+    query: 'SELECT id, email, role FROM core.users WHERE email = $1 AND is_active = true',
+    targetMs: 50,
+    paramQuery: 'SELECT email AS p FROM core.users WHERE is_active ORDER BY id LIMIT 1',
+  },
+  {
+    name: 'dashboard-loading',
+    query: `SELECT
+      (SELECT count(*) FROM core.notifications WHERE user_id = $1 AND is_read = false) AS unread_notifications,
+      (SELECT count(*) FROM smart_home.devices WHERE is_online = true) AS online_devices,
+      (SELECT sum(balance) FROM financial.accounts WHERE user_id = $1) AS total_balance`,
+    targetMs: 200,
+    paramQuery: 'SELECT user_id::text AS p FROM financial.accounts ORDER BY id LIMIT 1',
+  },
+  {
+    name: 'transaction-history',
+    query: `SELECT t.*, a.account_name
+      FROM financial.transactions t JOIN financial.accounts a ON t.account_id = a.id
+      WHERE a.user_id = $1 ORDER BY t.transaction_date DESC LIMIT 50`,
+    targetMs: 100,
+    paramQuery: 'SELECT user_id::text AS p FROM financial.accounts ORDER BY id LIMIT 1',
+  },
+  {
+    name: 'media-library-browse',
+    query: `SELECT i.*, count(ua.id) AS activity_count
+      FROM media.items i LEFT JOIN media.user_activity ua ON i.id = ua.item_id
+      WHERE i.library_id = $1 GROUP BY i.id ORDER BY i.date_added DESC LIMIT 100`,
+    targetMs: 300,
+    paramQuery: 'SELECT id::text AS p FROM media.libraries ORDER BY id LIMIT 1',
+  },
+];
+
+export interface BenchOptions {
+  iterations: number;
+  warmup: number;
+  concurrency: number;
+  regressionThreshold: number;
+  baseline?: Record<string, { p95Ms: number }>;
+}
+
+async function readOnlyClient(config: pg.ClientConfig): Promise<pg.Client> {
+  const c = new pg.Client({ ...config, options: '-c default_transaction_read_only=on' });
+  await c.connect();
+  return c;
+}
+
+/** Resolves the builtin scenarios' parameters from the data; a scenario with no data is skipped. */
+export async function builtinScenarios(
+  config: pg.ClientConfig,
+): Promise<{ scenarios: Scenario[]; skipped: string[] }> {
+  const c = await readOnlyClient(config);
+  try {
+    const scenarios: Scenario[] = [];
+    const skipped: string[] = [];
+    for (const s of BUILTIN_SCENARIOS) {
+      const { rows } = await c.query<{ p: string }>(s.paramQuery);
+      if (rows[0])
+        scenarios.push({ name: s.name, query: s.query, targetMs: s.targetMs, params: [rows[0].p] });
+      else skipped.push(s.name);
+    }
+    return { scenarios, skipped };
+  } finally {
+    await c.end();
+  }
+}
+
+export async function runScenario(
+  config: pg.ClientConfig,
+  s: Scenario,
+  o: BenchOptions,
+): Promise<ScenarioResult> {
+  const clients = await Promise.all(Array.from({ length: o.concurrency }, () => readOnlyClient(config)));
+  try {
+    const first = clients[0]!;
+    for (let i = 0; i < o.warmup; i++) await first.query(s.query, s.params);
+    const samples: number[] = [];
+    let next = 0;
+    await Promise.all(
+      clients.map(async (c) => {
+        while (next < o.iterations) {
+          next++;
+          const t0 = process.hrtime.bigint();
+          await c.query(s.query, s.params);
+          samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      }),
+    );
+    const st = stats(samples);
+    const base = o.baseline?.[s.name];
+    const reg = base ? regression(st.p95Ms, base.p95Ms, o.regressionThreshold) : undefined;
+    return {
+      name: s.name,
+      targetMs: s.targetMs,
+      ...st,
+      passed: st.p95Ms <= s.targetMs,
+      ...(reg ? { regression: reg } : {}),
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
