@@ -21,6 +21,7 @@ import { maintain } from './maintain.ts';
 import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
 import { RefreshError, refresh } from './refresh.ts';
 import { RolloverError, rollover } from './rollover.ts';
+import { SeedError, seed } from './seed.ts';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
 
@@ -33,6 +34,7 @@ jobs:
   maintain [--analyze=false] [--vacuum=false] [--slow-query-ms=N] [--dead-tuple-ratio=R]
   bench [--builtin=false] [--iterations=N] [--warmup=N] [--concurrency=N] [--regression-threshold=F]
         [--scenarios-file=JSON] [--baseline-file=JSON]   (JSON: [{name,query,params,targetMs}], {name: {p95Ms}})
+  seed-data [--scale=1] [--seed=1] [--today=YYYY-MM-DD]   deterministic synthetic household data
 `;
 
 interface JobOutput {
@@ -145,7 +147,7 @@ async function withConnection(
     return finish({ job, ok: true, ...(await fn(client)) }, EXIT.ok);
   } catch (e) {
     const reason =
-      e instanceof RolloverError || e instanceof RefreshError
+      e instanceof RolloverError || e instanceof RefreshError || e instanceof SeedError
         ? e.reason
         : (e as { code?: string }).code && !/^E[A-Z]+$/.test((e as { code: string }).code)
           ? 'QueryFailed'
@@ -274,6 +276,20 @@ async function runBench(argv: string[]): Promise<number> {
   }
 }
 
+async function runSeed(argv: string[]): Promise<number> {
+  const schema = z
+    .object({
+      scale: z.number().positive().max(100).default(1),
+      seed: z.number().int().min(0).default(1),
+      today: z.iso.date().optional(),
+    })
+    .strict();
+  const p = parseFlags('seed-data', argv, schema, ['scale', 'seed']);
+  if (p.error !== undefined) return p.error;
+  const o = p.data;
+  return withConnection('seed-data', async (c) => ({ result: await seed(c, o) }));
+}
+
 export async function runJob(argv: string[]): Promise<number> {
   const [job, ...rest] = argv;
   switch (job) {
@@ -287,6 +303,8 @@ export async function runJob(argv: string[]): Promise<number> {
       return runMaintain(rest);
     case 'bench':
       return runBench(rest);
+    case 'seed-data':
+      return runSeed(rest);
     default:
       process.stderr.write(`${job ? `unknown job "${job}"\n` : ''}${USAGE}`);
       return EXIT.invalid;
