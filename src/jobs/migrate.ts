@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type pg from 'pg';
+import type { Queryable } from './queryable.ts';
 import { splitSql } from './sqlsplit.ts';
 
 export interface Migration {
@@ -92,8 +92,10 @@ export function loadMigrationSet(dir: string, set: string): Migration[] {
 
 export const BUILTIN_DIR = join(import.meta.dirname, '..', '..', 'sql', 'builtin');
 
-const SETUP = `CREATE SCHEMA IF NOT EXISTS homeops_migrations;
-CREATE TABLE IF NOT EXISTS homeops_migrations.applied (
+// One statement each: PGlite (the TimescaleDB stand-in of the tests) takes one per query.
+const SETUP = [
+  'CREATE SCHEMA IF NOT EXISTS homeops_migrations',
+  `CREATE TABLE IF NOT EXISTS homeops_migrations.applied (
     set_name    text NOT NULL,
     version     text NOT NULL,
     name        text NOT NULL,
@@ -101,12 +103,13 @@ CREATE TABLE IF NOT EXISTS homeops_migrations.applied (
     applied_at  timestamptz NOT NULL DEFAULT now(),
     duration_ms integer NOT NULL,
     PRIMARY KEY (set_name, version)
-)`;
+)`,
+];
 
-export async function migrate(client: pg.Client, sets: Migration[][]): Promise<MigrateResult> {
+export async function migrate(client: Queryable, sets: Migration[][]): Promise<MigrateResult> {
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
   try {
-    await client.query(SETUP);
+    for (const sql of SETUP) await client.query(sql);
     const { rows } = await client.query<{
       set_name: string;
       version: string;
@@ -157,7 +160,7 @@ export async function migrate(client: pg.Client, sets: Migration[][]): Promise<M
   }
 }
 
-async function runMigration(client: pg.Client, m: Migration): Promise<void> {
+async function runMigration(client: Queryable, m: Migration): Promise<void> {
   const statements = splitSql(m.sql);
   if (m.transactional) await client.query('BEGIN');
   for (const s of statements) {

@@ -38,9 +38,10 @@ describe('builtin reference schema', () => {
       'schemas_and_tables',
       'indexes',
       'views_and_functions',
+      'timeseries',
     ]);
     const second = await run([builtin()]);
-    expect(second).toEqual({ applied: [], alreadyApplied: 3 });
+    expect(second).toEqual({ applied: [], alreadyApplied: 4 });
     const schemas = await query<{ nspname: string }>(
       "SELECT nspname FROM pg_namespace WHERE nspname IN ('core','financial','smart_home','media','network','analytics','system_optimization','monitoring') ORDER BY 1",
     );
@@ -93,6 +94,29 @@ describe('builtin reference schema', () => {
       'SELECT tablename FROM monitoring.database_performance',
     );
     expect(tables.map((t) => t.tablename)).toContain('users');
+  });
+
+  it('without TimescaleDB, makes network.performance_hourly a materialized view the refresh job can refresh CONCURRENTLY', async () => {
+    const { refresh } = await import('../../src/jobs/refresh.ts');
+    const [kind] = await query<{ relkind: string }>(
+      "SELECT relkind FROM pg_class WHERE oid = 'network.performance_hourly'::regclass",
+    );
+    expect(kind!.relkind).toBe('m');
+    await query(
+      "INSERT INTO network.performance_metrics VALUES (now() - interval '2 hours', 'n1', 'cpu', 10), (now() - interval '2 hours', 'n1', 'cpu', 20)",
+    );
+    const target = {
+      name: 'network.performance_hourly',
+      startOffset: '1 day',
+      endOffset: '1 hour',
+      concurrently: true,
+    };
+    expect(await withClient(db.config, (c) => refresh(c, target))).toMatchObject({ mode: 'plain' });
+    expect(await withClient(db.config, (c) => refresh(c, target))).toMatchObject({ mode: 'concurrently' });
+    const [row] = await query<{ avg_value: number; sample_count: string }>(
+      'SELECT avg_value, sample_count FROM network.performance_hourly',
+    );
+    expect(row).toEqual({ avg_value: 15, sample_count: '2' });
   });
 
   it('refreshes the portfolio materialized view concurrently through its function', async () => {
@@ -182,7 +206,7 @@ describe('the job CLI', () => {
   it('prints the result as JSON, writes the termination message and exits 0', async () => {
     const r = await cli(['migrate'], pgEnv());
     expect(r.code).toBe(0);
-    expect(r.out).toMatchObject({ job: 'migrate', ok: true, applied: [], alreadyApplied: 3 });
+    expect(r.out).toMatchObject({ job: 'migrate', ok: true, applied: [], alreadyApplied: 4 });
     expect(JSON.parse(r.log)).toEqual(r.out);
   });
 

