@@ -2,15 +2,14 @@
  * The bench job on a real PostgreSQL 15 with the reference schema and a small household: the
  * guide's four scenarios with parameters drawn from real rows, read-only, and its statistics.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinScenarios, runScenario } from '../../src/jobs/bench.ts';
 import { BUILTIN_DIR, loadMigrationSet, migrate } from '../../src/jobs/migrate.ts';
-import { dataplane, testDatabase, withClient } from '../support/dataplane.ts';
+import { testDatabase, withClient } from '../support/dataplane.ts';
+import { jobEnv, runJobCli } from '../support/jobs.ts';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
 const opts = { iterations: 30, warmup: 5, concurrency: 2, regressionThreshold: 1.5 };
@@ -81,12 +80,8 @@ describe('bench', () => {
       JSON.stringify([{ name: 'slowish', query: 'SELECT pg_sleep(0.005)', targetMs: 1000 }]),
     );
     writeFileSync(join(dir, 'baseline.json'), JSON.stringify({ slowish: { p95Ms: 1 } }));
-    const env = dataplane();
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
+    const { out } = await runJobCli(
       [
-        join(import.meta.dirname, '..', '..', 'src', 'main.ts'),
-        'job',
         'bench',
         '--builtin=false',
         '--iterations=10',
@@ -94,19 +89,8 @@ describe('bench', () => {
         `--scenarios-file=${join(dir, 'scenarios.json')}`,
         `--baseline-file=${join(dir, 'baseline.json')}`,
       ],
-      {
-        env: {
-          ...process.env,
-          PGHOST: env.HOMEOPS_PG_HOST,
-          PGPORT: env.HOMEOPS_PG_PORT,
-          PGUSER: 'postgres',
-          PGPASSWORD: env.HOMEOPS_PG_SUPERUSER_PASSWORD,
-          PGDATABASE: db.name,
-          HOMEOPS_TERMINATION_LOG: '/dev/null',
-        },
-      },
+      jobEnv(db.name),
     );
-    const out = JSON.parse(stdout);
     expect(out).toMatchObject({ job: 'bench', ok: true, passed: false });
     expect(out.results[0]).toMatchObject({
       name: 'slowish',

@@ -3,14 +3,12 @@
  * while it cannot be refreshed concurrently, then CONCURRENTLY while readers keep reading;
  * maintenance as top-level statements with the guide's reports.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maintain } from '../../src/jobs/maintain.ts';
 import { refresh } from '../../src/jobs/refresh.ts';
-import { dataplane, testDatabase, withClient } from '../support/dataplane.ts';
+import { testDatabase, withClient } from '../support/dataplane.ts';
+import { jobEnv, runJobCli } from '../support/jobs.ts';
 import { eventually } from '../support/kube.ts';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -109,30 +107,7 @@ describe('maintain', () => {
 });
 
 describe('job refresh and job maintain', () => {
-  const cli = async (args: string[]) => {
-    const env = dataplane();
-    try {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [join(import.meta.dirname, '..', '..', 'src', 'main.ts'), 'job', ...args],
-        {
-          env: {
-            ...process.env,
-            PGHOST: env.HOMEOPS_PG_HOST,
-            PGPORT: env.HOMEOPS_PG_PORT,
-            PGUSER: 'postgres',
-            PGPASSWORD: env.HOMEOPS_PG_SUPERUSER_PASSWORD,
-            PGDATABASE: db.name,
-            HOMEOPS_TERMINATION_LOG: '/dev/null',
-          },
-        },
-      );
-      return { code: 0, out: JSON.parse(stdout) };
-    } catch (e) {
-      const err = e as { code: number; stdout: string };
-      return { code: err.code, out: JSON.parse(err.stdout) };
-    }
-  };
+  const cli = (args: string[]) => runJobCli(args, jobEnv(db.name));
 
   it('run with the API defaults and exit 0; a missing view is a failure, a bad flag invalid input', async () => {
     expect(await cli(['refresh', '--name=rep.totals'])).toMatchObject({

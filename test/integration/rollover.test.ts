@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolloverError, rollover } from '../../src/jobs/rollover.ts';
 import { testDatabase, withClient } from '../support/dataplane.ts';
+import { jobEnv, runJobCli } from '../support/jobs.ts';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
 const spec = {
@@ -81,34 +82,7 @@ describe('rollover', () => {
 });
 
 describe('job rollover', () => {
-  const cli = async (args: string[]) => {
-    const { execFile } = await import('node:child_process');
-    const { promisify } = await import('node:util');
-    const { join } = await import('node:path');
-    const { dataplane } = await import('../support/dataplane.ts');
-    const env = dataplane();
-    try {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [join(import.meta.dirname, '..', '..', 'src', 'main.ts'), 'job', 'rollover', ...args],
-        {
-          env: {
-            ...process.env,
-            PGHOST: env.HOMEOPS_PG_HOST,
-            PGPORT: env.HOMEOPS_PG_PORT,
-            PGUSER: 'postgres',
-            PGPASSWORD: env.HOMEOPS_PG_SUPERUSER_PASSWORD,
-            PGDATABASE: db.name,
-            HOMEOPS_TERMINATION_LOG: '/dev/null',
-          },
-        },
-      );
-      return { code: 0, out: JSON.parse(stdout) };
-    } catch (e) {
-      const err = e as { code: number; stdout: string };
-      return { code: err.code, out: JSON.parse(err.stdout) };
-    }
-  };
+  const cli = (args: string[]) => runJobCli(['rollover', ...args], jobEnv(db.name));
 
   it('prints the plan of a dry run and exits 0', async () => {
     const r = await cli(['--table=fin.tx', '--column=day', '--premake=3', '--dry-run']);
