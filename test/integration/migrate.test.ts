@@ -4,15 +4,14 @@
  * no-op, a changed file is refused by name, concurrent runners take turns, and a failing
  * migration leaves nothing behind and says where it failed. The CLI's exit codes and outputs.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_DIR, loadMigrationSet, MigrationError, migrate } from '../../src/jobs/migrate.ts';
-import { dataplane, testDatabase, withClient } from '../support/dataplane.ts';
+import { testDatabase, withClient } from '../support/dataplane.ts';
+import { jobEnv, runJobCli } from '../support/jobs.ts';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
 const builtin = () => loadMigrationSet(BUILTIN_DIR, 'builtin');
@@ -172,36 +171,13 @@ describe('the runner', () => {
 });
 
 describe('the job CLI', () => {
+  // The shared job helper, with a termination-message file of this test's own to read back.
   const cli = async (args: string[], env: Record<string, string>) => {
     const log = join(mkdtempSync(join(tmpdir(), 'homeops-term-')), 'termination-log');
-    try {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [join(import.meta.dirname, '..', '..', 'src', 'main.ts'), 'job', ...args],
-        {
-          env: { ...process.env, ...env, HOMEOPS_TERMINATION_LOG: log },
-        },
-      );
-      return { code: 0, out: JSON.parse(stdout), log: readFileSync(log, 'utf8') };
-    } catch (e) {
-      const err = e as { code: number; stdout: string };
-      return {
-        code: err.code,
-        out: err.stdout ? JSON.parse(err.stdout) : undefined,
-        log: readFileSync(log, 'utf8'),
-      };
-    }
+    const r = await runJobCli(args, { ...env, HOMEOPS_TERMINATION_LOG: log });
+    return { ...r, log: readFileSync(log, 'utf8') };
   };
-  const pgEnv = () => {
-    const env = dataplane();
-    return {
-      PGHOST: env.HOMEOPS_PG_HOST!,
-      PGPORT: env.HOMEOPS_PG_PORT!,
-      PGUSER: 'postgres',
-      PGPASSWORD: env.HOMEOPS_PG_SUPERUSER_PASSWORD!,
-      PGDATABASE: db.name,
-    };
-  };
+  const pgEnv = () => jobEnv(db.name);
 
   it('prints the result as JSON, writes the termination message and exits 0', async () => {
     const r = await cli(['migrate'], pgEnv());

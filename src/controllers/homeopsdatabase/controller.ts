@@ -496,7 +496,8 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
         ? [keyOf({ metadata: { namespace: s.metadata.namespace, name: m[1]! } })]
         : [];
     })
-    .watches(Resources.PersistentVolumeClaim, () => [])
     .complete(reconciler);
+  // growVolume reads the data PVC from the cache; PVC events need not wake the controller.
+  manager.informer(Resources.PersistentVolumeClaim);
   return { reconciler, controller };
 }
