@@ -125,32 +125,5 @@ CREATE TABLE network.services (
     status  text NOT NULL CHECK (status IN ('up', 'down', 'degraded', 'unknown'))
 );
 
--- Time series: hypertables with TimescaleDB (a later migration), plain tables otherwise.
-CREATE TABLE network.performance_metrics (
-    time         timestamptz NOT NULL,
-    node_id      text NOT NULL,
-    metric_type  text NOT NULL,
-    value        double precision NOT NULL
-);
-
-CREATE TABLE system_optimization.performance_metrics (
-    time         timestamptz NOT NULL,
-    node_id      text NOT NULL,
-    metric_type  text NOT NULL,
-    value        double precision NOT NULL
-);
-
-CREATE TABLE analytics.events (
-    "timestamp"  timestamptz NOT NULL,
-    user_id      uuid,
-    event_type   text NOT NULL,
-    properties   jsonb NOT NULL DEFAULT '{}'
-);
-
-CREATE TABLE analytics.system_health (
-    time                  timestamptz NOT NULL,
-    overall_health_score  numeric(5, 2) NOT NULL,
-    active_services       int NOT NULL,
-    failed_services       int NOT NULL,
-    error_rate            double precision NOT NULL
-);
+-- The time-series tables (network.performance_metrics, system_optimization.performance_metrics,
+-- analytics.events, analytics.system_health) are made by 0004: hypertables or native partitions.

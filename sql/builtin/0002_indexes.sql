@@ -4,8 +4,6 @@
 -- statement is idempotent (IF NOT EXISTS), so a rerun after a failure completes it.
 -- Corrections to the guide, each explained in README.md ("The guide's SQL, corrected"):
 --   C1 partial-index predicates may only use IMMUTABLE expressions: no NOW()/CURRENT_DATE, no subqueries;
---   C2 time_bucket() exists only with TimescaleDB: the native index uses the immutable
---      date_trunc('hour', time AT TIME ZONE 'UTC');
 --   C3 CONCURRENTLY is not supported on a partitioned table: its index is built plainly (it is
 --      empty here; rollover creates each new partition with its index).
 
@@ -21,20 +19,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_sessions_user_active
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_notifications_realtime
     ON core.notifications (user_id, created_at DESC) INCLUDE (id, type, title, is_read) WHERE is_read = false;
 
--- C2: the guide's (node_id, time_bucket('1 hour', time)).
-CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_perf_metrics_node_hour
-    ON network.performance_metrics (node_id, date_trunc('hour', time AT TIME ZONE 'UTC'));
-
--- C1: the guide's "WHERE time > NOW() - INTERVAL '24 hours'" is refused (NOW() is not immutable,
--- and would be frozen at build time anyway): a plain index on time serves "recent" queries.
-CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_sys_metrics_recent
-    ON system_optimization.performance_metrics (time DESC, node_id);
-
-CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_system_health_dashboard
-    ON analytics.system_health (time DESC) INCLUDE (overall_health_score, active_services, error_rate);
-
-CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_events_timestamp
-    ON analytics.events ("timestamp" DESC);
+-- The time-series tables' indexes are made by 0004, with the tables.
 
 -- C1 + C3: the guide's idx_transactions_recent_hot ("WHERE transaction_date >= CURRENT_DATE - 90 days")
 -- becomes the account/date index on the partitioned table: yearly partitions already keep the

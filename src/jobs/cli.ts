@@ -8,10 +8,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { type ZodType, z } from 'zod';
+import { INTERVAL_PATTERN } from '../api/v1alpha1/common.ts';
 import {
   aggregate,
   benchmarkScenario,
   benchmarksSpec,
+  hypertable,
   maintenanceSpec,
   monitoringSpec,
   partitionedTable,
@@ -29,7 +31,8 @@ const USAGE = `usage: homeops-operator job <job> [flags]
 
 jobs:
   migrate [--no-builtin] [--set=NAME:DIR ...]   apply the builtin schema, then each set in order
-  rollover --table=S.T --column=C [--interval=yearly|monthly] [--premake=N] [--retention=INTERVAL] [--dry-run]
+  rollover --table=S.T --column=C [--interval=yearly|monthly|weekly|daily|INTERVAL] [--premake=N]
+           [--retention=INTERVAL] [--compress-after=INTERVAL] [--since=YYYY-MM-DD] [--dry-run]
   refresh --name=S.V [--start-offset=INTERVAL] [--end-offset=INTERVAL] [--concurrently=false]
   maintain [--analyze=false] [--vacuum=false] [--slow-query-ms=N] [--dead-tuple-ratio=R]
   bench [--builtin=false] [--iterations=N] [--warmup=N] [--concurrency=N] [--regression-threshold=F]
@@ -158,33 +161,30 @@ async function withConnection(
   }
 }
 
+// The flags of spec.partitioning.tables[] (an interval keyword) and of a time-series table of
+// spec.timeseries.hypertables[] (an interval, compressAfter): one definition of what is valid.
+const rolloverFlags = partitionedTable
+  .extend({
+    interval: z
+      .string()
+      .regex(
+        new RegExp(`^(${partitionedTable.shape.interval.unwrap().options.join('|')})$|${INTERVAL_PATTERN}`),
+        'must be daily, weekly, monthly, yearly or an interval such as "1 day" or "6 hours"',
+      )
+      .default('yearly'),
+    compressAfter: hypertable.shape.compressAfter,
+    since: z.iso.date().optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
 async function runRollover(argv: string[]): Promise<number> {
-  const { values, bad } = flags(argv);
-  const one = (k: string) => values.get(k)?.at(-1);
-  const known = ['table', 'column', 'interval', 'premake', 'retention', 'dry-run'];
-  const unknown = [...values.keys()].filter((k) => !known.includes(k));
-  // The same schema as spec.partitioning.tables[] of the API: one definition of what is valid.
-  const parsed = partitionedTable.safeParse({
-    table: one('table'),
-    column: one('column'),
-    ...(one('interval') ? { interval: one('interval') } : {}),
-    ...(one('premake') ? { premake: Number(one('premake')) } : {}),
-    ...(one('retention') ? { retention: one('retention') } : {}),
-  });
-  if (bad.length || unknown.length || !parsed.success) {
-    const problems = [
-      ...bad,
-      ...unknown.map((k) => `--${k}`),
-      ...(parsed.success ? [] : parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`)),
-    ];
-    return finish(
-      { job: 'rollover', ok: false, reason: 'InvalidInput', message: problems.join('; ') },
-      EXIT.invalid,
-    );
-  }
+  const p = parseFlags('rollover', argv, rolloverFlags, ['premake']);
+  if (p.error !== undefined) return p.error;
+  const { dryRun, since, ...spec } = p.data;
   return withConnection('rollover', async (c) => ({
-    plan: await rollover(c, parsed.data, { dryRun: values.has('dry-run') }),
-    dryRun: values.has('dry-run'),
+    plan: await rollover(c, spec, { dryRun, ...(since ? { since: new Date(`${since}T00:00:00Z`) } : {}) }),
+    dryRun,
   }));
 }
 

@@ -1,158 +1,417 @@
 /**
- * Partition rollover for natively partitioned tables (range on a date or timestamp column):
- * creates the partitions from the current period through `premake` periods ahead (each gets the
- * parent's partitioned indexes), and detaches and drops partitions that lie entirely before the
- * retention cutoff, after checking that they hold no row at or after it. Idempotent; a dry run
- * returns the same plan without changing anything. `now` can be set, for tests and for replays.
+ * Rollover: keeps a time-partitioned table's partitions ahead of time and its old data within
+ * retention, for both kinds of table the operator manages.
+ *
+ * - Natively partitioned (range on a date or timestamp column): creates the partitions from the
+ *   current period through `premake` periods ahead (each gets the parent's partitioned indexes),
+ *   and detaches and drops partitions that lie wholly before the retention cutoff, after checking
+ *   that they hold no row at or after it. Periods are any "N minute|hour|day|week|month|year"
+ *   (or daily/weekly/monthly/yearly), aligned in UTC: months to January, weeks to Monday.
+ * - TimescaleDB hypertable: chunks are made on insert, so nothing is created; chunks wholly
+ *   older than the cutoff are dropped with drop_chunks (Apache-licensed, so this also does the
+ *   retention an Apache-only build has no policy for), and chunks older than `compressAfter` are
+ *   compressed, which needs the TSL license: an Apache-only build reports it skipped.
+ *
+ * Idempotent; a dry run returns the same plan without changing anything. `now` can be set, for
+ * tests and replays; `since` also makes the partitions from that date on (backfill).
  */
-import type pg from 'pg';
+import { type Queryable, quoteIdent, quoteQualified } from './queryable.ts';
 
-export interface PartitionSpec {
+export interface RolloverSpec {
   table: string; // schema.table
   column: string;
-  interval: 'monthly' | 'yearly';
+  /** daily | weekly | monthly | yearly, or "N minute|hour|day|week|month|year(s)". */
+  interval: string;
   premake: number;
-  retention?: string; // a PostgreSQL interval, e.g. "7 years"
+  /** A PostgreSQL interval: partitions/chunks wholly older than now - retention are dropped. */
+  retention?: string;
+  /** Hypertables: compress chunks wholly older than now - compressAfter (TSL only). */
+  compressAfter?: string;
 }
 
 export interface PartitionRange {
   name: string;
-  from: string; // YYYY-MM-DD, inclusive
+  from: string; // inclusive, as a literal of the key's type
   to: string; // exclusive
 }
 
 export interface RolloverPlan {
   table: string;
+  kind: 'partitioned' | 'hypertable';
   create: PartitionRange[];
   drop: PartitionRange[];
+  compress?: PartitionRange[];
   kept: number;
   cutoff?: string;
+  /** What was asked for and cannot be done on this server, and why. */
+  skipped?: string[];
 }
 
+export type RolloverReason =
+  | 'NotPartitioned'
+  | 'InvalidInterval'
+  | 'Overlap'
+  | 'UnsafeDrop'
+  | 'RolloverFailed';
+
 export class RolloverError extends Error {
-  readonly reason: 'NotPartitioned' | 'UnsafeDrop' | 'RolloverFailed';
-  constructor(reason: RolloverError['reason'], message: string) {
+  readonly reason: RolloverReason;
+  constructor(reason: RolloverReason, message: string) {
     super(message);
     this.name = 'RolloverError';
     this.reason = reason;
   }
 }
 
-const ymd = (d: Date) => d.toISOString().slice(0, 10);
+/** A partition period: whole months (calendar) or a fixed length in milliseconds. */
+export type Step = { months: number } | { ms: number };
+export type KeyType = 'date' | 'timestamp' | 'timestamptz';
 
-/** The start of the period holding `d` (UTC), and the start of the period `n` after it. */
-export function periodStart(d: Date, interval: PartitionSpec['interval'], n = 0): Date {
-  return interval === 'yearly'
-    ? new Date(Date.UTC(d.getUTCFullYear() + n, 0, 1))
-    : new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + n, 1));
+const DAY = 86_400_000;
+const UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: DAY, week: 7 * DAY };
+const KEYWORDS: Record<string, string> = {
+  daily: '1 day',
+  weekly: '1 week',
+  monthly: '1 month',
+  yearly: '1 year',
+};
+/** Fixed-length periods are counted from a Monday, so weekly partitions are ISO weeks. */
+const ORIGIN = Date.UTC(2000, 0, 3);
+
+export function parseStep(interval: string): Step {
+  const m = /^([1-9][0-9]{0,4}) (minute|hour|day|week|month|year)s?$/.exec(KEYWORDS[interval] ?? interval);
+  if (!m) throw new RolloverError('InvalidInterval', `"${interval}" is not a partition interval`);
+  const n = Number(m[1]);
+  if (m[2] === 'month') return { months: n };
+  if (m[2] === 'year') return { months: 12 * n };
+  return { ms: n * UNIT_MS[m[2]!]! };
 }
 
-export function partitionName(table: string, from: Date, interval: PartitionSpec['interval']): string {
+/** The start (ms since the epoch, UTC) of the period holding `t`, moved `n` periods on. */
+export function periodStart(t: number, step: Step, n = 0): number {
+  if ('ms' in step) return ORIGIN + (Math.floor((t - ORIGIN) / step.ms) + n) * step.ms;
+  const d = new Date(t);
+  const index = Math.floor((d.getUTCFullYear() * 12 + d.getUTCMonth()) / step.months + n) * step.months;
+  return Date.UTC(Math.floor(index / 12), index % 12, 1);
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** rel_2026 (yearly), rel_2026_03 (months), rel_p20260302 (days, weeks), rel_p20260302_0600. */
+export function partitionName(table: string, from: number, step: Step): string {
   const rel = table.split('.')[1]!;
-  const y = from.getUTCFullYear();
-  return interval === 'yearly'
-    ? `${rel}_${y}`
-    : `${rel}_${y}_${String(from.getUTCMonth() + 1).padStart(2, '0')}`;
+  const d = new Date(from);
+  const ymd = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
+  const suffix =
+    'months' in step
+      ? step.months % 12 === 0
+        ? `${d.getUTCFullYear()}`
+        : `${d.getUTCFullYear()}_${pad(d.getUTCMonth() + 1)}`
+      : step.ms % DAY === 0
+        ? `p${ymd}`
+        : `p${ymd}_${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}`;
+  return `${rel.slice(0, 62 - suffix.length)}_${suffix}`;
 }
 
-/** The partitions that should exist at `now`: the current period and `premake` after it. */
-export function wantedPartitions(spec: PartitionSpec, now: Date): PartitionRange[] {
-  return Array.from({ length: spec.premake + 1 }, (_, i) => {
-    const from = periodStart(now, spec.interval, i);
-    return {
-      name: partitionName(spec.table, from, spec.interval),
-      from: ymd(from),
-      to: ymd(periodStart(from, spec.interval, 1)),
-    };
-  });
+/** A bound as PostgreSQL reads it for the key's type, in UTC. */
+export function literal(ms: number, type: KeyType): string {
+  const iso = new Date(ms).toISOString();
+  if (type === 'date') return iso.slice(0, 10);
+  const ts = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  return type === 'timestamptz' ? `${ts}+00` : ts;
 }
 
-/** Reads "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')" (dates or timestamps). */
-export function parseBound(expr: string): { from: string; to: string } | undefined {
+/** Reads a bound literal as pg_get_expr prints it (timestamptz in the session's time zone). */
+export function boundMs(lit: string, type: KeyType): number | undefined {
+  let s = lit.replace(' ', 'T');
+  if (type === 'date') s += 'T00:00:00Z';
+  else if (type === 'timestamp') s += 'Z';
+  else s = s.replace(/([+-]\d{2})$/, '$1:00');
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')" → its range; DEFAULT, MINVALUE… → undefined. */
+export function parseBound(expr: string, type: KeyType): { from: number; to: number } | undefined {
   const m = /FROM \('([^']+)'\) TO \('([^']+)'\)/.exec(expr);
-  return m ? { from: m[1]!.slice(0, 10), to: m[2]!.slice(0, 10) } : undefined;
+  if (!m) return undefined;
+  const from = boundMs(m[1]!, type);
+  const to = boundMs(m[2]!, type);
+  return from === undefined || to === undefined ? undefined : { from, to };
 }
 
-const q = (ident: string) => `"${ident.replaceAll('"', '""')}"`;
-const qualified = (table: string) => table.split('.').map(q).join('.');
+/** The partitions that should exist at `now`: from the period of `since` (or now) to `premake` after now. */
+export function wantedPartitions(
+  spec: Pick<RolloverSpec, 'table' | 'premake'>,
+  step: Step,
+  type: KeyType,
+  now: number,
+  since = now,
+): PartitionRange[] {
+  const out: PartitionRange[] = [];
+  const last = periodStart(now, step, spec.premake);
+  for (let from = periodStart(Math.min(since, now), step); from <= last; from = periodStart(from, step, 1)) {
+    out.push({
+      name: partitionName(spec.table, from, step),
+      from: literal(from, type),
+      to: literal(periodStart(from, step, 1), type),
+    });
+  }
+  return out;
+}
 
-export async function planRollover(client: pg.Client, spec: PartitionSpec, now: Date): Promise<RolloverPlan> {
-  const [schema, rel] = spec.table.split('.') as [string, string];
-  const { rows: keyRows } = await client.query(
-    `SELECT pt.partstrat, a.attname
-       FROM pg_partitioned_table pt
-       JOIN pg_class c ON c.oid = pt.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
-      WHERE n.nspname = $1 AND c.relname = $2`,
+const TYPES: Record<string, KeyType> = {
+  date: 'date',
+  'timestamp without time zone': 'timestamp',
+  'timestamp with time zone': 'timestamptz',
+};
+
+/** The cutoff `now - interval`, computed by the server in UTC (months and years are calendar ones). */
+async function cutoffMs(db: Queryable, now: number, interval: string): Promise<number> {
+  const { rows } = await db.query<{ ms: string }>(
+    "SELECT (extract(epoch FROM (($1::timestamptz AT TIME ZONE 'UTC') - $2::interval) AT TIME ZONE 'UTC') * 1000)::bigint::text AS ms",
+    [new Date(now).toISOString(), interval],
+  );
+  return Number(rows[0]!.ms);
+}
+
+async function hypertableOf(db: Queryable, schema: string, rel: string) {
+  const ext = await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'");
+  if (ext.rows.length === 0) return undefined;
+  const { rows } = await db.query<{ compression_enabled: boolean; license: string | null }>(
+    `SELECT compression_enabled, current_setting('timescaledb.license', true) AS license
+       FROM timescaledb_information.hypertables WHERE hypertable_schema = $1 AND hypertable_name = $2`,
     [schema, rel],
   );
-  if (keyRows.length === 0 || keyRows[0].partstrat !== 'r' || keyRows[0].attname !== spec.column) {
-    throw new RolloverError('NotPartitioned', `${spec.table} is not partitioned by range on ${spec.column}`);
+  return rows[0];
+}
+
+interface Target {
+  type: KeyType;
+  hypertable?: { compression: boolean; license: string | null };
+}
+
+async function target(db: Queryable, spec: RolloverSpec): Promise<Target> {
+  const [schema, rel] = spec.table.split('.') as [string, string];
+  const ht = await hypertableOf(db, schema, rel);
+  const { rows } = await db.query<{ partstrat: string | null; attname: string | null; type: string }>(
+    `SELECT pt.partstrat, pa.attname, format_type(a.atttypid, NULL) AS type
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $3 AND NOT a.attisdropped
+       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
+       LEFT JOIN pg_attribute pa ON pa.attrelid = c.oid AND pa.attnum = pt.partattrs[0]
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [schema, rel, spec.column],
+  );
+  const row = rows[0];
+  const type = row && TYPES[row.type];
+  if (!row) throw new RolloverError('NotPartitioned', `${spec.table}.${spec.column} does not exist`);
+  if (!type) {
+    throw new RolloverError(
+      'NotPartitioned',
+      `${spec.table}.${spec.column} is ${row.type}: partitions need a date or timestamp key`,
+    );
   }
-  const { rows: parts } = await client.query<{ name: string; bound: string }>(
+  if (ht) return { type, hypertable: { compression: ht.compression_enabled, license: ht.license } };
+  if (row.partstrat !== 'r' || row.attname !== spec.column) {
+    throw new RolloverError(
+      'NotPartitioned',
+      `${spec.table} is neither partitioned by range on ${spec.column} nor a hypertable`,
+    );
+  }
+  return { type };
+}
+
+export async function planRollover(
+  db: Queryable,
+  spec: RolloverSpec,
+  now: Date,
+  since?: Date,
+): Promise<RolloverPlan> {
+  const step = parseStep(spec.interval);
+  const t = await target(db, spec);
+  const cutoff = spec.retention ? await cutoffMs(db, now.getTime(), spec.retention) : undefined;
+  return t.hypertable
+    ? planHypertable(db, spec, t, now.getTime(), cutoff)
+    : planPartitions(db, spec, step, t.type, now.getTime(), cutoff, since?.getTime());
+}
+
+async function planPartitions(
+  db: Queryable,
+  spec: RolloverSpec,
+  step: Step,
+  type: KeyType,
+  now: number,
+  cutoff: number | undefined,
+  since: number | undefined,
+): Promise<RolloverPlan> {
+  if ('ms' in step && step.ms % DAY !== 0 && type === 'date') {
+    throw new RolloverError(
+      'InvalidInterval',
+      `${spec.table}.${spec.column} is a date: "${spec.interval}" is shorter than a day`,
+    );
+  }
+  const { rows: parts } = await db.query<{ name: string; bound: string }>(
     `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
       WHERE i.inhparent = $1::regclass ORDER BY 1`,
-    [spec.table],
+    [quoteQualified(spec.table)],
   );
   const existing = parts.flatMap((p) => {
-    const b = parseBound(p.bound);
+    const b = parseBound(p.bound, type);
     return b ? [{ name: p.name, ...b }] : [];
   });
-  const create = wantedPartitions(spec, now).filter(
-    (w) => !existing.some((e) => e.from <= w.from && w.to <= e.to),
-  );
-  let drop: PartitionRange[] = [];
-  let cutoff: string | undefined;
-  if (spec.retention) {
-    const { rows } = await client.query<{ cutoff: string }>(
-      "SELECT (($1::timestamptz AT TIME ZONE 'UTC') - $2::interval)::date::text AS cutoff",
-      [now.toISOString(), spec.retention],
-    );
-    cutoff = rows[0]!.cutoff;
-    drop = existing.filter((e) => e.to <= cutoff!);
+  const create: PartitionRange[] = [];
+  for (const w of wantedPartitions(spec, step, type, now, since)) {
+    const from = boundMs(w.from, type)!;
+    const to = boundMs(w.to, type)!;
+    if (existing.some((e) => e.from <= from && to <= e.to)) continue;
+    const clash = existing.find((e) => e.from < to && from < e.to);
+    if (clash) {
+      throw new RolloverError(
+        'Overlap',
+        `${spec.table}: the ${spec.interval} partition ${w.name} [${w.from}, ${w.to}) overlaps the existing partition ${clash.name}`,
+      );
+    }
+    create.push(w);
   }
+  // A date key holds whole days: the cutoff is the day it falls in.
+  const edge = cutoff === undefined ? undefined : type === 'date' ? Math.floor(cutoff / DAY) * DAY : cutoff;
+  const drop =
+    edge === undefined
+      ? []
+      : existing
+          .filter((e) => e.to <= edge)
+          .map((e) => ({ name: e.name, from: literal(e.from, type), to: literal(e.to, type) }));
   return {
     table: spec.table,
+    kind: 'partitioned',
     create,
     drop,
     kept: existing.length - drop.length,
-    ...(cutoff ? { cutoff } : {}),
+    ...(edge === undefined ? {} : { cutoff: literal(edge, type) }),
   };
 }
 
-export async function rollover(
-  client: pg.Client,
-  spec: PartitionSpec,
-  opts: { now?: Date; dryRun?: boolean } = {},
+async function planHypertable(
+  db: Queryable,
+  spec: RolloverSpec,
+  t: Target,
+  now: number,
+  cutoff: number | undefined,
 ): Promise<RolloverPlan> {
-  const plan = await planRollover(client, spec, opts.now ?? new Date());
+  const [schema, rel] = spec.table.split('.') as [string, string];
+  const { rows } = await db.query<{ name: string; from: string; to: string; compressed: boolean }>(
+    `SELECT chunk_schema || '.' || chunk_name AS name, (extract(epoch FROM range_start) * 1000)::bigint::text AS from,
+            (extract(epoch FROM range_end) * 1000)::bigint::text AS to, is_compressed AS compressed
+       FROM timescaledb_information.chunks WHERE hypertable_schema = $1 AND hypertable_name = $2
+      ORDER BY range_start, chunk_name`,
+    [schema, rel],
+  );
+  const chunks = rows.map((c) => ({ ...c, from: Number(c.from), to: Number(c.to) }));
+  const range = (c: (typeof chunks)[number]) => ({
+    name: c.name,
+    from: literal(c.from, t.type),
+    to: literal(c.to, t.type),
+  });
+  const drop = cutoff === undefined ? [] : chunks.filter((c) => c.to <= cutoff);
+  const skipped: string[] = [];
+  let compress: typeof chunks = [];
+  if (spec.compressAfter) {
+    const unavailable = compressionUnavailable(t.hypertable!.license);
+    if (unavailable) skipped.push(unavailable);
+    else {
+      const edge = await cutoffMs(db, now, spec.compressAfter);
+      compress = chunks.filter((c) => c.to <= edge && !c.compressed && !drop.includes(c));
+    }
+  }
+  return {
+    table: spec.table,
+    kind: 'hypertable',
+    create: [],
+    drop: drop.map(range),
+    ...(spec.compressAfter ? { compress: compress.map(range) } : {}),
+    kept: chunks.length - drop.length,
+    ...(cutoff === undefined ? {} : { cutoff: literal(cutoff, t.type) }),
+    ...(skipped.length ? { skipped } : {}),
+  };
+}
+
+/** Why compression cannot run on this build (Apache-only: no TSL), or undefined when it can. */
+export function compressionUnavailable(license: string | null): string | undefined {
+  return license === 'timescale'
+    ? undefined
+    : `compression: this TimescaleDB build is ${license ?? 'unlicensed'}; compression needs the TSL (timescale) license`;
+}
+
+export async function rollover(
+  db: Queryable,
+  spec: RolloverSpec,
+  opts: { now?: Date; since?: Date; dryRun?: boolean } = {},
+): Promise<RolloverPlan> {
+  const plan = await planRollover(db, spec, opts.now ?? new Date(), opts.since);
   if (opts.dryRun) return plan;
+  return plan.kind === 'hypertable' ? applyHypertable(db, spec, plan) : applyPartitions(db, spec, plan);
+}
+
+async function applyPartitions(db: Queryable, spec: RolloverSpec, plan: RolloverPlan): Promise<RolloverPlan> {
   const [schema] = spec.table.split('.') as [string];
   for (const p of plan.create) {
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${q(schema)}.${q(p.name)} PARTITION OF ${qualified(spec.table)} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`,
+    await db.query(
+      `CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.${quoteIdent(p.name)} PARTITION OF ${quoteQualified(spec.table)} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`,
     );
   }
   for (const p of plan.drop) {
-    await client.query('BEGIN');
+    await db.query('BEGIN');
     try {
       // Never drop a row inside the retention window, whatever the bounds say.
-      const { rows } = await client.query(
-        `SELECT EXISTS (SELECT 1 FROM ${q(schema)}.${q(p.name)} WHERE ${q(spec.column)} >= $1::date) AS inside`,
-        [plan.cutoff],
+      const { rows } = await db.query(
+        `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(schema)}.${quoteIdent(p.name)} WHERE ${quoteIdent(spec.column)} >= '${plan.cutoff}') AS inside`,
       );
       if (rows[0].inside)
         throw new RolloverError(
           'UnsafeDrop',
           `${schema}.${p.name} holds rows at or after ${plan.cutoff}: not dropped`,
         );
-      await client.query(`ALTER TABLE ${qualified(spec.table)} DETACH PARTITION ${q(schema)}.${q(p.name)}`);
-      await client.query(`DROP TABLE ${q(schema)}.${q(p.name)}`);
-      await client.query('COMMIT');
+      await db.query(
+        `ALTER TABLE ${quoteQualified(spec.table)} DETACH PARTITION ${quoteIdent(schema)}.${quoteIdent(p.name)}`,
+      );
+      await db.query(`DROP TABLE ${quoteIdent(schema)}.${quoteIdent(p.name)}`);
+      await db.query('COMMIT');
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
+      await db.query('ROLLBACK').catch(() => {});
       throw e;
+    }
+  }
+  return plan;
+}
+
+async function applyHypertable(db: Queryable, spec: RolloverSpec, plan: RolloverPlan): Promise<RolloverPlan> {
+  const table = quoteQualified(spec.table).replaceAll("'", "''");
+  if (plan.drop.length) {
+    // drop_chunks removes only chunks whose whole range ends at or before older_than.
+    const type = await db.query<{ t: string }>(
+      `SELECT format_type(atttypid, NULL) AS t FROM pg_attribute WHERE attrelid = '${table}'::regclass AND attname = $1`,
+      [spec.column],
+    );
+    await db.query(`SELECT drop_chunks('${table}', older_than => '${plan.cutoff}'::${type.rows[0]!.t})`);
+  }
+  if (plan.compress?.length) {
+    const ht = await hypertableOf(db, ...(spec.table.split('.') as [string, string]));
+    if (!ht?.compression_enabled) {
+      // Segment by the space dimension when there is one (the guide's node_id / user_id).
+      const { rows } = await db.query<{ column_name: string }>(
+        `SELECT column_name FROM timescaledb_information.dimensions
+          WHERE hypertable_schema || '.' || hypertable_name = $1 AND dimension_type = 'Space' ORDER BY dimension_number LIMIT 1`,
+        [spec.table],
+      );
+      const segment = rows[0]
+        ? `, timescaledb.compress_segmentby = '${rows[0].column_name.replaceAll("'", "''")}'`
+        : '';
+      await db.query(`ALTER TABLE ${quoteQualified(spec.table)} SET (timescaledb.compress${segment})`);
+    }
+    for (const c of plan.compress) {
+      await db.query('SELECT compress_chunk($1::regclass, if_not_compressed => true)', [c.name]);
     }
   }
   return plan;

@@ -7,6 +7,7 @@
  * a month of per-minute metrics for 20 nodes.
  */
 import type { Queryable } from './queryable.ts';
+import { rollover } from './rollover.ts';
 
 export interface SeedOptions {
   scale: number;
@@ -29,6 +30,39 @@ export class SeedError extends Error {
 }
 
 const n = (base: number, scale: number) => Math.max(1, Math.round(base * scale));
+const MINUTE = 60_000;
+/** A month of per-minute metrics, a week of system metrics, a year of events (at scale 1). */
+const METRIC_MINUTES = 43_200;
+const SYSTEM_MINUTES = 10_080;
+const EVENT_DAYS = 365;
+
+/** The builtin time-series tables, their partition periods, and how far back the seed goes. */
+const TIMESERIES = [
+  {
+    table: 'network.performance_metrics',
+    column: 'time',
+    interval: 'daily',
+    span: (k: number) => n(METRIC_MINUTES, k) * MINUTE,
+  },
+  {
+    table: 'system_optimization.performance_metrics',
+    column: 'time',
+    interval: 'daily',
+    span: (k: number) => n(SYSTEM_MINUTES, k) * MINUTE,
+  },
+  {
+    table: 'analytics.system_health',
+    column: 'time',
+    interval: 'daily',
+    span: (k: number) => n(METRIC_MINUTES, k) * MINUTE,
+  },
+  {
+    table: 'analytics.events',
+    column: 'timestamp',
+    interval: 'weekly',
+    span: () => EVENT_DAYS * 1440 * MINUTE,
+  },
+];
 
 export async function seed(db: Queryable, o: SeedOptions): Promise<SeedResult> {
   const t0 = performance.now();
@@ -47,7 +81,7 @@ export async function seed(db: Queryable, o: SeedOptions): Promise<SeedResult> {
     items: n(100_000, o.scale),
     activity: n(1_000_000, o.scale),
     nodes: 20,
-    minutes: n(43_200, o.scale),
+    minutes: n(METRIC_MINUTES, o.scale),
   };
   // r(key) in [0, 1) and uid(key) as uuid, from md5: deterministic, order-independent.
   await db.query(`CREATE OR REPLACE FUNCTION pg_temp.r(k text) RETURNS float8 LANGUAGE sql IMMUTABLE AS
@@ -172,7 +206,7 @@ export async function seed(db: Queryable, o: SeedOptions): Promise<SeedResult> {
       'system_optimization.performance_metrics',
       `INSERT INTO system_optimization.performance_metrics (time, node_id, metric_type, value)
        SELECT timestamptz '${today}' - m * interval '1 minute', 'node-' || nd, 'memory', pg_temp.r('so' || m || ':' || nd) * 100
-         FROM generate_series(1, ${n(10_080, o.scale)}) m, generate_series(1, ${c.nodes}) nd`,
+         FROM generate_series(1, ${n(SYSTEM_MINUTES, o.scale)}) m, generate_series(1, ${c.nodes}) nd`,
     ],
     [
       'analytics.system_health',
@@ -184,11 +218,18 @@ export async function seed(db: Queryable, o: SeedOptions): Promise<SeedResult> {
     [
       'analytics.events',
       `INSERT INTO analytics.events ("timestamp", user_id, event_type, properties)
-       SELECT timestamptz '${today}' - pg_temp.r('et' || g) * interval '365 days', pg_temp.uid('u' || (1 + floor(pg_temp.r('eu' || g) * ${c.users})::int)),
+       SELECT timestamptz '${today}' - pg_temp.r('et' || g) * interval '${EVENT_DAYS} days', pg_temp.uid('u' || (1 + floor(pg_temp.r('eu' || g) * ${c.users})::int)),
               (ARRAY['login', 'view', 'click', 'search'])[1 + floor(pg_temp.r('ee' || g) * 4)::int], '{}'
          FROM generate_series(1, ${n(200_000, o.scale)}) g`,
     ],
   ];
+  // Natively partitioned time-series tables (no TimescaleDB) need their partitions back to
+  // the oldest seeded row: rollover makes them (on hypertables it has nothing to do).
+  const day = Date.parse(`${today}T00:00:00Z`);
+  for (const t of TIMESERIES) {
+    const since = new Date(day - t.span(o.scale) - 86_400_000);
+    await rollover(db, { ...t, premake: 1 }, { now: new Date(day), since });
+  }
   const rows: Record<string, number> = {};
   for (const [table, sql] of steps) {
     if (table === 'partitions') {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_DIR, loadMigrationSet, MigrationError, migrate } from '../../src/jobs/migrate.ts';
+import { rollover } from '../../src/jobs/rollover.ts';
 import { testDatabase, withClient } from '../support/dataplane.ts';
 import { jobEnv, runJobCli } from '../support/jobs.ts';
 
@@ -77,6 +78,45 @@ describe('builtin reference schema', () => {
       "SELECT indexname FROM pg_indexes WHERE schemaname = 'financial' AND tablename = 'transactions_2026'",
     );
     expect(idx.map((i) => i.indexname).join()).toMatch(/account_id_transaction_date/);
+  });
+
+  it("without TimescaleDB, range-partitions the time-series tables; rollover makes the guide's periods, with the indexes", async () => {
+    const keys = await query<{ t: string; key: string }>(
+      `SELECT c.oid::regclass::text AS t, pg_get_partkeydef(c.oid) AS key FROM pg_partitioned_table p
+         JOIN pg_class c ON c.oid = p.partrelid ORDER BY 1`,
+    );
+    expect(keys).toEqual([
+      { t: 'analytics.events', key: 'RANGE ("timestamp")' },
+      { t: 'analytics.system_health', key: 'RANGE ("time")' },
+      { t: 'financial.transactions', key: 'RANGE (transaction_date)' },
+      { t: 'network.performance_metrics', key: 'RANGE ("time")' },
+      { t: 'system_optimization.performance_metrics', key: 'RANGE ("time")' },
+    ]);
+    // No partition until rollover first runs: a row is refused, not lost in a default partition.
+    await expect(
+      query("INSERT INTO network.performance_metrics VALUES (now(), 'n1', 'cpu', 1)"),
+    ).rejects.toThrow(/no partition of relation/);
+    const now = new Date();
+    const plans = await withClient(db.config, async (c) => [
+      await rollover(
+        c,
+        { table: 'network.performance_metrics', column: 'time', interval: '1 day', premake: 2 },
+        { now, since: new Date(now.getTime() - 86_400_000) },
+      ),
+      await rollover(
+        c,
+        { table: 'analytics.events', column: 'timestamp', interval: '1 week', premake: 1 },
+        { now },
+      ),
+    ]);
+    expect(plans.map((p) => p.create.length)).toEqual([4, 2]); // yesterday, today, 2 ahead; this week, next
+    expect(plans[1]!.create[0]!.name).toMatch(/^events_p\d{8}$/);
+    expect(new Date(`${plans[1]!.create[0]!.from.slice(0, 10)}T00:00:00Z`).getUTCDay()).toBe(1); // Monday
+    const idx = await query<{ indexdef: string }>(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = 'network' AND tablename = $1`,
+      [plans[0]!.create[1]!.name],
+    );
+    expect(idx.map((i) => i.indexdef).join()).toMatch(/node_id, date_trunc\('hour'/);
   });
 
   it("runs the guide's monitoring views on PostgreSQL 15's column names", async () => {

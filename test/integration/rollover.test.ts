@@ -81,6 +81,85 @@ describe('rollover', () => {
   });
 });
 
+describe('daily partitions on a timestamptz key (the time-series tables without TimescaleDB)', () => {
+  const daily = { table: 'm.metrics', column: 'time', interval: 'daily', premake: 2, retention: '7 days' };
+  const now = new Date('2026-03-10T12:00:00Z'); // cutoff: 2026-03-03 12:00 UTC
+  // In New York, pg_get_expr prints the bounds in local time: they must still read as UTC.
+  const inNewYork = <T>(fn: (c: pg.Client) => Promise<T>) =>
+    on(async (c) => {
+      await c.query("SET TIME ZONE 'America/New_York'");
+      return fn(c);
+    });
+  const metricPartitions = () =>
+    on((c) =>
+      c.query<{ name: string }>(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'm.metrics'::regclass ORDER BY 1",
+      ),
+    ).then((r) => r.rows.map((x) => x.name));
+
+  beforeAll(() =>
+    on((c) =>
+      c.query(`CREATE SCHEMA m;
+               CREATE TABLE m.metrics (time timestamptz NOT NULL, v int) PARTITION BY RANGE (time);
+               CREATE INDEX metrics_time ON m.metrics (time DESC);
+               CREATE TABLE m.shifted (time timestamptz NOT NULL) PARTITION BY RANGE (time);
+               CREATE TABLE m.shifted_legacy PARTITION OF m.shifted FOR VALUES FROM ('2026-03-09 12:00+00') TO ('2026-03-10 12:00+00');`),
+    ),
+  );
+
+  it('backfills from `since` through premake days ahead, each day with the index', async () => {
+    const plan = await inNewYork((c) =>
+      rollover(c, { ...daily, retention: undefined }, { now, since: new Date('2026-03-01T00:00:00Z') }),
+    );
+    expect(plan.create).toHaveLength(12); // March 1 to 12
+    expect(plan.create[0]).toEqual({
+      name: 'metrics_p20260301',
+      from: '2026-03-01 00:00:00+00',
+      to: '2026-03-02 00:00:00+00',
+    });
+    const idx = await on((c) => c.query("SELECT 1 FROM pg_indexes WHERE tablename = 'metrics_p20260312'"));
+    expect(idx.rows).toHaveLength(1);
+    await on((c) =>
+      c.query(`INSERT INTO m.metrics VALUES ('2026-03-01 00:00+00', 1), ('2026-03-02 23:59:59.999+00', 2),
+                                            ('2026-03-03 11:59:59+00', 3), ('2026-03-03 12:00+00', 4), ('2026-03-09 08:00+00', 5)`),
+    );
+  });
+
+  it('drops the days wholly before the cutoff and keeps the day the cutoff falls in, whatever the session time zone', async () => {
+    const plan = await inNewYork((c) => rollover(c, daily, { now }));
+    expect(plan).toMatchObject({
+      kind: 'partitioned',
+      create: [],
+      cutoff: '2026-03-03 12:00:00+00',
+      kept: 10,
+    });
+    expect(plan.drop.map((p) => p.name)).toEqual(['metrics_p20260301', 'metrics_p20260302']);
+    const left = await on((c) => c.query<{ v: number }>('SELECT v FROM m.metrics ORDER BY time'));
+    expect(left.rows.map((r) => r.v)).toEqual([3, 4, 5]); // 11:59:59 on the cutoff day stays with its day
+    expect((await metricPartitions())[0]).toBe('metrics_p20260303');
+    const again = await inNewYork((c) => rollover(c, daily, { now }));
+    expect(again).toMatchObject({ create: [], drop: [], kept: 10 });
+  });
+
+  it('refuses to make a day that partly overlaps an existing partition, naming it, and changes nothing', async () => {
+    const err = await on((c) =>
+      rollover(c, { table: 'm.shifted', column: 'time', interval: 'daily', premake: 1 }, { now }),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(RolloverError);
+    expect(err.reason).toBe('Overlap');
+    expect(err.message).toContain('shifted_legacy');
+    const n = await on((c) =>
+      c.query("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'm.shifted'::regclass"),
+    );
+    expect(n.rows[0].n).toBe(1);
+  });
+
+  it('refuses a sub-day period on a date key', async () => {
+    const err = await on((c) => rollover(c, { ...spec, interval: '6 hours' })).catch((e) => e);
+    expect(err).toMatchObject({ reason: 'InvalidInterval' });
+  });
+});
+
 describe('job rollover', () => {
   const cli = (args: string[]) => runJobCli(['rollover', ...args], jobEnv(db.name));
 
@@ -88,6 +167,27 @@ describe('job rollover', () => {
     const r = await cli(['--table=fin.tx', '--column=day', '--premake=3', '--dry-run']);
     expect(r.code).toBe(0);
     expect(r.out).toMatchObject({ job: 'rollover', ok: true, dryRun: true, plan: { table: 'fin.tx' } });
+  });
+
+  it('takes a time-series interval and --since, and refuses an unknown period with exit 2', async () => {
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const ok = await cli([
+      '--table=m.metrics',
+      '--column=time',
+      '--interval=6 hours',
+      '--premake=1',
+      `--since=${yesterday}`,
+      '--dry-run',
+    ]);
+    expect(ok.code).toBe(0);
+    expect(ok.out.plan.create[0]).toMatchObject({
+      name: `metrics_p${yesterday.replaceAll('-', '')}_0000`,
+      from: `${yesterday} 00:00:00+00`,
+    });
+    expect(ok.out.plan.create.length).toBeGreaterThanOrEqual(6); // yesterday's four, today's so far, one ahead
+    const bad = await cli(['--table=m.metrics', '--column=time', '--interval=fortnightly']);
+    expect(bad.code).toBe(2);
+    expect(bad.out.message).toContain('--interval: must be daily, weekly, monthly, yearly or an interval');
   });
 
   it('refuses a malformed retention with the API schema message and exits 2', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSIONS_SQL, timescaleFrom } from '../../src/controllers/homeopsdatabase/prober.ts';
 import { BUILTIN_DIR, loadMigrationSet, migrate } from '../../src/jobs/migrate.ts';
 import { refresh } from '../../src/jobs/refresh.ts';
+import { rollover } from '../../src/jobs/rollover.ts';
 
 let db: PGlite;
 const rows = async <T>(sql: string) => (await db.query<T>(sql)).rows;
@@ -172,6 +173,75 @@ describe('the builtin time-series migration on TimescaleDB', () => {
         "SELECT 1 FROM timescaledb_information.continuous_aggregates WHERE view_name = 'performance_hourly'",
       );
       expect(ca.rows).toHaveLength(1);
+      // The guide's time-series indexes, built plainly on the hypertables (C3: no CONCURRENTLY there).
+      const idx = await ts.query<{ indexname: string }>(
+        "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'idx\\_%' ORDER BY 1",
+      );
+      expect(idx.rows.map((r) => r.indexname)).toEqual([
+        'idx_events_timestamp',
+        'idx_perf_metrics_node_hour',
+        'idx_sys_metrics_recent',
+        'idx_system_health_dashboard',
+      ]);
+    } finally {
+      await ts.close();
+    }
+  });
+});
+
+describe('rollover on a hypertable', () => {
+  it('drops chunks wholly past retention with drop_chunks, compresses the old ones, keeps every recent row, and then has nothing to do', async () => {
+    const ts = await PGlite.create({ extensions: { timescaledb } });
+    try {
+      await ts.exec(`
+        CREATE EXTENSION timescaledb;
+        CREATE SCHEMA h;
+        CREATE TABLE h.health (time timestamptz NOT NULL, node_id text NOT NULL, score int NOT NULL);
+        SELECT create_hypertable('h.health', 'time', chunk_time_interval => INTERVAL '1 day');
+        SELECT add_dimension('h.health', 'node_id', number_partitions => 2);
+        INSERT INTO h.health SELECT now() - g * INTERVAL '1 hour', 'node-' || (g % 4), g FROM generate_series(0, 60 * 24) g;`);
+      const count = async (where: string) =>
+        (await ts.query<{ n: number }>(`SELECT count(*)::int AS n FROM h.health WHERE ${where}`)).rows[0]!.n;
+      const recent = await count("time >= now() - INTERVAL '30 days'");
+      const spec = {
+        table: 'h.health',
+        column: 'time',
+        interval: '1 day',
+        premake: 2,
+        retention: '30 days',
+        compressAfter: '7 days',
+      };
+      const dry = await rollover(ts, spec, { dryRun: true });
+      expect(dry).toMatchObject({ kind: 'hypertable', create: [] });
+      expect(dry.drop.length).toBeGreaterThanOrEqual(29 * 2); // 29+ days, two space partitions each
+      expect(await count('true')).toBe(60 * 24 + 1); // a dry run changes nothing
+
+      const plan = await rollover(ts, spec);
+      const cutoff = Date.parse(plan.cutoff!.replace(' ', 'T').replace('+00', 'Z'));
+      for (const c of plan.drop)
+        expect(Date.parse(c.to.replace(' ', 'T').replace('+00', 'Z'))).toBeLessThanOrEqual(cutoff);
+      expect(await count("time >= now() - INTERVAL '30 days'")).toBe(recent);
+      const [oldest] = (await ts.query<{ t: Date }>('SELECT min(time) AS t FROM h.health')).rows;
+      expect(oldest!.t.getTime()).toBeGreaterThan(cutoff - 86_400_000); // at most the day the cutoff falls in
+
+      // Compression was not enabled: rollover enabled it, segmented by the space column.
+      const [settings] = (
+        await ts.query<{ segmentby: string }>(
+          "SELECT attname AS segmentby FROM timescaledb_information.compression_settings WHERE hypertable_name = 'health' AND segmentby_column_index = 1",
+        )
+      ).rows;
+      expect(settings!.segmentby).toBe('node_id');
+      const compressed = (
+        await ts.query<{ name: string }>(
+          "SELECT chunk_schema || '.' || chunk_name AS name FROM timescaledb_information.chunks WHERE hypertable_name = 'health' AND is_compressed ORDER BY 1",
+        )
+      ).rows.map((r) => r.name);
+      expect(compressed.length).toBeGreaterThan(0);
+      expect(compressed).toEqual(plan.compress!.map((c) => c.name).sort());
+      expect(await count('true')).toBe(await count("time >= now() - INTERVAL '31 days'")); // compressed rows still read
+
+      const again = await rollover(ts, spec);
+      expect(again).toMatchObject({ drop: [], compress: [] });
     } finally {
       await ts.close();
     }

@@ -159,7 +159,10 @@ export const migrationsSpec = z.object({
 export const partitionedTable = z.object({
   table: qualifiedName.describe('Partitioned table, such as financial.transactions.'),
   column: identifier.describe('Partition key column (a date or timestamp).'),
-  interval: z.enum(['monthly', 'yearly']).default('yearly'),
+  interval: z
+    .enum(['daily', 'weekly', 'monthly', 'yearly'])
+    .default('yearly')
+    .describe('Partition period, in UTC: days, ISO weeks (from Monday), calendar months or years.'),
   premake: z
     .number()
     .int()
@@ -183,11 +186,17 @@ export const partitioningSpec = z.object({
 export const hypertable = z.object({
   table: qualifiedName,
   timeColumn: identifier.default('time'),
-  chunkInterval: calendarInterval.default('1 day'),
+  chunkInterval: calendarInterval
+    .default('1 day')
+    .describe('Chunk interval; without TimescaleDB, the period of the native range partitions.'),
   compressAfter: calendarInterval
     .optional()
-    .describe('Compress chunks older than this (TimescaleDB TSL builds only).'),
-  retainFor: calendarInterval.optional().describe('Drop chunks older than this.'),
+    .describe('Compress chunks wholly older than this (TimescaleDB TSL builds only).'),
+  retainFor: calendarInterval
+    .optional()
+    .describe(
+      'Drop chunks (partitions without TimescaleDB) wholly older than this: a policy with TSL, the rollover job otherwise.',
+    ),
   spacePartition: z
     .object({ column: identifier, partitions: z.number().int().min(1).max(1024) })
     .optional()
