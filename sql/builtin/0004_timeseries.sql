@@ -43,13 +43,10 @@ BEGIN
             metric_type  text NOT NULL,
             value        double precision NOT NULL
         ) %s $ddl$, partitioned_by_time);
+    -- The same shape, for the optimizer's own metrics.
     EXECUTE format($ddl$
-        CREATE TABLE system_optimization.performance_metrics (
-            time         timestamptz NOT NULL,
-            node_id      text NOT NULL,
-            metric_type  text NOT NULL,
-            value        double precision NOT NULL
-        ) %s $ddl$, partitioned_by_time);
+        CREATE TABLE system_optimization.performance_metrics (LIKE network.performance_metrics INCLUDING ALL)
+        %s $ddl$, partitioned_by_time);
     EXECUTE format($ddl$
         CREATE TABLE analytics.events (
             "timestamp"  timestamptz NOT NULL,
