@@ -265,5 +265,11 @@ case "${1:-}" in
   down) down ;;
   stop-primary) as_pg "$PG_BIN/pg_ctl" -D "$DP_DIR/primary" -m fast -w stop >/dev/null ;;  # tests: an outage
   start-primary) as_pg "$PG_BIN/pg_ctl" -D "$DP_DIR/primary" -l "$DP_DIR/primary.log" -w -t 60 start >/dev/null ;;
-  *) echo "usage: $0 install|up|env|down|stop-primary|start-primary" >&2; exit 2 ;;
+  stop-pooler)  # tests: a pooler outage
+    pid=$(cat "$DP_DIR/pgbouncer/pgbouncer.pid"); kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done ;;
+  start-pooler)
+    as_pg pgbouncer -d -q "$DP_DIR/pgbouncer/pgbouncer.ini"
+    wait_for "PgBouncer on $BOUNCER_PORT" 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BOUNCER_PORT" ;;
+  *) echo "usage: $0 install|up|env|down|stop-primary|start-primary|stop-pooler|start-pooler" >&2; exit 2 ;;
 esac

@@ -21,6 +21,8 @@ import { dataplane, superuserConfig, withClient } from '../support/dataplane.ts'
 import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
+const hack = (cmd: string) =>
+  execFileSync('bash', [join(repo, 'hack', 'dataplane.sh'), cmd], { stdio: 'ignore' });
 let kc: KubeConfig;
 let ns: Awaited<ReturnType<typeof testNamespace>>;
 let client: KubeClient;
@@ -259,8 +261,6 @@ describe('a database on the local servers', () => {
   });
 
   it('names the outage when the primary stops, and recovers when it returns', async () => {
-    const hack = (cmd: string) =>
-      execFileSync('bash', [join(repo, 'hack', 'dataplane.sh'), cmd], { stdio: 'ignore' });
     hack('stop-primary');
     try {
       const down = await until('ready', 'PrimaryAvailable', 'False', 30_000);
@@ -280,6 +280,41 @@ describe('a database on the local servers', () => {
         (e) => e.regarding?.name === 'ready' && e.type === 'Warning' && e.reason === 'ConnectionRefused',
       ),
     ).toBe(true);
+  });
+
+  it('names a pooler outage while the primary stays measured, and recovers when PgBouncer returns', async () => {
+    hack('stop-pooler');
+    try {
+      const down = await until('ready', 'PoolerAvailable', 'False', 30_000);
+      expect(cond(down, 'PoolerAvailable')?.reason).toBe('ConnectionRefused');
+      expect(cond(down, 'Ready')).toMatchObject({ status: 'False', reason: 'ConnectionRefused' });
+      expect(cond(down, 'Ready')?.message).toMatch(/^pooler: /);
+      expect(cond(down, 'PrimaryAvailable')?.status).toBe('True');
+      expect(down.status?.phase).toBe('Degraded');
+      expect(down.status?.primary?.connections?.max).toBeGreaterThan(0);
+    } finally {
+      hack('start-pooler');
+    }
+    const back = await until('ready', 'Ready', 'True', 60_000);
+    expect(cond(back, 'PoolerAvailable')).toMatchObject({ status: 'True', reason: 'Connected' });
+  });
+
+  it('says ExtensionMissing when pg_stat_statements is dropped, measures no slow queries meanwhile, and recovers', async () => {
+    const su = superuserConfig({ database: 'homeops' });
+    await withClient(su, (c) => c.query('DROP EXTENSION pg_stat_statements'));
+    try {
+      const missing = await eventually(async () => {
+        const o = await getDb('ready');
+        return cond(o, 'Ready')?.reason === 'ExtensionMissing' ? o : undefined;
+      }, 30_000);
+      expect(cond(missing, 'Ready')?.message).toContain('shared_preload_libraries');
+      expect(missing.status?.primary?.slowQueries).toBeUndefined();
+      expect(cond(missing, 'PrimaryAvailable')?.status).toBe('True');
+    } finally {
+      await withClient(su, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));
+    }
+    const back = await until('ready', 'Ready', 'True', 60_000);
+    expect(back.status?.primary?.slowQueries).toBeTypeOf('number');
   });
 });
 
