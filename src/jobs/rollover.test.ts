@@ -74,6 +74,15 @@ describe('partition periods', () => {
       { name: 'm_p20261231', from: '2026-12-31 00:00:00+00', to: '2027-01-01 00:00:00+00' },
       { name: 'm_p20270101', from: '2027-01-01 00:00:00+00', to: '2027-01-02 00:00:00+00' },
     ]);
+    expect(() =>
+      wantedPartitions(
+        { table: 'n.m', premake: 1 },
+        parseStep('1 hour'),
+        'timestamptz',
+        d,
+        at('2026-01-01T00:00:00Z'),
+      ),
+    ).toThrow(/8\d{3} partitions from 2026-01-01 00:00:00\+00 would be made; at most 1000/);
     const backfill = wantedPartitions(
       { table: 'n.m', premake: 0 },
       daily,

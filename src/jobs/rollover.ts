@@ -51,6 +51,7 @@ export type RolloverReason =
   | 'NotPartitioned'
   | 'InvalidInterval'
   | 'Overlap'
+  | 'TooManyPartitions'
   | 'UnsafeDrop'
   | 'RolloverFailed';
 
@@ -75,6 +76,8 @@ const KEYWORDS: Record<string, string> = {
   monthly: '1 month',
   yearly: '1 year',
 };
+/** A guard against a runaway backfill (a year of hourly partitions is 8,760). */
+export const MAX_PARTITIONS_PER_RUN = 1000;
 /** Fixed-length periods are counted from a Monday, so weekly partitions are ISO weeks. */
 const ORIGIN = Date.UTC(2000, 0, 3);
 
@@ -150,7 +153,16 @@ export function wantedPartitions(
 ): PartitionRange[] {
   const out: PartitionRange[] = [];
   const last = periodStart(now, step, spec.premake);
-  for (let from = periodStart(Math.min(since, now), step); from <= last; from = periodStart(from, step, 1)) {
+  const first = periodStart(Math.min(since, now), step);
+  // Fixed periods count exactly; months roughly (31 days): enough to refuse a runaway backfill.
+  const count = Math.ceil((last - first) / ('ms' in step ? step.ms : step.months * 31 * DAY)) + 1;
+  if (count > MAX_PARTITIONS_PER_RUN) {
+    throw new RolloverError(
+      'TooManyPartitions',
+      `${spec.table}: ${count} partitions from ${literal(first, type)} would be made; at most ${MAX_PARTITIONS_PER_RUN} in one run`,
+    );
+  }
+  for (let from = first; from <= last; from = periodStart(from, step, 1)) {
     out.push({
       name: partitionName(spec.table, from, step),
       from: literal(from, type),
@@ -178,9 +190,16 @@ async function cutoffMs(db: Queryable, now: number, interval: string): Promise<n
 async function hypertableOf(db: Queryable, schema: string, rel: string) {
   const ext = await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'");
   if (ext.rows.length === 0) return undefined;
-  const { rows } = await db.query<{ compression_enabled: boolean; license: string | null }>(
-    `SELECT compression_enabled, current_setting('timescaledb.license', true) AS license
-       FROM timescaledb_information.hypertables WHERE hypertable_schema = $1 AND hypertable_name = $2`,
+  const { rows } = await db.query<{
+    compression_enabled: boolean;
+    license: string | null;
+    time_column: string | null;
+  }>(
+    `SELECT h.compression_enabled, current_setting('timescaledb.license', true) AS license,
+            (SELECT d.column_name FROM timescaledb_information.dimensions d
+              WHERE d.hypertable_schema = h.hypertable_schema AND d.hypertable_name = h.hypertable_name
+                AND d.dimension_type = 'Time' ORDER BY d.dimension_number LIMIT 1) AS time_column
+       FROM timescaledb_information.hypertables h WHERE h.hypertable_schema = $1 AND h.hypertable_name = $2`,
     [schema, rel],
   );
   return rows[0];
@@ -194,6 +213,12 @@ interface Target {
 async function target(db: Queryable, spec: RolloverSpec): Promise<Target> {
   const [schema, rel] = spec.table.split('.') as [string, string];
   const ht = await hypertableOf(db, schema, rel);
+  if (ht && ht.time_column !== spec.column) {
+    throw new RolloverError(
+      'NotPartitioned',
+      `${spec.table} is a hypertable on ${ht.time_column ?? 'no time column'}, not on ${spec.column}`,
+    );
+  }
   const { rows } = await db.query<{ partstrat: string | null; attname: string | null; type: string }>(
     `SELECT pt.partstrat, pa.attname, format_type(a.atttypid, NULL) AS type
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -242,6 +242,9 @@ describe('rollover on a hypertable', () => {
 
       const again = await rollover(ts, spec);
       expect(again).toMatchObject({ drop: [], compress: [] });
+      const wrong = await rollover(ts, { ...spec, column: 'score' }).catch((e) => e);
+      expect(wrong).toMatchObject({ reason: 'NotPartitioned' });
+      expect(wrong.message).toContain('a hypertable on time, not on score');
     } finally {
       await ts.close();
     }
