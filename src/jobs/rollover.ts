@@ -150,16 +150,17 @@ export function wantedPartitions(
   type: KeyType,
   now: number,
   since = now,
+  max = MAX_PARTITIONS_PER_RUN,
 ): PartitionRange[] {
   const out: PartitionRange[] = [];
   const last = periodStart(now, step, spec.premake);
   const first = periodStart(Math.min(since, now), step);
   // Fixed periods count exactly; months roughly (31 days): enough to refuse a runaway backfill.
   const count = Math.ceil((last - first) / ('ms' in step ? step.ms : step.months * 31 * DAY)) + 1;
-  if (count > MAX_PARTITIONS_PER_RUN) {
+  if (count > max) {
     throw new RolloverError(
       'TooManyPartitions',
-      `${spec.table}: ${count} partitions from ${literal(first, type)} would be made; at most ${MAX_PARTITIONS_PER_RUN} in one run`,
+      `${spec.table}: ${count} partitions from ${literal(first, type)} would be made; at most ${max} in one run`,
     );
   }
   for (let from = first; from <= last; from = periodStart(from, step, 1)) {
@@ -247,18 +248,27 @@ async function target(db: Queryable, spec: RolloverSpec): Promise<Target> {
   return { type };
 }
 
+export interface RolloverOptions {
+  now?: Date;
+  /** Also make the partitions from this date on (backfill). */
+  since?: Date;
+  dryRun?: boolean;
+  /** At most this many partitions in one run (default MAX_PARTITIONS_PER_RUN). */
+  maxPartitions?: number;
+}
+
 export async function planRollover(
   db: Queryable,
   spec: RolloverSpec,
-  now: Date,
-  since?: Date,
+  opts: RolloverOptions = {},
 ): Promise<RolloverPlan> {
+  const now = (opts.now ?? new Date()).getTime();
   const step = parseStep(spec.interval);
   const t = await target(db, spec);
-  const cutoff = spec.retention ? await cutoffMs(db, now.getTime(), spec.retention) : undefined;
-  return t.hypertable
-    ? planHypertable(db, spec, t, now.getTime(), cutoff)
-    : planPartitions(db, spec, step, t.type, now.getTime(), cutoff, since?.getTime());
+  const cutoff = spec.retention ? await cutoffMs(db, now, spec.retention) : undefined;
+  if (t.hypertable) return planHypertable(db, spec, t, now, cutoff);
+  const wanted = wantedPartitions(spec, step, t.type, now, opts.since?.getTime(), opts.maxPartitions);
+  return planPartitions(db, spec, step, t.type, wanted, cutoff);
 }
 
 async function planPartitions(
@@ -266,9 +276,8 @@ async function planPartitions(
   spec: RolloverSpec,
   step: Step,
   type: KeyType,
-  now: number,
+  wanted: PartitionRange[],
   cutoff: number | undefined,
-  since: number | undefined,
 ): Promise<RolloverPlan> {
   if ('ms' in step && step.ms % DAY !== 0 && type === 'date') {
     throw new RolloverError(
@@ -287,7 +296,7 @@ async function planPartitions(
     return b ? [{ name: p.name, ...b }] : [];
   });
   const create: PartitionRange[] = [];
-  for (const w of wantedPartitions(spec, step, type, now, since)) {
+  for (const w of wanted) {
     const from = boundMs(w.from, type)!;
     const to = boundMs(w.to, type)!;
     if (existing.some((e) => e.from <= from && to <= e.to)) continue;
@@ -372,9 +381,9 @@ export function compressionUnavailable(license: string | null): string | undefin
 export async function rollover(
   db: Queryable,
   spec: RolloverSpec,
-  opts: { now?: Date; since?: Date; dryRun?: boolean } = {},
+  opts: RolloverOptions = {},
 ): Promise<RolloverPlan> {
-  const plan = await planRollover(db, spec, opts.now ?? new Date(), opts.since);
+  const plan = await planRollover(db, spec, opts);
   if (opts.dryRun) return plan;
   return plan.kind === 'hypertable' ? applyHypertable(db, spec, plan) : applyPartitions(db, spec, plan);
 }

@@ -228,7 +228,8 @@ export async function seed(db: Queryable, o: SeedOptions): Promise<SeedResult> {
   const day = Date.parse(`${today}T00:00:00Z`);
   for (const t of TIMESERIES) {
     const since = new Date(day - t.span(o.scale) - 86_400_000);
-    await rollover(db, { ...t, premake: 1 }, { now: new Date(day), since });
+    // A large scale goes back further than one rollover run may: no cap here.
+    await rollover(db, { ...t, premake: 1 }, { now: new Date(day), since, maxPartitions: Infinity });
   }
   const rows: Record<string, number> = {};
   for (const [table, sql] of steps) {
