@@ -6,7 +6,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import {
   AS_WRITTEN,
   builtinScenarios,
@@ -15,6 +14,7 @@ import {
   type ScenarioResult,
 } from '../src/jobs/bench.ts';
 import { BUILTIN_DIR, loadMigrationSet, migrate } from '../src/jobs/migrate.ts';
+import { withClient } from '../src/jobs/queryable.ts';
 import { seed } from '../src/jobs/seed.ts';
 
 const scale = Number(process.argv[2] ?? 1);
@@ -41,21 +41,12 @@ const admin = {
   database: 'postgres',
 };
 const name = `bench_sql_${Date.now()}`;
-const run = async <T>(config: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>) => {
-  const c = new pg.Client(config);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-};
-await run(admin, (c) => c.query(`CREATE DATABASE ${name}`));
+await withClient(admin, (c) => c.query(`CREATE DATABASE ${name}`));
 const config = { ...admin, database: name };
 try {
   const t0 = performance.now();
-  await run(config, (c) => migrate(c, [loadMigrationSet(BUILTIN_DIR, 'builtin')]));
-  const seeded = await run(config, (c) => seed(c, { scale, seed: 1 }));
+  await withClient(config, (c) => migrate(c, [loadMigrationSet(BUILTIN_DIR, 'builtin')]));
+  const seeded = await withClient(config, (c) => seed(c, { scale, seed: 1 }));
   console.log(
     `schema + seed-data scale ${scale}: ${((performance.now() - t0) / 1000).toFixed(1)} s (seed ${(seeded.ms / 1000).toFixed(1)} s, ${Object.values(seeded.rows).reduce((a, b) => a + b, 0)} rows)`,
   );
@@ -68,7 +59,7 @@ try {
   const withIdx: ScenarioResult[] = [];
   for (const s of scenarios) withIdx.push(await runScenario(config, s, opts));
   // The guide's indexes (and the ones the schema adds for its queries) dropped; keys and uniques stay.
-  const dropped = await run(config, async (c) => {
+  const dropped = await withClient(config, async (c) => {
     const { rows } = await c.query<{ i: string }>(
       `SELECT quote_ident(n.nspname) || '.' || quote_ident(ci.relname) AS i
          FROM pg_index x JOIN pg_class ci ON ci.oid = x.indexrelid JOIN pg_namespace n ON n.oid = ci.relnamespace
@@ -93,5 +84,5 @@ try {
     );
   }
 } finally {
-  await run(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }

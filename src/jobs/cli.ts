@@ -6,7 +6,7 @@
  * 2 on invalid input.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import { type ZodType, z } from 'zod';
 import { INTERVAL_PATTERN } from '../api/v1alpha1/common.ts';
 import {
@@ -19,11 +19,13 @@ import {
   partitionedTable,
 } from '../api/v1alpha1/homeopsdatabase.ts';
 import { builtinScenarios, runScenario, type Scenario } from './bench.ts';
+import { failureReason } from './errors.ts';
 import { maintain } from './maintain.ts';
 import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
-import { RefreshError, refresh } from './refresh.ts';
-import { RolloverError, rollover } from './rollover.ts';
-import { SeedError, seed } from './seed.ts';
+import { withClient } from './queryable.ts';
+import { refresh } from './refresh.ts';
+import { rollover } from './rollover.ts';
+import { seed } from './seed.ts';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
 
@@ -116,27 +118,7 @@ async function runMigrate(argv: string[]): Promise<number> {
       EXIT.invalid,
     );
   }
-  const client = new pg.Client(connectionConfig());
-  try {
-    await client.connect();
-    const result = await migrate(client, sets);
-    return finish({ job: 'migrate', ok: true, ...result }, EXIT.ok);
-  } catch (e) {
-    if (e instanceof MigrationError) {
-      const { reason, message, file, line, statement } = e;
-      const invalid = reason === 'InvalidMigrationSet';
-      return finish(
-        { job: 'migrate', ok: false, reason, message, file, line, statement },
-        invalid ? EXIT.invalid : EXIT.failed,
-      );
-    }
-    return finish(
-      { job: 'migrate', ok: false, reason: 'ConnectionFailed', message: (e as Error).message },
-      EXIT.failed,
-    );
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return withConnection('migrate', async (c) => ({ ...(await migrate(c, sets)) }));
 }
 
 /** Runs `fn` on one connection, turning its outcome into the job's output and exit code. */
@@ -144,20 +126,15 @@ async function withConnection(
   job: string,
   fn: (c: pg.Client) => Promise<Record<string, unknown>>,
 ): Promise<number> {
-  const client = new pg.Client(connectionConfig());
   try {
-    await client.connect();
-    return finish({ job, ok: true, ...(await fn(client)) }, EXIT.ok);
+    return finish({ job, ok: true, ...(await withClient(connectionConfig(), fn)) }, EXIT.ok);
   } catch (e) {
-    const reason =
-      e instanceof RolloverError || e instanceof RefreshError || e instanceof SeedError
-        ? e.reason
-        : (e as { code?: string }).code && !/^E[A-Z]+$/.test((e as { code: string }).code)
-          ? 'QueryFailed'
-          : 'ConnectionFailed';
-    return finish({ job, ok: false, reason, message: (e as Error).message }, EXIT.failed);
-  } finally {
-    await client.end().catch(() => {});
+    // A failed migration says where: file, line and statement.
+    const where = e instanceof MigrationError ? { file: e.file, line: e.line, statement: e.statement } : {};
+    return finish(
+      { job, ok: false, reason: failureReason(e), message: (e as Error).message, ...where },
+      EXIT.failed,
+    );
   }
 }
 
@@ -270,9 +247,10 @@ async function runBench(argv: string[]): Promise<number> {
     const passed = results.every((r) => r.passed && !r.regression);
     return finish({ job: 'bench', ok: true, passed, results, skipped: builtin.skipped }, EXIT.ok);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    const reason = code && !/^E[A-Z]+$/.test(code) ? 'QueryFailed' : 'ConnectionFailed';
-    return finish({ job: 'bench', ok: false, reason, message: (e as Error).message }, EXIT.failed);
+    return finish(
+      { job: 'bench', ok: false, reason: failureReason(e), message: (e as Error).message },
+      EXIT.failed,
+    );
   }
 }
 

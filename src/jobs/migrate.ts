@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { JobError } from './errors.ts';
 import type { Queryable } from './queryable.ts';
 import { splitSql } from './sqlsplit.ts';
 
@@ -33,8 +34,7 @@ export type MigrationFailure =
   | 'MigrationFailed'
   | 'InvalidMigrationSet';
 
-export class MigrationError extends Error {
-  readonly reason: MigrationFailure;
+export class MigrationError extends JobError<MigrationFailure> {
   readonly file?: string;
   readonly line?: number;
   readonly statement?: string;
@@ -43,9 +43,7 @@ export class MigrationError extends Error {
     message: string,
     where: { file?: string; line?: number; statement?: string } = {},
   ) {
-    super(message);
-    this.name = 'MigrationError';
-    this.reason = reason;
+    super(reason, message);
     Object.assign(this, where);
   }
 }

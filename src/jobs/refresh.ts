@@ -5,6 +5,7 @@
  * materialized view is refreshed CONCURRENTLY (readers keep reading) when asked and possible:
  * it is populated and has a unique index on plain columns without a WHERE; plainly otherwise.
  */
+import { JobError } from './errors.ts';
 import { type Queryable, quoteQualified } from './queryable.ts';
 
 export interface RefreshTarget {
@@ -23,13 +24,7 @@ export interface RefreshResult {
   note?: string;
 }
 
-export class RefreshError extends Error {
-  readonly reason = 'NotFound' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'RefreshError';
-  }
-}
+export class RefreshError extends JobError<'NotFound'> {}
 
 export async function refresh(db: Queryable, t: RefreshTarget): Promise<RefreshResult> {
   const [schema, view] = t.name.split('.') as [string, string];
@@ -64,7 +59,8 @@ export async function refresh(db: Queryable, t: RefreshTarget): Promise<RefreshR
     [schema, view],
   );
   const info = mv.rows[0];
-  if (!info) throw new RefreshError(`${t.name} is neither a continuous aggregate nor a materialized view`);
+  if (!info)
+    throw new RefreshError('NotFound', `${t.name} is neither a continuous aggregate nor a materialized view`);
   const canConcurrently = info.populated && info.unique_index;
   const concurrently = t.concurrently && canConcurrently;
   await db.query(`REFRESH MATERIALIZED VIEW ${concurrently ? 'CONCURRENTLY ' : ''}${quoteQualified(t.name)}`);

@@ -15,6 +15,7 @@
  * Idempotent; a dry run returns the same plan without changing anything. `now` can be set, for
  * tests and replays; `since` also makes the partitions from that date on (backfill).
  */
+import { JobError } from './errors.ts';
 import { type Queryable, quoteIdent, quoteQualified } from './queryable.ts';
 
 export interface RolloverSpec {
@@ -55,14 +56,7 @@ export type RolloverReason =
   | 'UnsafeDrop'
   | 'RolloverFailed';
 
-export class RolloverError extends Error {
-  readonly reason: RolloverReason;
-  constructor(reason: RolloverReason, message: string) {
-    super(message);
-    this.name = 'RolloverError';
-    this.reason = reason;
-  }
-}
+export class RolloverError extends JobError<RolloverReason> {}
 
 /** A partition period: whole months (calendar) or a fixed length in milliseconds. */
 export type Step = { months: number } | { ms: number };
@@ -257,34 +251,28 @@ export interface RolloverOptions {
   maxPartitions?: number;
 }
 
-export async function planRollover(
-  db: Queryable,
-  spec: RolloverSpec,
-  opts: RolloverOptions = {},
-): Promise<RolloverPlan> {
+async function planRollover(db: Queryable, spec: RolloverSpec, t: Target, opts: RolloverOptions) {
   const now = (opts.now ?? new Date()).getTime();
   const step = parseStep(spec.interval);
-  const t = await target(db, spec);
   const cutoff = spec.retention ? await cutoffMs(db, now, spec.retention) : undefined;
   if (t.hypertable) return planHypertable(db, spec, t, now, cutoff);
-  const wanted = wantedPartitions(spec, step, t.type, now, opts.since?.getTime(), opts.maxPartitions);
-  return planPartitions(db, spec, step, t.type, wanted, cutoff);
-}
-
-async function planPartitions(
-  db: Queryable,
-  spec: RolloverSpec,
-  step: Step,
-  type: KeyType,
-  wanted: PartitionRange[],
-  cutoff: number | undefined,
-): Promise<RolloverPlan> {
-  if ('ms' in step && step.ms % DAY !== 0 && type === 'date') {
+  if ('ms' in step && step.ms % DAY !== 0 && t.type === 'date') {
     throw new RolloverError(
       'InvalidInterval',
       `${spec.table}.${spec.column} is a date: "${spec.interval}" is shorter than a day`,
     );
   }
+  const wanted = wantedPartitions(spec, step, t.type, now, opts.since?.getTime(), opts.maxPartitions);
+  return planPartitions(db, spec, t.type, wanted, cutoff);
+}
+
+async function planPartitions(
+  db: Queryable,
+  spec: RolloverSpec,
+  type: KeyType,
+  wanted: PartitionRange[],
+  cutoff: number | undefined,
+): Promise<RolloverPlan> {
   const { rows: parts } = await db.query<{ name: string; bound: string }>(
     `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -383,9 +371,10 @@ export async function rollover(
   spec: RolloverSpec,
   opts: RolloverOptions = {},
 ): Promise<RolloverPlan> {
-  const plan = await planRollover(db, spec, opts);
+  const t = await target(db, spec);
+  const plan = await planRollover(db, spec, t, opts);
   if (opts.dryRun) return plan;
-  return plan.kind === 'hypertable' ? applyHypertable(db, spec, plan) : applyPartitions(db, spec, plan);
+  return t.hypertable ? applyHypertable(db, spec, t, plan) : applyPartitions(db, spec, plan);
 }
 
 async function applyPartitions(db: Queryable, spec: RolloverSpec, plan: RolloverPlan): Promise<RolloverPlan> {
@@ -420,19 +409,20 @@ async function applyPartitions(db: Queryable, spec: RolloverSpec, plan: Rollover
   return plan;
 }
 
-async function applyHypertable(db: Queryable, spec: RolloverSpec, plan: RolloverPlan): Promise<RolloverPlan> {
-  const table = quoteQualified(spec.table).replaceAll("'", "''");
+async function applyHypertable(
+  db: Queryable,
+  spec: RolloverSpec,
+  t: Target,
+  plan: RolloverPlan,
+): Promise<RolloverPlan> {
   if (plan.drop.length) {
-    // drop_chunks removes only chunks whose whole range ends at or before older_than.
-    const type = await db.query<{ t: string }>(
-      `SELECT format_type(atttypid, NULL) AS t FROM pg_attribute WHERE attrelid = '${table}'::regclass AND attname = $1`,
-      [spec.column],
-    );
-    await db.query(`SELECT drop_chunks('${table}', older_than => '${plan.cutoff}'::${type.rows[0]!.t})`);
+    // drop_chunks removes only chunks whose whole range ends at or before older_than; the
+    // key types (date, timestamp, timestamptz) are also their SQL names.
+    const table = quoteQualified(spec.table).replaceAll("'", "''");
+    await db.query(`SELECT drop_chunks('${table}', older_than => '${plan.cutoff}'::${t.type})`);
   }
   if (plan.compress?.length) {
-    const ht = await hypertableOf(db, ...(spec.table.split('.') as [string, string]));
-    if (!ht?.compression_enabled) {
+    if (!t.hypertable!.compression) {
       // Segment by the space dimension when there is one (the guide's node_id / user_id).
       const { rows } = await db.query<{ column_name: string }>(
         `SELECT column_name FROM timescaledb_information.dimensions

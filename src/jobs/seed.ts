@@ -6,6 +6,7 @@
  * years, 100,000 notifications, 300 devices, 100,000 media items with 1,000,000 activity rows,
  * a month of per-minute metrics for 20 nodes.
  */
+import { JobError } from './errors.ts';
 import type { Queryable } from './queryable.ts';
 import { rollover } from './rollover.ts';
 
@@ -21,13 +22,7 @@ export interface SeedResult {
   ms: number;
 }
 
-export class SeedError extends Error {
-  readonly reason = 'NotEmpty' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'SeedError';
-  }
-}
+export class SeedError extends JobError<'NotEmpty'> {}
 
 const n = (base: number, scale: number) => Math.max(1, Math.round(base * scale));
 const MINUTE = 60_000;
@@ -68,7 +63,7 @@ export async function seed(db: Queryable, o: SeedOptions): Promise<SeedResult> {
   const t0 = performance.now();
   const existing = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM core.users');
   if (existing.rows[0]!.n > 0)
-    throw new SeedError('core.users is not empty: seed-data only fills an empty schema');
+    throw new SeedError('NotEmpty', 'core.users is not empty: seed-data only fills an empty schema');
   const s = o.seed;
   const today = o.today ?? new Date().toISOString().slice(0, 10);
   const users = n(40, o.scale);

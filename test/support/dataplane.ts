@@ -1,7 +1,8 @@
 /** Helpers for integration tests against the real local PostgreSQL, PgBouncer and Redis. */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { inject } from 'vitest';
+import { withClient } from '../../src/jobs/queryable.ts';
 
 export function dataplane() {
   return inject('dataplane');
@@ -19,15 +20,7 @@ export function superuserConfig(overrides: Partial<pg.ClientConfig> = {}): pg.Cl
   };
 }
 
-export async function withClient<T>(config: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+export { withClient };
 
 /** A database of its own for one test file, on the primary; `cleanup` drops it. */
 export async function testDatabase(prefix: string) {
