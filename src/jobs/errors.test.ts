@@ -13,5 +13,8 @@ describe('failureReason', () => {
       'ConnectionFailed',
     );
     expect(failureReason(new Error('Connection terminated unexpectedly'))).toBe('ConnectionFailed');
+    for (const code of ['28P01', '3D000', '08006', '57P01']) {
+      expect(failureReason(Object.assign(new Error(code), { code })), code).toBe('ConnectionFailed');
+    }
   });
 });
