@@ -21,6 +21,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY crds ./crds
+COPY sql ./sql
 # The image's own non-root user (uid 1000); the root filesystem can be mounted read-only.
 USER 1000:1000
 ENTRYPOINT ["node", "/app/dist/main.js"]

@@ -1,7 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs nothing running; `integration` runs against the real local
-// control plane and data plane, which test/setup/global.ts starts when they are not up.
+// Three projects, run in this order: `unit` needs nothing running; `integration` runs against
+// the real local control plane and the host-run data plane (pods simulated by kwok); `e2e` runs
+// the operator's pods for real on the local cluster's real node. test/setup/global.ts starts the
+// stack when it is not up.
+const live = {
+  environment: 'node' as const,
+  globalSetup: ['test/setup/global.ts'],
+  hookTimeout: 300_000,
+  // Files share one API server, one node and one PostgreSQL; each works in its own namespace or
+  // database, but two cores run them best one file at a time.
+  fileParallelism: false,
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -10,19 +21,26 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 0 },
         },
       },
       {
         test: {
+          ...live,
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          environment: 'node',
-          globalSetup: ['test/setup/global.ts'],
           testTimeout: 120_000,
-          hookTimeout: 300_000,
-          // Files share one API server and one PostgreSQL; each works in its own namespace or
-          // database, but two cores run them best one file at a time.
-          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          ...live,
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // A real initdb, real image starts and pod restarts take longer than kwok's.
+          testTimeout: 400_000,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, type KubeObject } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
+import { onKwok } from '../test/support/kwok.ts';
 
 const sizes = (process.argv[2] ?? '1,10,100').split(',').map(Number);
 const IDLE_S = Number(process.argv[3] ?? 60);
@@ -123,7 +124,7 @@ for (const N of sizes) {
       apiVersion: 'homeops.io/v1alpha1',
       kind: 'HomeOpsDatabase',
       metadata: { name: n, namespace: ns },
-      spec: {},
+      spec: onKwok(),
     });
     created.set(n, performance.now());
   });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the pinned control-plane binaries (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok, helm) from their Go modules into the cache.
+# Builds the pinned binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+# kubelet, kube-proxy, etcd, kwok, helm, coredns) from their Go modules into the cache.
 # A tool whose pin did not change is not rebuilt. Prints the bin folders as KEY=path.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,7 +24,9 @@ only=${1:-all}
 [[ $only == all || $only == etcd ]] && build etcd "" .
 [[ $only == all || $only == kube ]] && build kube "$kube_ldflags" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 [[ $only == all || $only == kwok ]] && build kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
+[[ $only == all || $only == coredns ]] && build coredns "" .
 [[ $only == all || $only == helm ]] && build helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
-for t in etcd kube kwok helm; do echo "$t=$(tool_dir $t)"; done
+for t in etcd kube kwok coredns helm; do echo "$t=$(tool_dir $t)"; done

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The local control plane: a real etcd, kube-apiserver, kube-controller-manager and
-# kube-scheduler, built from pinned Go modules (hack/build-tools.sh), with kwok simulating the
-# nodes so that pods get scheduled, become Ready and Job pods complete. On loopback, with
-# generated certificates, under $HOMEOPS_RUN/cluster.
+# The local cluster: a real etcd, kube-apiserver, kube-controller-manager and kube-scheduler,
+# built from pinned Go modules (hack/build-tools.sh); a real node (kubelet, containerd with runc,
+# CNI, kube-proxy, CoreDNS: hack/node.sh) where ordinary pods run for real; and kwok nodes,
+# tainted, that simulate pods for scale runs. With generated certificates, under
+# $HOMEOPS_RUN/cluster; every address in 198.18.0.0/15, on this machine.
 #
-#   hack/cluster.sh up      build (first run only) and start everything; idempotent
+#   hack/cluster.sh up      build (first run only) and start everything; idempotent.
+#                           HOMEOPS_REAL_NODE=0 leaves the real node out (kwok nodes only).
 #   hack/cluster.sh env     print KUBECONFIG and PATH (with kubectl and helm) as exports
 #   hack/cluster.sh down    stop everything and delete the state
+#   hack/cluster.sh leftovers  after down: list anything left on the machine (exit 1 if any)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -19,12 +22,15 @@ SCHED_PORT=${HOMEOPS_SCHEDULER_PORT:-50259}
 KWOK_PORT=${HOMEOPS_KWOK_PORT:-50247}
 NODES=${HOMEOPS_KWOK_NODES:-2}
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+REAL_NODE=${HOMEOPS_REAL_NODE:-1}
+source "$HACK_DIR/node.sh"
 
 bins() {
   ETCD_BIN=$(tool_dir etcd)/etcd
   KUBE_BIN=$(tool_dir kube)
   KWOK_BIN=$(tool_dir kwok)/kwok
   HELM_BIN=$(tool_dir helm)
+  COREDNS_BIN=$(tool_dir coredns)/coredns
 }
 
 pid_alive() { [ -f "$CL_DIR/$1.pid" ] && kill -0 "$(cat "$CL_DIR/$1.pid")" 2>/dev/null; }
@@ -102,7 +108,7 @@ pki() {
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
   fi
-  cert apiserver kube-apiserver "" "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  cert apiserver kube-apiserver "" "IP:127.0.0.1,IP:$NODE_IP,IP:$KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   cert admin kubernetes-admin system:masters
   cert kube-controller-manager system:kube-controller-manager
   cert kube-scheduler system:kube-scheduler
@@ -111,6 +117,7 @@ pki() {
   kubeconfig kube-controller-manager kube-controller-manager
   kubeconfig kube-scheduler kube-scheduler
   kubeconfig kwok kwok
+  node_pki
   cp "$CL_DIR/admin.kubeconfig" "$CL_DIR/kubeconfig"
 }
 
@@ -139,8 +146,8 @@ options:
   enableDebuggingHandlers: false
   enableProfilingHandler: false
   enableContentionProfiling: false
-  cidr: 10.244.0.1/16
-  nodeIP: 10.244.0.1
+  cidr: ${KWOK_NODE_IP}/${KWOK_CIDR#*/}
+  nodeIP: $KWOK_NODE_IP
 CFG
     for s in "${stages[@]}"; do echo "---"; cat "$dir/kustomize/stage/$s"; done
   } > "$CL_DIR/kwok.yaml"
@@ -161,6 +168,9 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
     type: kwok
+spec:
+  # Ordinary pods go to the real node; scale runs tolerate this to land on kwok.
+  taints: [{ key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule }]
 status:
   allocatable: { cpu: "64", memory: 512Gi, pods: "1000" }
   capacity: { cpu: "64", memory: 512Gi, pods: "1000" }
@@ -193,6 +203,7 @@ up() {
   mkdir -p "$CL_DIR"
   pki
   kwok_config
+  network_up
   cat > "$CL_DIR/audit-policy.yaml" <<'AUDIT'
 # Every request at Metadata level: who (user, user agent), what (verb, resource), result.
 apiVersion: audit.k8s.io/v1
@@ -212,14 +223,16 @@ AUDIT
 
   start kube-apiserver "$KUBE_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --bind-address 0.0.0.0 --advertise-address "$NODE_IP" --secure-port "$API_PORT" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
     --authorization-mode RBAC --allow-privileged=true \
-    --endpoint-reconciler-type none \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
     --audit-policy-file "$CL_DIR/audit-policy.yaml" --audit-log-path "$CL_DIR/audit.log" \
     --audit-log-format json --audit-log-maxsize 200 --audit-log-maxbackup 2 \
     --audit-log-mode blocking \
@@ -246,17 +259,20 @@ AUDIT
 
   local kubectl="$KUBE_BIN/kubectl --kubeconfig $CL_DIR/kubeconfig"
   nodes_yaml | $kubectl apply -f - >/dev/null
-  wait_for "kwok nodes Ready" 120 $kubectl wait --for=condition=Ready node --all --timeout=2s
+  wait_for "kwok nodes Ready" 120 $kubectl wait --for=condition=Ready node -l type=kwok --timeout=2s
+  if [ "$REAL_NODE" = 1 ]; then node_up; fi
   wait_for "the default ServiceAccount" 60 $kubectl get serviceaccount default -n default
-  log "control plane up: https://127.0.0.1:$API_PORT ($KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, $NODES nodes)"
+  log "cluster up: https://127.0.0.1:$API_PORT ($KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, $NODES kwok nodes$([ "$REAL_NODE" = 1 ] && echo ", real node $NODE_NAME"))"
   echo "$CL_DIR/kubeconfig"
 }
 
 down() {
-  [ -d "$CL_DIR" ] || return 0
+  [ -d "$CL_DIR" ] || { network_down; return 0; }
+  node_down
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[$i]}"; done
   rm -rf "$CL_DIR"
-  log "control plane down"
+  network_down
+  log "cluster down"
 }
 
 case "${1:-}" in
@@ -267,14 +283,16 @@ case "${1:-}" in
     echo "export KUBECONFIG=$CL_DIR/kubeconfig"
     echo "export PATH=$KUBE_BIN:$HELM_BIN:\$PATH"
     echo "export HOMEOPS_APISERVER_AUDIT_LOG=$CL_DIR/audit.log"
+    if [ -S "$CTR_SOCK" ]; then echo "export CONTAINERD_ADDRESS=$CTR_SOCK"; fi
     ;;
   down) down ;;
   restart) [ -n "${2:-}" ] || die "usage: $0 restart COMPONENT"; restart "$2" ;;
+  leftovers) [ ! -d "$CL_DIR" ] || die "the cluster is up: run $0 down first"; node_leftovers ;;
   compact)
     # Compacts etcd's history up to now, so that watches from older resourceVersions get 410 Gone.
     rev=$(curl -sf -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/range" -d '{"key":"AA=="}' | sed -E 's/.*"revision":"([0-9]+)".*/\1/')
     curl -sf -X POST "http://127.0.0.1:$ETCD_PORT/v3/kv/compaction" -d "{\"revision\":\"$rev\",\"physical\":true}" >/dev/null
     echo "$rev"
     ;;
-  *) echo "usage: $0 up|env|down|restart COMPONENT|compact" >&2; exit 2 ;;
+  *) echo "usage: $0 up|env|down|leftovers|restart COMPONENT|compact" >&2; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 # pg_basebackup), PgBouncer in front of the primary, and Redis, all from Debian packages, on
 # loopback, under $HOMEOPS_RUN/dataplane, as non-root users, with generated passwords.
 #
-#   hack/dataplane.sh install   apt-get the packages (needs root; once per machine)
+#   hack/dataplane.sh install   apt-get the packages (needs root; once per machine), the real
+#                               node's too (containerd, runc, CNI plugins, iptables, mmdebstrap)
 #   hack/dataplane.sh up        start everything (idempotent), then print the env file's path
 #   hack/dataplane.sh env       print the connection settings as shell exports
 #   hack/dataplane.sh down      stop everything and delete the data
@@ -20,7 +21,9 @@ REDIS_PORT=${HOMEOPS_REDIS_PORT:-56379}
 PG_USER=postgres     # the OS user PostgreSQL and PgBouncer run as (initdb refuses root)
 REDIS_USER=redis
 
-APT_PACKAGES=(postgresql-15 pgbouncer redis-server openssl curl)
+APT_PACKAGES=(postgresql-15 pgbouncer redis-server openssl curl
+  # the real node (hack/node.sh) and its images (hack/images.sh)
+  containerd runc containernetworking-plugins iptables conntrack inotify-tools mmdebstrap)
 
 install() {
   local missing=()

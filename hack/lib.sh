@@ -33,3 +33,17 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# Addresses: everything lives in 198.18.0.0/15 (reserved for network tests) and on this machine.
+# The real node's pods are on a bridge of their own; kwok's simulated pods get addresses that
+# route nowhere; Services take the upper half. Nothing in the range is routed off the machine.
+TEST_NET=198.18.0.0/15
+NODE_NAME=homeops-node
+NODE_BRIDGE=homeops0
+NODE_IP=198.18.0.1
+POD_CIDR=198.18.0.0/24
+KWOK_CIDR=198.18.128.0/17
+KWOK_NODE_IP=198.18.128.1
+SERVICE_CIDR=198.19.0.0/16
+KUBERNETES_SERVICE_IP=198.19.0.1
+DNS_SERVICE_IP=198.19.0.10

@@ -48,3 +48,30 @@ export function resolveEndpoint(map: EndpointMap, host: string, port: number): E
     if (pattern.includes('*') && glob(pattern).test(key)) return split(target);
   return { host, port };
 }
+
+/** How the operator reaches a Service: its DNS name (in a pod), or its ClusterIP (on a node). */
+export type ServiceAddressMode = 'dns' | 'cluster-ip';
+
+const SERVICE_HOST =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?$/;
+
+/**
+ * The address to dial: the endpoint map first (local runs against host-run servers), then, in
+ * `cluster-ip` mode, a `NAME.NAMESPACE.svc` host as that Service's ClusterIP from the cache. An
+ * operator run outside the cluster on a machine with kube-proxy (a node, the local harness)
+ * reaches ClusterIPs but cannot resolve cluster DNS names; this needs no DNS change on the
+ * machine. A Service not in the cache, or headless, is dialled by name.
+ */
+export function makeResolver(
+  map: EndpointMap,
+  mode: ServiceAddressMode,
+  clusterIP: (namespace: string, name: string) => string | undefined,
+): (host: string, port: number) => Endpoint {
+  return (host, port) => {
+    const mapped = resolveEndpoint(map, host, port);
+    if (mapped.host !== host || mapped.port !== port || mode === 'dns') return mapped;
+    const m = SERVICE_HOST.exec(host);
+    const ip = m ? clusterIP(m[3]!, m[1]!) : undefined;
+    return ip && ip !== 'None' ? { host: ip, port } : { host, port };
+  };
+}

@@ -38,7 +38,16 @@ async function run(argv: string[]): Promise<number> {
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
   const manager = new Manager(config, kc, log);
-  registerHomeOpsDatabaseController(manager, { endpointMap });
+  registerHomeOpsDatabaseController(manager, {
+    endpointMap,
+    serviceAddresses: config.serviceAddresses,
+    images: {
+      postgres: config.postgresImage,
+      timescale: config.timescaleImage,
+      pgbouncer: config.pgbouncerImage,
+      redis: config.redisImage,
+    },
+  });
   manager.handleSignals();
   try {
     await manager.start();

@@ -21,8 +21,10 @@ export function toStructural(node: JsonSchema): JsonSchema {
       case 'propertyNames': // keys of a map are always strings in Kubernetes
         break;
       case 'additionalProperties':
-        // `false` is the default meaning of a structural schema (unknown fields are pruned).
-        if (value !== false) out[key] = toStructural(value as JsonSchema);
+        // `false` is the default meaning of a structural schema (unknown fields are pruned);
+        // `{}` (any value) is said with x-kubernetes-preserve-unknown-fields instead.
+        if (value !== false && Object.keys(value as JsonSchema).length > 0)
+          out[key] = toStructural(value as JsonSchema);
         break;
       case 'minimum':
       case 'maximum':

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_IMAGES } from '../images.ts';
 
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
@@ -40,6 +41,16 @@ export const runtimeConfigSchema = z.object({
     .describe(
       'JSON file mapping Service host:port to a reachable host:port (local runs, where pods are simulated).',
     ),
+  serviceAddresses: z
+    .enum(['dns', 'cluster-ip'])
+    .default('dns')
+    .describe(
+      'How the operator dials Services: dns (in a pod) or cluster-ip (out of the cluster on a machine with kube-proxy).',
+    ),
+  postgresImage: z.string().min(1).default(DEFAULT_IMAGES.postgres),
+  timescaleImage: z.string().min(1).default(DEFAULT_IMAGES.timescale),
+  pgbouncerImage: z.string().min(1).default(DEFAULT_IMAGES.pgbouncer),
+  redisImage: z.string().min(1).default(DEFAULT_IMAGES.redis),
   identity: z.string().default(() => `${hostname()}_${randomBytes(4).toString('hex')}`),
 });
 

@@ -170,13 +170,17 @@ export class Manager {
     });
   }
 
-  /** The shared informer of a kind (created on first use, started by start()). */
-  informer<T extends KubeObject>(type: ResourceType): Informer<T> {
+  /**
+   * The shared informer of a kind (created on first use, started by start()). A label selector
+   * given at first use scopes the cache (for example, only the pods the operator made).
+   */
+  informer<T extends KubeObject>(type: ResourceType, opts: { labelSelector?: string } = {}): Informer<T> {
     const key = `${type.apiVersion}/${type.kind}`;
     let inf = this.informers.get(key);
     if (!inf) {
       inf = new Informer(this.kubeConfig, this.client, type, this.log, {
         namespaces: this.config.namespaces,
+        ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}),
       });
       this.informers.set(key, inf);
     }

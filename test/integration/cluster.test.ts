@@ -8,7 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { installCrds } from '../support/crds.ts';
-import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+import {
+  eventually,
+  KWOK_SCHEDULING,
+  kubeConfig,
+  testNamespace,
+  waitForServiceAccount,
+} from '../support/kube.ts';
 
 let kc: KubeConfig;
 let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -21,13 +27,22 @@ beforeAll(async () => {
 afterAll(() => ns?.cleanup());
 
 describe('local control plane', () => {
-  it('has kwok nodes that are Ready', async () => {
-    const nodes = await kc.makeApiClient(CoreV1Api).listNode();
-    expect(nodes.items.length).toBeGreaterThan(0);
-    for (const n of nodes.items) {
+  it('has tainted kwok nodes and a real node, all Ready', async () => {
+    const nodes = (await kc.makeApiClient(CoreV1Api).listNode()).items;
+    const kwok = nodes.filter((n) => n.metadata?.labels?.type === 'kwok');
+    expect(kwok.length).toBeGreaterThan(0);
+    for (const n of kwok) {
       expect(n.metadata?.annotations?.['kwok.x-k8s.io/node']).toBe('fake');
-      expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      // Ordinary pods go to the real node; only pods that tolerate this land on kwok.
+      expect(n.spec?.taints).toContainEqual(
+        expect.objectContaining({ key: 'kwok.x-k8s.io/node', effect: 'NoSchedule' }),
+      );
     }
+    const real = nodes.filter((n) => n.metadata?.labels?.type === 'real');
+    expect(real.map((n) => n.metadata?.name)).toEqual(['homeops-node']);
+    expect(real[0]!.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+    expect(real[0]!.status?.addresses).toContainEqual({ type: 'InternalIP', address: '198.18.0.1' });
+    for (const n of nodes) expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
   });
 
   it('runs a StatefulSet with volume claims to Ready replicas', async () => {
@@ -43,6 +58,7 @@ describe('local control plane', () => {
           template: {
             metadata: { labels: { app: 'pg' } },
             spec: {
+              ...KWOK_SCHEDULING,
               containers: [
                 { name: 'postgres', image: 'postgres:15', readinessProbe: { tcpSocket: { port: 5432 } } },
               ],
@@ -76,7 +92,13 @@ describe('local control plane', () => {
         metadata: { name: 'once' },
         spec: {
           backoffLimit: 0,
-          template: { spec: { restartPolicy: 'Never', containers: [{ name: 'run', image: 'busybox' }] } },
+          template: {
+            spec: {
+              ...KWOK_SCHEDULING,
+              restartPolicy: 'Never',
+              containers: [{ name: 'run', image: 'busybox' }],
+            },
+          },
         },
       },
     });

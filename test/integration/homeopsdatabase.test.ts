@@ -8,17 +8,16 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
 import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
-import { Manager } from '../../src/runtime/manager.ts';
+import type { Manager } from '../../src/runtime/manager.ts';
 import { Resources } from '../../src/runtime/types.ts';
 import { auditEvents, WRITE_VERBS } from '../support/audit.ts';
 import { installCrds } from '../support/crds.ts';
 import { dataplane, superuserConfig, withClient } from '../support/dataplane.ts';
-import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+import { eventually, kubeConfig, onKwok, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+import { testManager } from '../support/operator.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const hack = (cmd: string) =>
@@ -68,7 +67,12 @@ function createDb(name: string, spec: Record<string, unknown> = {}) {
     apiVersion: 'homeops.io/v1alpha1',
     kind: 'HomeOpsDatabase',
     metadata: { name, namespace: ns.name },
-    spec: { monitoring: { intervalSeconds: 5 }, pooler: { instances: 1 }, ...spec },
+    // The pods are kwok's; the servers are the host-run data plane behind the endpoint map.
+    spec: onKwok({
+      monitoring: { intervalSeconds: 5 },
+      ...spec,
+      pooler: { instances: 1, ...((spec.pooler as object | undefined) ?? {}) },
+    }),
   });
 }
 
@@ -99,15 +103,7 @@ beforeAll(async () => {
   });
 
   identity = `hodb-test-${ns.name}`;
-  const config = {
-    ...loadConfig([], {}),
-    namespaces: [ns.name],
-    leaderElect: false,
-    metricsPort: 0,
-    healthPort: 0,
-    identity,
-  };
-  manager = new Manager(config, kc, pino({ level: 'warn' }));
+  manager = testManager(kc, ns.name, identity);
   registerHomeOpsDatabaseController(manager, {
     endpointMap,
     probeTimeoutMs: 2000,

@@ -90,3 +90,5 @@ export async function kubectl(...args: string[]): Promise<string> {
   ]);
   return stdout;
 }
+
+export { KWOK_SCHEDULING, onKwok } from './kwok.ts';

@@ -13,6 +13,7 @@ import {
   phaseColumn,
   readyColumn,
   resourceRequirements,
+  scheduling,
   secretKeyRef,
   storage,
 } from './common.ts';
@@ -83,6 +84,7 @@ export const cacheTierSpec = celRules(
       .prefault({}),
     ttlPolicies: ttlPolicies.prefault({}),
     resources: resourceRequirements.optional(),
+    scheduling: scheduling.optional(),
   }),
   [
     {

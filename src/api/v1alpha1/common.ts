@@ -138,6 +138,29 @@ export const resourceRequirements = z
   })
   .describe('CPU and memory requests and limits of the main container, as in a Pod spec.');
 
+/** One toleration, as in a Pod spec. */
+export const toleration = z.object({
+  key: z.string().max(317).optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().max(63).optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.number().int().optional(),
+});
+
+/**
+ * Where a component's pods may run, copied into its pod template as it is. `affinity` is a Pod
+ * spec's affinity, checked by the API server when the pod template is written.
+ */
+export const scheduling = z
+  .object({
+    nodeSelector: z.record(z.string().max(317), z.string().max(63)).optional(),
+    tolerations: z.array(toleration).max(32).optional(),
+    affinity: k8sMeta(z.record(z.string(), z.unknown()), {
+      'x-kubernetes-preserve-unknown-fields': true,
+    }).optional(),
+  })
+  .describe('Node selection for the pods: nodeSelector, tolerations and affinity, as in a Pod spec.');
+
 export const storage = celRules(
   z.object({
     size: quantity.default('10Gi').describe('Size of the volume. It can grow but never shrink.'),

@@ -19,6 +19,7 @@ import {
   qualifiedName,
   readyColumn,
   resourceRequirements,
+  scheduling,
   storage,
 } from './common.ts';
 
@@ -56,7 +57,7 @@ export const postgresSpec = z.object({
   image: image
     .optional()
     .describe(
-      'PostgreSQL image. Defaults to docker.io/library/postgres:15, or a TimescaleDB image when timescale is enabled.',
+      "PostgreSQL image. Defaults to the operator's --postgres-image (docker.io/library/postgres:15), or its --timescale-image when timescale is enabled. See the image contract in the README.",
     ),
   timescale: z
     .enum(['auto', 'enabled', 'disabled'])
@@ -66,6 +67,15 @@ export const postgresSpec = z.object({
     ),
   storage: storage.prefault({}),
   resources: resourceRequirements.optional(),
+  scheduling: scheduling.optional(),
+  runAsUser: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'The uid PostgreSQL runs as; it must have a passwd entry in the image (initdb needs one). Defaults to 999 (postgres:15 and the local image), or 1000 for timescaledb-ha images.',
+    ),
   parameters: k8sMeta(
     celRules(
       z
@@ -103,7 +113,7 @@ export const databaseSpec = celRules(
 export const poolerSpec = celRules(
   z.object({
     enabled: z.boolean().default(true),
-    image: image.optional().describe('PgBouncer image.'),
+    image: image.optional().describe("PgBouncer image. Defaults to the operator's --pgbouncer-image."),
     instances: z.number().int().min(0).max(16).default(2).describe('PgBouncer replicas.'),
     poolMode: z.enum(['session', 'transaction', 'statement']).default('transaction'),
     maxClientConn: z.number().int().min(1).max(100000).default(100),
@@ -114,6 +124,7 @@ export const poolerSpec = celRules(
     maxDbConnections: z.number().int().min(1).max(10000).default(50),
     maxUserConnections: z.number().int().min(1).max(10000).default(30),
     resources: resourceRequirements.optional(),
+    scheduling: scheduling.optional(),
   }),
   [
     {

@@ -13,6 +13,7 @@ import {
   phaseColumn,
   readyColumn,
   resourceRequirements,
+  scheduling,
   storage,
 } from './common.ts';
 
@@ -36,6 +37,7 @@ export const replicaSetSpec = z.object({
   healthCheckIntervalSeconds: z.number().int().min(5).max(3600).default(30),
   storage: storage.prefault({}),
   resources: resourceRequirements.optional(),
+  scheduling: scheduling.optional(),
 });
 
 export const replicaMember = z.object({

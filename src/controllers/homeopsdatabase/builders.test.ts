@@ -10,7 +10,8 @@ import {
   buildPostgresConfigMap,
   buildStatefulSet,
   CHECKSUM_ANNOTATION,
-  DEFAULT_TIMESCALE_IMAGE,
+  DEFAULT_IMAGES,
+  postgresUid,
 } from './builders.ts';
 
 const samples = join(import.meta.dirname, '..', '..', '..', 'manifests', 'samples');
@@ -59,9 +60,11 @@ describe('postgresql.conf and pg_hba.conf', () => {
     };
     const tsConf = (buildPostgresConfigMap(ts).data as Record<string, string>)['postgresql.conf']!;
     expect(tsConf).toContain("shared_preload_libraries = 'pg_stat_statements,timescaledb'");
-    expect((buildStatefulSet(ts, 'd').spec as Any).template.spec.containers[0].image).toBe(
-      DEFAULT_TIMESCALE_IMAGE,
-    );
+    const pod = (buildStatefulSet(ts, 'd').spec as Any).template.spec;
+    expect(pod.containers[0].image).toBe(DEFAULT_IMAGES.timescale);
+    // timescaledb-ha runs as uid 1000, not 999: the pod follows the image.
+    expect(pod.containers[0].securityContext.runAsUser).toBe(1000);
+    expect(pod.securityContext.fsGroup).toBe(1000);
   });
 
   it('uses scram-sha-256 on every line of pg_hba.conf', () => {
@@ -171,5 +174,97 @@ describe('children', () => {
       tcpSocket: { port: 5432 },
       periodSeconds: 5,
     });
+  });
+});
+
+describe('images, the image contract and placement', () => {
+  const local = {
+    postgres: 'localhost/homeops/postgres:15',
+    timescale: 'ts:1',
+    pgbouncer: 'localhost/pgb:1',
+    redis: 'r:1',
+  };
+
+  it("use the operator's default images unless the spec names one", () => {
+    const pod = (db: HomeOpsDatabase) => (buildStatefulSet(db, 'd', local).spec as Any).template.spec;
+    expect(pod(minimal).containers[0].image).toBe('localhost/homeops/postgres:15');
+    const own = {
+      ...minimal,
+      spec: { ...minimal.spec, postgres: { ...minimal.spec.postgres, image: 'mine:1' } },
+    };
+    expect(pod(own).containers[0].image).toBe('mine:1');
+    const pooler = (buildPoolerDeployment(minimal, 'd', local).spec as Any).template.spec;
+    expect(pooler.containers[0].image).toBe('localhost/pgb:1');
+  });
+
+  it("start PostgreSQL and PgBouncer with the operator's scripts, never an image entrypoint", () => {
+    const c = (buildStatefulSet(minimal, 'd').spec as Any).template.spec.containers[0];
+    expect(c.command).toEqual(['sh', '/etc/homeops/config/start.sh']);
+    expect(c.args).toBeUndefined();
+    expect(c.env.map((e: Any) => e.name)).not.toContain('POSTGRES_PASSWORD_FILE');
+    const cm = buildPostgresConfigMap(minimal).data as Record<string, string>;
+    expect(Object.keys(cm).sort()).toEqual(['pg_hba.conf', 'postgresql.conf', 'start.sh']);
+    expect(cm['postgresql.conf']).toContain("hba_file = '/etc/homeops/config/pg_hba.conf'");
+    const p = (buildPoolerDeployment(minimal, 'd').spec as Any).template.spec;
+    expect(p.initContainers).toBeUndefined();
+    expect(p.containers[0].command).toEqual(['sh', '/etc/pgbouncer/start.sh']);
+    const pcm = buildPoolerConfigMap(minimal).data as Record<string, string>;
+    expect(pcm['pgbouncer.ini']).toContain('auth_file = /var/run/pgbouncer/userlist.txt');
+    expect(pcm['start.sh']).toContain('> /var/run/pgbouncer/userlist.txt');
+  });
+
+  it('bootstrap a new cluster beside PGDATA and move it into place only when complete', () => {
+    const script = (buildPostgresConfigMap(full).data as Record<string, string>)['start.sh']!;
+    const at = (s: string) => {
+      const i = script.indexOf(s);
+      expect(i, s).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    expect(at('initdb -D "$init"')).toBeLessThan(at('CREATE ROLE'));
+    expect(at('CREATE ROLE')).toBeLessThan(at('pgbouncer.get_auth'));
+    expect(at('pgbouncer.get_auth')).toBeLessThan(at('mv "$init" "$PGDATA"'));
+    expect(at('mv "$init" "$PGDATA"')).toBeLessThan(at('exec postgres'));
+    expect(script).toContain('--pwfile=/etc/homeops/secrets/superuser/password');
+    // Passwords go through psql variables, never into the script's text.
+    expect(script).toContain("PASSWORD :'app_password'");
+    expect(script.startsWith('#!/bin/sh')).toBe(true);
+  });
+
+  it("run as the uid the spec sets, else the default image family's", () => {
+    expect(postgresUid(minimal)).toBe(999);
+    const ha = {
+      ...minimal,
+      spec: { ...minimal.spec, postgres: { ...minimal.spec.postgres, image: 'x/timescaledb-ha:pg15' } },
+    };
+    expect(postgresUid(ha)).toBe(1000);
+    const own = { ...ha, spec: { ...ha.spec, postgres: { ...ha.spec.postgres, runAsUser: 26 } } };
+    expect(postgresUid(own)).toBe(26);
+    const c = (buildStatefulSet(own, 'd').spec as Any).template.spec.containers[0];
+    expect(c.securityContext.runAsUser).toBe(26);
+  });
+
+  it('copy nodeSelector, tolerations and affinity into the pod templates, and nothing when unset', () => {
+    const scheduling = {
+      nodeSelector: { type: 'kwok' },
+      tolerations: [
+        { key: 'kwok.x-k8s.io/node', operator: 'Exists' as const, effect: 'NoSchedule' as const },
+      ],
+      affinity: { podAntiAffinity: {} },
+    };
+    const placed = {
+      ...minimal,
+      spec: {
+        ...minimal.spec,
+        postgres: { ...minimal.spec.postgres, scheduling },
+        pooler: { ...minimal.spec.pooler, scheduling: { nodeSelector: { zone: 'a' } } },
+      },
+    };
+    const pod = (buildStatefulSet(placed, 'd').spec as Any).template.spec;
+    expect(pod).toMatchObject(scheduling);
+    const pooler = (buildPoolerDeployment(placed, 'd').spec as Any).template.spec;
+    expect(pooler.nodeSelector).toEqual({ zone: 'a' });
+    expect(pooler.tolerations).toBeUndefined();
+    const plain = (buildStatefulSet(minimal, 'd').spec as Any).template.spec;
+    expect('nodeSelector' in plain || 'tolerations' in plain || 'affinity' in plain).toBe(false);
   });
 });

@@ -5,30 +5,60 @@
  */
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import {
+  CONFIG_DIR,
+  DATA_DIR,
   labels,
   names,
-  POOLER_AUTH_USER,
+  POOLER_CONFIG_DIR,
   POOLER_PORT,
+  POOLER_RUN_DIR,
   POSTGRES_PORT,
   poolerSelector,
+  SECRETS_DIR,
+  SOCKET_DIR,
   selector,
   serviceHost,
 } from './names.ts';
-import { renderBootstrapScript, renderPgBouncerIni, renderPgHba, renderPostgresConf } from './pgconfig.ts';
+import {
+  renderPgBouncerIni,
+  renderPgBouncerStartScript,
+  renderPgHba,
+  renderPostgresConf,
+  renderPostgresStartScript,
+} from './pgconfig.ts';
 
-export const DEFAULT_POSTGRES_IMAGE = 'docker.io/library/postgres:15';
-export const DEFAULT_TIMESCALE_IMAGE = 'docker.io/timescale/timescaledb-ha:pg15';
-export const DEFAULT_PGBOUNCER_IMAGE = 'ghcr.io/cloudnative-pg/pgbouncer:1.23.0';
+export { DEFAULT_IMAGES, type DefaultImages };
 export const CHECKSUM_ANNOTATION = 'homeops.io/config-checksum';
+
+/** The uid each default image runs PostgreSQL as (postgres:15 and the local image: 999). */
+const TIMESCALE_HA_UID = 1000;
+const POSTGRES_UID = 999;
+const PGBOUNCER_UID = 998;
 
 /** Whether the TimescaleDB library is preloaded: only when asked for explicitly. */
 export const timescaleEnabled = (db: HomeOpsDatabase) => db.spec.postgres.timescale === 'enabled';
 
-export function postgresImage(db: HomeOpsDatabase): string {
-  return db.spec.postgres.image ?? (timescaleEnabled(db) ? DEFAULT_TIMESCALE_IMAGE : DEFAULT_POSTGRES_IMAGE);
+export function postgresImage(db: HomeOpsDatabase, images: DefaultImages = DEFAULT_IMAGES): string {
+  return db.spec.postgres.image ?? (timescaleEnabled(db) ? images.timescale : images.postgres);
+}
+
+/** The uid: the spec's, else 1000 for the timescaledb-ha image family, else 999. */
+export function postgresUid(db: HomeOpsDatabase, images: DefaultImages = DEFAULT_IMAGES): number {
+  if (db.spec.postgres.runAsUser !== undefined) return db.spec.postgres.runAsUser;
+  return /timescaledb-ha/.test(postgresImage(db, images)) ? TIMESCALE_HA_UID : POSTGRES_UID;
+}
+
+/** nodeSelector, tolerations and affinity for a pod spec, only those the spec sets. */
+function placement(s: HomeOpsDatabase['spec']['postgres']['scheduling']) {
+  return {
+    ...(s?.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
+    ...(s?.tolerations ? { tolerations: s.tolerations } : {}),
+    ...(s?.affinity ? { affinity: s.affinity } : {}),
+  };
 }
 
 const sha = (...parts: string[]) =>
@@ -65,7 +95,7 @@ export function buildPostgresConfigMap(db: HomeOpsDatabase): KubeObject {
     data: {
       'postgresql.conf': renderPostgresConf(db.spec, timescaleEnabled(db)),
       'pg_hba.conf': renderPgHba(),
-      '10-homeops-bootstrap.sh': renderBootstrapScript(db.spec.database.name, db.spec.database.owner),
+      'start.sh': renderPostgresStartScript(db.spec.database.name, db.spec.database.owner),
     },
   };
 }
@@ -75,9 +105,14 @@ export function configChecksum(configData: Record<string, string>, secretsDigest
   return sha(JSON.stringify(configData), secretsDigest);
 }
 
-export function buildStatefulSet(db: HomeOpsDatabase, secretsDigest: string): KubeObject {
+export function buildStatefulSet(
+  db: HomeOpsDatabase,
+  secretsDigest: string,
+  images: DefaultImages = DEFAULT_IMAGES,
+): KubeObject {
   const n = names(db);
   const pg = db.spec.postgres;
+  const uid = postgresUid(db, images);
   const config = buildPostgresConfigMap(db).data as Record<string, string>;
   const secretVolume = (name: string, secret: string) => ({
     name,
@@ -103,62 +138,64 @@ export function buildStatefulSet(db: HomeOpsDatabase, secretsDigest: string): Ku
           annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, secretsDigest) },
         },
         spec: {
-          securityContext: { fsGroup: 999, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: {
+            fsGroup: uid,
+            fsGroupChangePolicy: 'OnRootMismatch',
+            runAsNonRoot: true,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          ...placement(pg.scheduling),
           terminationGracePeriodSeconds: 60,
           enableServiceLinks: false,
           containers: [
             {
               name: 'postgres',
-              image: postgresImage(db),
-              args: ['-c', 'config_file=/etc/homeops/postgresql.conf'],
+              image: postgresImage(db, images),
+              // The operator's own start script: no image entrypoint is used.
+              command: ['sh', `${CONFIG_DIR}/start.sh`],
               ports: [{ name: 'postgres', containerPort: POSTGRES_PORT }],
               env: [
-                { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
-                { name: 'POSTGRES_USER', value: 'postgres' },
-                { name: 'POSTGRES_PASSWORD_FILE', value: '/etc/homeops/secrets/superuser/password' },
+                { name: 'PGDATA', value: `${DATA_DIR}/pgdata` },
+                { name: 'HOME', value: '/tmp' },
               ],
               readinessProbe: {
                 exec: {
-                  command: ['pg_isready', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', 'postgres'],
+                  command: ['pg_isready', '-h', SOCKET_DIR, '-p', String(POSTGRES_PORT), '-U', 'postgres'],
                 },
                 periodSeconds: 10,
                 timeoutSeconds: 5,
               },
               livenessProbe: { tcpSocket: { port: POSTGRES_PORT }, periodSeconds: 10, failureThreshold: 6 },
+              // A fast shutdown: SIGTERM alone is PostgreSQL's smart shutdown, which waits for
+              // every client (PgBouncer keeps its server connections) until the grace period ends.
+              lifecycle: {
+                preStop: {
+                  exec: {
+                    command: [
+                      'sh',
+                      '-c',
+                      'command -v pg_ctl >/dev/null || PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | tail -n1)"; exec pg_ctl -D "$PGDATA" -m fast -w -t 50 stop',
+                    ],
+                  },
+                },
+              },
               startupProbe: { tcpSocket: { port: POSTGRES_PORT }, periodSeconds: 5, failureThreshold: 120 },
               ...(pg.resources ? { resources: pg.resources } : {}),
-              securityContext: containerSecurity(999),
+              securityContext: containerSecurity(uid),
               volumeMounts: [
-                { name: 'data', mountPath: '/var/lib/postgresql/data' },
-                {
-                  name: 'config',
-                  mountPath: '/etc/homeops/postgresql.conf',
-                  subPath: 'postgresql.conf',
-                  readOnly: true,
-                },
-                {
-                  name: 'config',
-                  mountPath: '/etc/homeops/pg_hba.conf',
-                  subPath: 'pg_hba.conf',
-                  readOnly: true,
-                },
-                {
-                  name: 'config',
-                  mountPath: '/docker-entrypoint-initdb.d/10-homeops-bootstrap.sh',
-                  subPath: '10-homeops-bootstrap.sh',
-                  readOnly: true,
-                },
-                { name: 'superuser', mountPath: '/etc/homeops/secrets/superuser', readOnly: true },
-                { name: 'app', mountPath: '/etc/homeops/secrets/app', readOnly: true },
-                { name: 'replication', mountPath: '/etc/homeops/secrets/replication', readOnly: true },
-                { name: 'pooler', mountPath: '/etc/homeops/secrets/pooler', readOnly: true },
-                { name: 'run', mountPath: '/var/run/postgresql' },
+                { name: 'data', mountPath: DATA_DIR },
+                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                { name: 'superuser', mountPath: `${SECRETS_DIR}/superuser`, readOnly: true },
+                { name: 'app', mountPath: `${SECRETS_DIR}/app`, readOnly: true },
+                { name: 'replication', mountPath: `${SECRETS_DIR}/replication`, readOnly: true },
+                { name: 'pooler', mountPath: `${SECRETS_DIR}/pooler`, readOnly: true },
+                { name: 'run', mountPath: SOCKET_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             },
           ],
           volumes: [
-            { name: 'config', configMap: { name: n.config, defaultMode: 0o555 } },
+            { name: 'config', configMap: { name: n.config, defaultMode: 0o444 } },
             secretVolume('superuser', n.superuserSecret),
             secretVolume('app', n.appSecret),
             secretVolume('replication', n.replicationSecret),
@@ -230,14 +267,21 @@ export function buildPoolerConfigMap(db: HomeOpsDatabase): KubeObject {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(db, names(db).poolerConfig, 'pooler'),
-    data: { 'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, names(db).rwService)) },
+    data: {
+      'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, names(db).rwService)),
+      'start.sh': renderPgBouncerStartScript(),
+    },
   };
 }
 
-export function buildPoolerDeployment(db: HomeOpsDatabase, secretsDigest: string): KubeObject {
+export function buildPoolerDeployment(
+  db: HomeOpsDatabase,
+  secretsDigest: string,
+  images: DefaultImages = DEFAULT_IMAGES,
+): KubeObject {
   const n = names(db);
   const p = db.spec.pooler;
-  const ini = (buildPoolerConfigMap(db).data as Record<string, string>)['pgbouncer.ini']!;
+  const config = buildPoolerConfigMap(db).data as Record<string, string>;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -249,48 +293,39 @@ export function buildPoolerDeployment(db: HomeOpsDatabase, secretsDigest: string
       template: {
         metadata: {
           labels: { ...labels(db, 'pooler'), ...poolerSelector(db) },
-          annotations: { [CHECKSUM_ANNOTATION]: configChecksum({ 'pgbouncer.ini': ini }, secretsDigest) },
+          annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, secretsDigest) },
         },
         spec: {
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          // fsGroup makes the mounted Secret (mode 0400) readable by the non-root user.
+          securityContext: {
+            fsGroup: PGBOUNCER_UID,
+            runAsNonRoot: true,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          ...placement(p.scheduling),
           enableServiceLinks: false,
-          // userlist.txt holds only the auth user's own password, written from its Secret at start.
-          initContainers: [
-            {
-              name: 'auth-file',
-              image: p.image ?? DEFAULT_PGBOUNCER_IMAGE,
-              command: [
-                'sh',
-                '-c',
-                'printf \'"%s" "%s"\\n\' "$AUTH_USER" "$(cat /etc/pooler-secret/password)" > /etc/pgbouncer-auth/userlist.txt',
-              ],
-              env: [{ name: 'AUTH_USER', value: POOLER_AUTH_USER }],
-              securityContext: containerSecurity(998),
-              volumeMounts: [
-                { name: 'pooler-secret', mountPath: '/etc/pooler-secret', readOnly: true },
-                { name: 'auth', mountPath: '/etc/pgbouncer-auth' },
-              ],
-            },
-          ],
           containers: [
             {
               name: 'pgbouncer',
-              image: p.image ?? DEFAULT_PGBOUNCER_IMAGE,
-              command: ['pgbouncer', '/etc/pgbouncer/pgbouncer.ini'],
+              image: p.image ?? images.pgbouncer,
+              // The operator's start script writes userlist.txt (only the auth user's own
+              // password, from its Secret) into a memory volume, then execs pgbouncer.
+              command: ['sh', `${POOLER_CONFIG_DIR}/start.sh`],
               ports: [{ name: 'postgres', containerPort: POOLER_PORT }],
               readinessProbe: { tcpSocket: { port: POOLER_PORT }, periodSeconds: 5 },
               livenessProbe: { tcpSocket: { port: POOLER_PORT }, periodSeconds: 10, failureThreshold: 6 },
               ...(p.resources ? { resources: p.resources } : {}),
-              securityContext: containerSecurity(998),
+              securityContext: containerSecurity(PGBOUNCER_UID),
               volumeMounts: [
-                { name: 'config', mountPath: '/etc/pgbouncer', readOnly: true },
-                { name: 'auth', mountPath: '/etc/pgbouncer-auth', readOnly: true },
+                { name: 'config', mountPath: POOLER_CONFIG_DIR, readOnly: true },
+                { name: 'pooler-secret', mountPath: `${SECRETS_DIR}/pooler`, readOnly: true },
+                { name: 'auth', mountPath: POOLER_RUN_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             },
           ],
           volumes: [
-            { name: 'config', configMap: { name: n.poolerConfig } },
+            { name: 'config', configMap: { name: n.poolerConfig, defaultMode: 0o444 } },
             { name: 'pooler-secret', secret: { secretName: n.poolerSecret, defaultMode: 0o400 } },
             { name: 'auth', emptyDir: { medium: 'Memory' } },
             { name: 'tmp', emptyDir: {} },
@@ -314,18 +349,22 @@ export function buildPoolerPdb(db: HomeOpsDatabase): KubeObject {
 }
 
 /** Every child the spec asks for, in apply order; the pooler's only when it is enabled. */
-export function buildChildren(db: HomeOpsDatabase, secretsDigest: string): KubeObject[] {
+export function buildChildren(
+  db: HomeOpsDatabase,
+  secretsDigest: string,
+  images: DefaultImages = DEFAULT_IMAGES,
+): KubeObject[] {
   const out = [
     buildPostgresConfigMap(db),
     buildHeadlessService(db),
     buildRwService(db),
-    buildStatefulSet(db, secretsDigest),
+    buildStatefulSet(db, secretsDigest, images),
     buildPrimaryPdb(db),
   ];
   if (db.spec.pooler.enabled) {
     out.push(
       buildPoolerConfigMap(db),
-      buildPoolerDeployment(db, secretsDigest),
+      buildPoolerDeployment(db, secretsDigest, images),
       buildPoolerService(db),
       buildPoolerPdb(db),
     );

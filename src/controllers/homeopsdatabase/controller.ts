@@ -9,7 +9,7 @@ import {
   type HomeOpsDatabaseStatus,
   homeOpsDatabase,
 } from '../../api/v1alpha1/index.ts';
-import { type EndpointMap, resolveEndpoint } from '../../endpoints.ts';
+import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
 import { KubeApiError, type KubeObject, MERGE_PATCH } from '../../runtime/client.ts';
 import { type ConditionInput, setCondition } from '../../runtime/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
@@ -19,8 +19,8 @@ import { requeueAfter, TerminalError } from '../../runtime/result.ts';
 import { Semaphore } from '../../runtime/semaphore.ts';
 import { DEFAULT_POLARITY } from '../../runtime/status.ts';
 import { Resources, resourceOf } from '../../runtime/types.ts';
-import { buildChildren, poolerChildren } from './builders.ts';
-import { ALERT_CONDITIONS, poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
+import { buildChildren, DEFAULT_IMAGES, type DefaultImages, poolerChildren } from './builders.ts';
+import { ALERT_CONDITIONS, podProblem, poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
 import { DatabaseMetrics } from './metrics.ts';
 import { names, POOLER_PORT, POSTGRES_PORT, serviceHost } from './names.ts';
 import { POOLER_AUTH_SQL } from './pgconfig.ts';
@@ -49,6 +49,10 @@ export const FINALIZER = 'homeops.io/finalizer';
 
 export interface HomeOpsDatabaseControllerOptions {
   endpointMap: EndpointMap;
+  /** How Services are dialled: by DNS name (default), or by ClusterIP from the cache. */
+  serviceAddresses?: ServiceAddressMode;
+  /** Images used where a resource names none. */
+  images?: DefaultImages;
   /** How many databases are probed at once. */
   probeConcurrency?: number;
   probeTimeoutMs?: number;
@@ -67,10 +71,17 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   readonly metrics: DatabaseMetrics;
   /** Databases whose monitoring objects (pg_stat_statements, the pooler auth function) exist. */
   private readonly prepared = new Set<string>();
+  private readonly resolve: (host: string, port: number) => { host: string; port: number };
 
   constructor(manager: Manager, opts: HomeOpsDatabaseControllerOptions) {
     this.manager = manager;
     this.opts = opts;
+    this.resolve = makeResolver(
+      opts.endpointMap,
+      opts.serviceAddresses ?? 'dns',
+      (ns, name) =>
+        this.cached<KubeObject & { spec?: { clusterIP?: string } }>('Service', ns, name)?.spec?.clusterIP,
+    );
     this.probes = new Semaphore(opts.probeConcurrency ?? 4);
     this.metrics = new DatabaseMetrics(manager.metrics.registry);
   }
@@ -102,7 +113,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     // 2. Children, applied only where the cache differs.
     const digest = secretsDigest(SECRET_ROLES.map((r) => secrets.objects[r]));
     let deleting = false;
-    for (const desired of buildChildren(db, digest)) {
+    for (const desired of buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES)) {
       const type = resourceOf(desired.apiVersion, desired.kind);
       const live = this.cached<KubeObject>(
         desired.kind as keyof typeof Resources,
@@ -136,10 +147,14 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       : undefined;
     const primaryPodReady = (sts?.status?.readyReplicas ?? 0) >= 1;
     const poolerReadyInstances = deploy?.status?.readyReplicas ?? 0;
+    // A primary pod that will not become Ready by itself (image, crash loop, unschedulable).
+    const podIssue = primaryPodReady
+      ? undefined
+      : podProblem(this.cached<KubeObject & Parameters<typeof podProblem>[0]>('Pod', ns, n.pod));
 
     // 4. Measured health.
     const superuser = secrets.credentials.superuser;
-    const primaryEp = resolveEndpoint(this.opts.endpointMap, serviceHost(db, n.rwService), POSTGRES_PORT);
+    const primaryEp = this.resolve(serviceHost(db, n.rwService), POSTGRES_PORT);
     const target: ProbeTarget = {
       ...primaryEp,
       user: superuser.username,
@@ -169,7 +184,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
           primaryError = e instanceof ProbeError ? e : new ProbeError('QueryFailed', String(e));
         }
         if (db.spec.pooler.enabled && poolerReadyInstances > 0) {
-          const ep = resolveEndpoint(this.opts.endpointMap, serviceHost(db, n.pooler), POOLER_PORT);
+          const ep = this.resolve(serviceHost(db, n.pooler), POOLER_PORT);
           const auth = secrets.credentials.pooler;
           try {
             pooler = await probePooler(
@@ -194,8 +209,8 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
         ? {
             type: 'PrimaryAvailable',
             status: 'False',
-            reason: 'PodNotReady',
-            message: `waiting for pod ${n.pod} to be Ready`,
+            reason: podIssue?.reason ?? 'PodNotReady',
+            message: podIssue ? `pod ${n.pod}: ${podIssue.message}` : `waiting for pod ${n.pod} to be Ready`,
           }
         : primary
           ? {
@@ -248,8 +263,10 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       ? {
           type: 'Ready',
           status: 'False',
-          reason: 'Provisioning',
-          message: `waiting for the primary pod ${n.pod}`,
+          reason: podIssue?.reason ?? 'Provisioning',
+          message: podIssue
+            ? `primary pod ${n.pod}: ${podIssue.message}`
+            : `waiting for the primary pod ${n.pod}`,
         }
       : !primary
         ? {
@@ -480,6 +497,9 @@ export function parseQuantity(q: string): number {
 export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOpsDatabaseControllerOptions) {
   const reconciler = new HomeOpsDatabaseReconciler(manager, opts);
   const hodbInformer = manager.informer<Db>(Resources.HomeOpsDatabase);
+  // Only the pods the operator made are cached (a label selector, not every pod of the cluster);
+  // a pod's change (an image that cannot be pulled, a crash loop) wakes its database.
+  manager.informer(Resources.Pod, { labelSelector: 'app.kubernetes.io/managed-by=homeops-operator' });
   const controller = manager
     .controller<Db>('homeopsdatabase')
     .for(Resources.HomeOpsDatabase)
@@ -495,6 +515,10 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
       return m && hodbInformer.get(s.metadata.namespace, m[1]!)
         ? [keyOf({ metadata: { namespace: s.metadata.namespace, name: m[1]! } })]
         : [];
+    })
+    .watches(Resources.Pod, (p) => {
+      const db = p.metadata.labels?.['homeops.io/database'];
+      return db ? [keyOf({ metadata: { namespace: p.metadata.namespace, name: db } })] : [];
     })
     .complete(reconciler);
   // growVolume reads the data PVC from the cache; PVC events need not wake the controller.

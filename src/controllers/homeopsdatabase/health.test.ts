@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
-import { primaryStatus, sticky, thresholdConditions } from './health.ts';
+import { podProblem, primaryStatus, sticky, thresholdConditions } from './health.ts';
 import { classify, type PrimaryMeasurement } from './prober.ts';
 
 const mon = homeOpsDatabaseSpec.parse({}).monitoring;
@@ -85,5 +85,48 @@ describe('probe failures', () => {
     [{ code: '08P01', message: 'unsupported startup parameter: statement_timeout' }, 'QueryFailed', false],
   ])('%j is %s', (err, reason, retryable) => {
     expect(classify(err)).toMatchObject({ reason, retryable });
+  });
+});
+
+describe('podProblem', () => {
+  const waiting = (reason: string, message?: string) => ({
+    status: {
+      containerStatuses: [
+        { name: 'postgres', state: { waiting: { reason, ...(message ? { message } : {}) } } },
+      ],
+    },
+  });
+
+  it('names an image that cannot be pulled, a crash loop and a config error', () => {
+    expect(podProblem(waiting('ErrImageNeverPull', 'image "x" is not present'))).toEqual({
+      reason: 'ErrImageNeverPull',
+      message: 'container postgres: ErrImageNeverPull: image "x" is not present',
+    });
+    for (const r of [
+      'ErrImagePull',
+      'ImagePullBackOff',
+      'InvalidImageName',
+      'CrashLoopBackOff',
+      'CreateContainerConfigError',
+    ])
+      expect(podProblem(waiting(r))?.reason).toBe(r);
+  });
+
+  it('names an unschedulable pod', () => {
+    const pod = {
+      status: {
+        conditions: [
+          { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes' },
+        ],
+      },
+    };
+    expect(podProblem(pod)).toEqual({ reason: 'Unschedulable', message: '0/3 nodes' });
+  });
+
+  it('says nothing while a pod is only starting, or of no pod', () => {
+    expect(podProblem(waiting('ContainerCreating'))).toBeUndefined();
+    expect(podProblem(waiting('PodInitializing'))).toBeUndefined();
+    expect(podProblem({ status: {} })).toBeUndefined();
+    expect(podProblem(undefined)).toBeUndefined();
   });
 });

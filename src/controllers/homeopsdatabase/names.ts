@@ -7,6 +7,14 @@ export const POOLER_AUTH_USER = 'pgbouncer_auth';
 export const REPLICATION_USER = 'replicator';
 export const SUPERUSER = 'postgres';
 
+/** Paths inside the pods (the image contract in the README). */
+export const CONFIG_DIR = '/etc/homeops/config';
+export const SECRETS_DIR = '/etc/homeops/secrets';
+export const DATA_DIR = '/var/lib/postgresql/data';
+export const SOCKET_DIR = '/var/run/postgresql';
+export const POOLER_CONFIG_DIR = '/etc/pgbouncer';
+export const POOLER_RUN_DIR = '/var/run/pgbouncer';
+
 export function names(db: HomeOpsDatabase) {
   const n = db.metadata.name!;
   return {

@@ -3,7 +3,18 @@
  * merged with the user's parameters (the API refuses the keys the operator owns). Pure.
  */
 import type { HomeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
-import { POOLER_AUTH_USER, POOLER_PORT, POSTGRES_PORT, REPLICATION_USER } from './names.ts';
+import {
+  CONFIG_DIR,
+  DATA_DIR,
+  POOLER_AUTH_USER,
+  POOLER_CONFIG_DIR,
+  POOLER_PORT,
+  POOLER_RUN_DIR,
+  POSTGRES_PORT,
+  REPLICATION_USER,
+  SECRETS_DIR,
+  SOCKET_DIR,
+} from './names.ts';
 
 /** The guide's postgresql.conf for a primary, before the user's parameters. */
 export function guidePostgresSettings(timescale: boolean): Record<string, string> {
@@ -23,7 +34,7 @@ export function guidePostgresSettings(timescale: boolean): Record<string, string
     shared_preload_libraries: timescale ? "'pg_stat_statements,timescaledb'" : "'pg_stat_statements'",
     'pg_stat_statements.track': "'all'",
     unix_socket_directories: "'/var/run/postgresql'",
-    hba_file: "'/etc/homeops/pg_hba.conf'",
+    hba_file: `'${CONFIG_DIR}/pg_hba.conf'`,
   };
 }
 
@@ -69,7 +80,7 @@ export function renderPgBouncerIni(spec: HomeOpsDatabaseSpec, primaryHost: strin
     `listen_port = ${POOLER_PORT}`,
     'unix_socket_dir =',
     'auth_type = scram-sha-256',
-    'auth_file = /etc/pgbouncer-auth/userlist.txt',
+    `auth_file = ${POOLER_RUN_DIR}/userlist.txt`,
     `auth_user = ${POOLER_AUTH_USER}`,
     'auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)',
     `stats_users = ${POOLER_AUTH_USER}`,
@@ -91,27 +102,80 @@ export function renderPgBouncerIni(spec: HomeOpsDatabaseSpec, primaryHost: strin
 }
 
 /**
- * Run once by the image's entrypoint at initdb: the application, replication and pooler auth
- * roles, their passwords from the mounted Secrets, and the SECURITY DEFINER lookup function
- * PgBouncer's auth_query calls (so PgBouncer never holds a userlist of every password).
+ * The postgres container's command, so that no image entrypoint is needed (the image contract
+ * in the README): on an empty volume it runs initdb with the superuser password from its
+ * Secret, creates the application, replication and pooler auth roles and the lookup function
+ * PgBouncer's auth_query calls, then execs postgres. The new cluster is made beside PGDATA and
+ * renamed into place only when all of that succeeded, so a start that fails half-way is redone
+ * whole at the next start instead of leaving a half-made database. POSIX sh: the contract asks
+ * for no bash.
  */
-export function renderBootstrapScript(database: string, owner: string): string {
-  return `#!/bin/bash
-# Written by homeops-operator. Runs once, when the image's entrypoint initialises PGDATA.
-set -euo pipefail
-app_password=$(cat /etc/homeops/secrets/app/password)
-repl_password=$(cat /etc/homeops/secrets/replication/password)
-pooler_password=$(cat /etc/homeops/secrets/pooler/password)
-psql -v ON_ERROR_STOP=1 --username postgres --dbname postgres \\
-  -v app_password="$app_password" -v repl_password="$repl_password" -v pooler_password="$pooler_password" <<'SQL'
+export function renderPostgresStartScript(database: string, owner: string): string {
+  return `#!/bin/sh
+# Written by homeops-operator: starts PostgreSQL without the image's entrypoint.
+set -eu
+# The contract: the server binaries on PATH, or in /usr/lib/postgresql/<major>/bin.
+if ! command -v initdb >/dev/null 2>&1; then
+  for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
+    if [ -x "$d/initdb" ]; then PATH="$d:$PATH"; fi
+  done
+  export PATH
+fi
+if ! command -v postgres >/dev/null 2>&1 || ! command -v initdb >/dev/null 2>&1; then
+  echo "homeops: the image has no postgres/initdb on PATH or in /usr/lib/postgresql/*/bin" >&2
+  exit 78
+fi
+PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
+conf=${CONFIG_DIR}/postgresql.conf
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  init="$PGDATA.init"
+  rm -rf "$init"
+  echo "homeops: initialising a new cluster in $PGDATA"
+  initdb -D "$init" --username=postgres --pwfile=${SECRETS_DIR}/superuser/password \\
+    --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --data-checksums >/dev/null
+  pg_ctl -D "$init" -o "-c config_file=$conf -c listen_addresses=''" -w -t 120 -l "$init/bootstrap.log" start >/dev/null
+  # Separate assignments, so that an unreadable Secret stops the start (set -e).
+  PGPASSWORD=$(cat ${SECRETS_DIR}/superuser/password)
+  export PGPASSWORD
+  app_password=$(cat ${SECRETS_DIR}/app/password)
+  repl_password=$(cat ${SECRETS_DIR}/replication/password)
+  pooler_password=$(cat ${SECRETS_DIR}/pooler/password)
+  psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -U postgres -d postgres \\
+    -v app_password="$app_password" -v repl_password="$repl_password" \\
+    -v pooler_password="$pooler_password" <<'SQL'
 CREATE ROLE ${owner} WITH LOGIN PASSWORD :'app_password';
 CREATE ROLE ${REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD :'repl_password';
 CREATE ROLE ${POOLER_AUTH_USER} WITH LOGIN PASSWORD :'pooler_password';
 CREATE DATABASE ${database} OWNER ${owner};
 SQL
-psql -v ON_ERROR_STOP=1 --username postgres --dbname ${database} <<'SQL'
+  psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -U postgres -d ${database} <<'SQL'
 ${POOLER_AUTH_SQL}
 SQL
+  unset PGPASSWORD
+  pg_ctl -D "$init" -m fast -w -t 120 stop >/dev/null
+  rm -f "$init/bootstrap.log"
+  mv "$init" "$PGDATA"
+  echo "homeops: cluster initialised"
+fi
+exec postgres -D "$PGDATA" -c config_file="$conf"
+`;
+}
+
+/**
+ * PgBouncer's command: writes the userlist (only the auth user's own password, from its
+ * Secret) into a memory volume, then execs pgbouncer.
+ */
+export function renderPgBouncerStartScript(): string {
+  return `#!/bin/sh
+# Written by homeops-operator: starts PgBouncer without the image's entrypoint.
+set -eu
+if ! command -v pgbouncer >/dev/null 2>&1; then PATH="$PATH:/usr/sbin:/usr/local/bin"; fi
+umask 077
+# A separate assignment, so that an unreadable Secret stops the start (set -e) instead of
+# writing an empty password.
+password=$(cat ${SECRETS_DIR}/pooler/password)
+printf '"%s" "%s"\\n' '${POOLER_AUTH_USER}' "$password" > ${POOLER_RUN_DIR}/userlist.txt
+exec pgbouncer ${POOLER_CONFIG_DIR}/pgbouncer.ini
 `;
 }
 

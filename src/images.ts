@@ -1,0 +1,19 @@
+/**
+ * The images used where a resource names none, overridden by the operator's --postgres-image,
+ * --timescale-image, --pgbouncer-image and --redis-image, so a cluster admin picks them once (a
+ * mirror, a pinned digest) and the local harness points them at the images built on the
+ * machine. Every one must meet the image contract in the README.
+ */
+export interface DefaultImages {
+  postgres: string;
+  timescale: string;
+  pgbouncer: string;
+  redis: string;
+}
+
+export const DEFAULT_IMAGES: DefaultImages = {
+  postgres: 'docker.io/library/postgres:15',
+  timescale: 'docker.io/timescale/timescaledb-ha:pg15',
+  pgbouncer: 'ghcr.io/cloudnative-pg/pgbouncer:1.23.0',
+  redis: 'docker.io/library/redis:7',
+};
