@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Endpoint } from './controllers/homeopsdatabase/prober.ts';
+import type { Endpoint } from './pg/client.ts';
 
 const ADDRESS = /^([^:\s]+):([0-9]{1,5})$/;
 export const endpointMapSchema = z.record(

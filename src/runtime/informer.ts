@@ -25,6 +25,10 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly handlers: InformerHandler<T>[] = [];
   private stopped = false;
   private synced = false;
+  private resolveSynced!: () => void;
+  private readonly syncedPromise = new Promise<void>((r) => {
+    this.resolveSynced = r;
+  });
   private readonly failures = new Map<number, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Times a watch was restarted after an error, and full lists made (first sync and relists). */
@@ -72,6 +76,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.synced;
   }
 
+  /** Resolves once the first list of every namespace is in the cache. */
+  waitForSync(): Promise<void> {
+    return this.syncedPromise;
+  }
+
   on(handler: InformerHandler<T>): void {
     this.handlers.push(handler);
   }
@@ -81,6 +90,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.stopped = false;
     for (const lw of this.watches) await lw.start();
     this.synced = true;
+    this.resolveSynced();
   }
 
   async stop(): Promise<void> {

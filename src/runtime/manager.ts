@@ -149,6 +149,7 @@ export class Manager {
   private readonly servers: Server[] = [];
   private elector?: LeaderElector;
   private controllersStarted = false;
+  private informersStarted = false;
   private stopping?: Promise<void>;
   /** Resolves when the manager has stopped (SIGTERM, lost lease, or stop()). */
   readonly stopped: Promise<void>;
@@ -183,6 +184,14 @@ export class Manager {
         ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}),
       });
       this.informers.set(key, inf);
+      // Asked for after start(): it starts now (a read can await inf.waitForSync()), instead of
+      // staying empty forever with no error.
+      if (this.informersStarted) {
+        const started = inf;
+        started
+          .start()
+          .catch((e) => this.log.error({ err: String(e), kind: type.kind }, 'informer failed to start'));
+      }
     }
     return inf as unknown as Informer<T>;
   }
@@ -203,6 +212,7 @@ export class Manager {
   /** Serves /metrics and the probes, syncs the caches, then reconciles (once leader). */
   async start(): Promise<void> {
     await this.serve();
+    this.informersStarted = true;
     await Promise.all([...this.informers.values()].map((i) => i.start()));
     this.log.info({ informers: this.informers.size }, 'caches synced');
     if (!this.config.leaderElect) {

@@ -189,3 +189,30 @@ describe('watches', () => {
     }
   });
 });
+
+describe('informers', () => {
+  it('start at once when first asked for after the manager started, and a read can wait for their sync', async () => {
+    await client.create(Resources.ConfigMap, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'late', namespace: ns.name },
+      data: { a: '1' },
+    });
+    // The trivial operator never asked for ConfigMaps: this informer is created after start().
+    const informer = op.manager.informer<KubeObject & { data?: Record<string, string> }>(Resources.ConfigMap);
+    await Promise.race([
+      informer.waitForSync(),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('the late informer never synced')), 10_000),
+      ),
+    ]);
+    expect(informer.hasSynced).toBe(true);
+    expect(informer.get(ns.name, 'late')?.data).toEqual({ a: '1' });
+    await client.create(Resources.ConfigMap, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'later', namespace: ns.name },
+    });
+    await eventually(() => informer.get(ns.name, 'later'), 10_000);
+  });
+});

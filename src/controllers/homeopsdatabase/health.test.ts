@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
 import { podProblem, primaryStatus, sticky, thresholdConditions } from './health.ts';
-import { classify, type PrimaryMeasurement } from './prober.ts';
+import type { PrimaryMeasurement } from './prober.ts';
 
 const mon = homeOpsDatabaseSpec.parse({}).monitoring;
 const healthy: PrimaryMeasurement = {
@@ -69,22 +69,9 @@ describe('status figures', () => {
     const first = primaryStatus(healthy, undefined, mon);
     const second = primaryStatus({ ...healthy, responseMs: 1.3, cacheHitRatio: 0.9912 }, first, mon);
     expect(second).toEqual(first);
-  });
-});
-
-describe('probe failures', () => {
-  it.each([
-    [{ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' }, 'ConnectionRefused', true],
-    [
-      { code: '28P01', message: 'password authentication failed for user "x"' },
-      'AuthenticationFailed',
-      false,
-    ],
-    [{ code: '3D000', message: 'database "nope" does not exist' }, 'DatabaseMissing', false],
-    [new Error('timeout expired'), 'ConnectionTimeout', true],
-    [{ code: '08P01', message: 'unsupported startup parameter: statement_timeout' }, 'QueryFailed', false],
-  ])('%j is %s', (err, reason, retryable) => {
-    expect(classify(err)).toMatchObject({ reason, retryable });
+    // A busy node's jitter of a few ms is not news; a slowdown past 5 ms is.
+    expect(primaryStatus({ ...healthy, responseMs: 5.5 }, first, mon).responseMs).toBe(first.responseMs);
+    expect(primaryStatus({ ...healthy, responseMs: 6.2 }, first, mon).responseMs).toBe(6.2);
   });
 });
 

@@ -4,15 +4,11 @@
  * 1 s doubling) on connection errors only, PostgreSQL 13+ pg_stat_statements columns, and
  * PgBouncer's SHOW POOLS. Failures are classified so that status can say exactly what is wrong.
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { type Endpoint, GUIDE_RETRY, NO_RETRY, type RetryPolicy, withClient } from '../../pg/client.ts';
 
 /** The probes' own connections carry this name, and are left out of the connection figures. */
 export const PROBE_APPLICATION = 'homeops-operator-probe';
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
 
 export interface ProbeTarget extends Endpoint {
   user: string;
@@ -44,67 +40,19 @@ export interface PoolerMeasurement {
   maxWaitSeconds: number;
 }
 
-/** Why a probe failed, as a condition reason. */
-export type ProbeFailure =
-  | 'ConnectionRefused'
-  | 'ConnectionTimeout'
-  | 'AuthenticationFailed'
-  | 'DatabaseMissing'
-  | 'QueryFailed';
+export { GUIDE_RETRY, type RetryPolicy } from '../../pg/client.ts';
+/** A probe's failure: the shared classifier's reason (src/pg/errors.ts). */
+export { PgError as ProbeError, type PgFailure as ProbeFailure } from '../../pg/errors.ts';
 
-export class ProbeError extends Error {
-  readonly reason: ProbeFailure;
-  constructor(reason: ProbeFailure, message: string) {
-    super(message);
-    this.name = 'ProbeError';
-    this.reason = reason;
-  }
-}
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-/** Maps a pg or socket error to a reason; only connection failures are retried. */
-export function classify(err: unknown): { reason: ProbeFailure; retryable: boolean; message: string } {
-  const e = err as { code?: string; message?: string };
-  const message = String(e?.message ?? err);
-  if (e?.code === '28P01' || e?.code === '28000' || /password authentication failed|SASL/i.test(message))
-    return { reason: 'AuthenticationFailed', retryable: false, message };
-  if (e?.code === '3D000') return { reason: 'DatabaseMissing', retryable: false, message };
-  if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message))
-    return { reason: 'ConnectionRefused', retryable: true, message };
-  if (
-    (e?.code && CONNECTION_CODES.has(e.code)) ||
-    /timeout expired|timed out|terminated unexpectedly|Connection terminated/i.test(message)
-  )
-    return { reason: 'ConnectionTimeout', retryable: true, message };
-  return { reason: 'QueryFailed', retryable: false, message };
-}
-
-export interface RetryPolicy {
-  attempts: number;
-  baseDelayMs: number;
-}
-
-/** The guide's ResilientDatabaseClient: 3 attempts, 1 s doubling, connection errors only. */
-export const GUIDE_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1000 };
-
-async function withClient<T>(
+function connect<T>(
   target: ProbeTarget,
   timeoutMs: number,
   retry: RetryPolicy,
   fn: (c: pg.Client) => Promise<T>,
   serverTimeout = true,
 ): Promise<T> {
-  let last: ReturnType<typeof classify> | undefined;
-  for (let attempt = 1; attempt <= retry.attempts; attempt++) {
-    const client = new pg.Client({
+  return withClient(
+    {
       host: target.host,
       port: target.port,
       user: target.user,
@@ -115,20 +63,10 @@ async function withClient<T>(
       ...(serverTimeout ? { statement_timeout: timeoutMs } : {}),
       query_timeout: timeoutMs,
       application_name: PROBE_APPLICATION,
-    });
-    client.on('error', () => {}); // a dropped connection surfaces as the query's error
-    try {
-      await client.connect();
-      return await fn(client);
-    } catch (err) {
-      last = classify(err);
-      if (!last.retryable || attempt === retry.attempts) break;
-      await new Promise((r) => setTimeout(r, retry.baseDelayMs * 2 ** (attempt - 1)));
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  throw new ProbeError(last!.reason, last!.message);
+    },
+    fn,
+    retry,
+  );
 }
 
 const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
@@ -166,7 +104,7 @@ export async function probePrimary(
   opts: { slowQueryMs: number; timeoutMs?: number; retry?: RetryPolicy },
 ): Promise<PrimaryMeasurement> {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  return withClient(target, timeoutMs, opts.retry ?? GUIDE_RETRY, async (c) => {
+  return connect(target, timeoutMs, opts.retry ?? GUIDE_RETRY, async (c) => {
     const t0 = performance.now();
     await c.query('SELECT 1');
     const responseMs = performance.now() - t0;
@@ -231,7 +169,7 @@ export async function ensureMonitoringObjects(
   sql: string,
   timeoutMs = 5000,
 ): Promise<void> {
-  await withClient(target, timeoutMs, { attempts: 1, baseDelayMs: 0 }, async (c) => {
+  await connect(target, timeoutMs, NO_RETRY, async (c) => {
     await c.query(sql);
   });
 }
@@ -240,7 +178,7 @@ export async function probePooler(
   target: ProbeTarget,
   opts: { timeoutMs?: number; retry?: RetryPolicy } = {},
 ): Promise<PoolerMeasurement> {
-  return withClient(
+  return connect(
     { ...target, database: 'pgbouncer' },
     opts.timeoutMs ?? 5000,
     opts.retry ?? GUIDE_RETRY,
