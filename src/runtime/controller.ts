@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubeObject, ResourceType } from './client.ts';
+import type { KubeClient, KubeObject, ResourceType } from './client.ts';
 import { setCondition } from './conditions.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
 import type { Informer } from './informer.ts';
@@ -14,10 +14,23 @@ import { type Result, TerminalError } from './result.ts';
 import type { Writer } from './status.ts';
 import { type RateLimiter, WorkQueue } from './workqueue.ts';
 
+/** Reads from the informer caches: what a reconcile knows of the cluster without a request. */
+export interface CacheReader {
+  get<T extends KubeObject = KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): T | undefined;
+  list<T extends KubeObject = KubeObject>(type: ResourceType, namespace?: string): T[];
+}
+
+/** Everything a reconcile may use: the cache, the client, the writer and its logger; not the Manager. */
 export interface ReconcileContext {
   log: Logger;
   reconcileId: string;
   writer: Writer;
+  client: KubeClient;
+  cache: CacheReader;
 }
 
 export interface Reconciler<T extends KubeObject> {
@@ -49,6 +62,8 @@ export class Controller<T extends KubeObject> {
   private readonly informer: Informer<T>;
   private readonly reconciler: Reconciler<T>;
   private readonly writer: Writer;
+  private readonly cache: CacheReader;
+  private readonly parse: (<O extends KubeObject>(obj: O) => O) | undefined;
   private readonly metrics: RuntimeMetrics;
   private readonly log: Logger;
   private readonly concurrency: number;
@@ -65,7 +80,11 @@ export class Controller<T extends KubeObject> {
     writer: Writer,
     metrics: RuntimeMetrics,
     log: Logger,
+    cache: CacheReader,
+    parse?: <O extends KubeObject>(obj: O) => O,
   ) {
+    this.cache = cache;
+    this.parse = parse;
     this.name = opts.name;
     this.type = type;
     this.informer = informer;
@@ -123,7 +142,13 @@ export class Controller<T extends KubeObject> {
     if (!obj)
       for (const uid of this.cleanedUp)
         if (!this.informer.list().some((o) => o.metadata.uid === uid)) this.cleanedUp.delete(uid);
-    const ctx: ReconcileContext = { log, reconcileId, writer: this.writer };
+    const ctx: ReconcileContext = {
+      log,
+      reconcileId,
+      writer: this.writer,
+      client: this.writer.client,
+      cache: this.cache,
+    };
     const endTimer = this.metrics.reconcileTime.startTimer({ controller: this.name });
     let result: 'success' | 'error' | 'requeue_after' | 'terminal' = 'success';
     try {
@@ -182,7 +207,7 @@ export class Controller<T extends KubeObject> {
       await addFinalizer(this.writer.client, this.type, obj, finalizer);
       return undefined; // the update event brings the key back with the finalizer in the cache
     }
-    return this.reconciler.reconcile(obj, ctx);
+    return this.reconciler.reconcile(this.parse ? this.parse(obj) : obj, ctx);
   }
 
   private async markStalled(obj: T, err: TerminalError): Promise<void> {

@@ -6,13 +6,15 @@
 import { createServer, type Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
 import { KubeClient, type KubeObject, type ResourceType } from './client.ts';
 import type { RuntimeConfig } from './config.ts';
-import { Controller, keyOf, type Reconciler } from './controller.ts';
+import { type CacheReader, Controller, keyOf, type Reconciler } from './controller.ts';
 import { EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
 import { LeaderElector } from './leader.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { TerminalError } from './result.ts';
 import { Writer } from './status.ts';
 import type { RateLimiter } from './workqueue.ts';
 
@@ -41,8 +43,22 @@ interface Runnable {
   stop(): Promise<void>;
 }
 
+/** Parses an object with its kind's schema; metadata and status are kept as they came. */
+export function parseWith(schema: ZodType) {
+  return <T extends KubeObject>(obj: T): T => {
+    const parsed = schema.safeParse(obj);
+    if (!parsed.success)
+      throw new TerminalError(
+        'InvalidSpec',
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
+    return { ...(parsed.data as object), metadata: obj.metadata, status: obj.status } as unknown as T;
+  };
+}
+
 export class ControllerBuilder<T extends KubeObject> {
   private forType?: ResourceType;
+  private schema?: ZodType;
   private readonly owned: ResourceType[] = [];
   private readonly watched: { type: ResourceType; map: MapFn }[] = [];
   private concurrency?: number;
@@ -55,8 +71,14 @@ export class ControllerBuilder<T extends KubeObject> {
     this.name = name;
   }
 
-  for(type: ResourceType): this {
+  /**
+   * The kind this controller reconciles. With a schema (the API's zod schema of the kind), the
+   * reconciler is handed the parsed object, and one that does not parse is Stalled with reason
+   * InvalidSpec here, once, for every kind.
+   */
+  for(type: ResourceType, opts: { schema?: ZodType } = {}): this {
     this.forType = type;
+    this.schema = opts.schema;
     return this;
   }
 
@@ -99,6 +121,8 @@ export class ControllerBuilder<T extends KubeObject> {
       m.writer,
       m.metrics,
       m.log,
+      m.cache,
+      this.schema ? parseWith(this.schema) : undefined,
     );
     // Like controller-runtime's GenerationChanged|Labels|Annotations predicates: the status the
     // controller itself writes does not bring the object back for another reconcile.
@@ -195,6 +219,14 @@ export class Manager {
     }
     return inf as unknown as Informer<T>;
   }
+
+  /** The caches as reconciles see them (an informer asked for late starts at once, above). */
+  readonly cache: CacheReader = {
+    get: <T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string) =>
+      this.informer<T>(type).get(namespace, name),
+    list: <T extends KubeObject>(type: ResourceType, namespace?: string) =>
+      this.informer<T>(type).list(namespace),
+  };
 
   controller<T extends KubeObject>(name: string): ControllerBuilder<T> {
     return new ControllerBuilder<T>(this, name);

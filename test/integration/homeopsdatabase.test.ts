@@ -387,6 +387,58 @@ describe('credentials', () => {
   });
 });
 
+describe('children no longer desired', () => {
+  it('prunes the pooler when it is disabled, by label and ownership, and brings it back when enabled', async () => {
+    await createDb('nopool', { postgres: { storage: { reclaimPolicy: 'Delete' } } });
+    const pooler = [
+      [Resources.Deployment, 'nopool-pooler'],
+      [Resources.Service, 'nopool-pooler'],
+      [Resources.ConfigMap, 'nopool-pooler-config'],
+      [Resources.PodDisruptionBudget, 'nopool-pooler'],
+    ] as const;
+    const present = () =>
+      Promise.all(
+        pooler.map(([t, n]) =>
+          client.get(t, ns.name, n).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+    await eventually(async () => (await present()).every(Boolean), 60_000);
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      'nopool',
+      { spec: { pooler: { enabled: false } } },
+      MERGE_PATCH,
+    );
+    await eventually(async () => (await present()).every((p) => !p), 60_000);
+    // The primary's children and the Secrets are untouched.
+    for (const [t, n] of [
+      [Resources.StatefulSet, 'nopool'],
+      [Resources.Service, 'nopool-rw'],
+      [Resources.ConfigMap, 'nopool-config'],
+      [Resources.Secret, 'nopool-pooler-auth'],
+    ] as const)
+      expect((await client.get(t, ns.name, n)).metadata.deletionTimestamp).toBeUndefined();
+    const off = await eventually(async () => {
+      const o = await getDb('nopool');
+      return o.status?.observedGeneration === o.metadata.generation ? o : undefined;
+    });
+    expect(cond(off, 'PoolerAvailable')).toBeUndefined();
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      'nopool',
+      { spec: { pooler: { enabled: true } } },
+      MERGE_PATCH,
+    );
+    await eventually(async () => (await present()).every(Boolean), 60_000);
+    await client.delete(Resources.HomeOpsDatabase, ns.name, 'nopool');
+  });
+});
+
 describe('deletion', () => {
   it('garbage-collects the children and keeps the PVC and the Secrets under Retain', async () => {
     await eventually(() => client.get(Resources.PersistentVolumeClaim, ns.name, 'data-ready-0'), 30_000);

@@ -371,14 +371,3 @@ export function buildChildren(
   }
   return out;
 }
-
-/** The pooler's children, to delete when the pooler is disabled. */
-export function poolerChildren(db: HomeOpsDatabase): { kind: string; name: string }[] {
-  const n = names(db);
-  return [
-    { kind: 'ConfigMap', name: n.poolerConfig },
-    { kind: 'Deployment', name: n.pooler },
-    { kind: 'Service', name: n.pooler },
-    { kind: 'PodDisruptionBudget', name: n.pooler },
-  ];
-}

@@ -1,0 +1,184 @@
+/**
+ * The status of a HomeOpsDatabase from what reconcile observed: Kubernetes' view (pods, ready
+ * instances) and the probes' measurements or failures. Pure: the table of every reason is in
+ * status.test.ts.
+ */
+import type { HomeOpsDatabase, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
+import { type ConditionInput, setCondition } from '../../runtime/conditions.ts';
+import { type Check, summarize } from '../../runtime/summary.ts';
+import { ALERT_CONDITIONS, poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
+import { names, POOLER_PORT, POSTGRES_PORT, serviceHost } from './names.ts';
+import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
+
+export interface Failure {
+  reason: string;
+  message: string;
+}
+
+/** What one reconcile saw. A measurement or a failure, never both; neither when not probed. */
+export interface Observation {
+  primaryPodReady: boolean;
+  /** Why the primary pod will not become Ready by itself (image pull, crash loop...). */
+  podIssue?: Failure;
+  poolerReadyInstances: number;
+  primary?: PrimaryMeasurement;
+  primaryError?: Failure;
+  pooler?: PoolerMeasurement;
+  poolerError?: Failure;
+}
+
+function primaryCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
+  const pod = names(db).pod;
+  if (!o.primaryPodReady)
+    return o.podIssue
+      ? {
+          type: 'PrimaryAvailable',
+          status: 'False',
+          reason: o.podIssue.reason,
+          message: `pod ${pod}: ${o.podIssue.message}`,
+        }
+      : {
+          type: 'PrimaryAvailable',
+          status: 'False',
+          reason: 'PodNotReady',
+          message: `waiting for pod ${pod} to be Ready`,
+        };
+  if (o.primary)
+    return {
+      type: 'PrimaryAvailable',
+      status: 'True',
+      reason: 'Connected',
+      message: 'the primary answers queries',
+    };
+  const e = o.primaryError ?? { reason: 'NotProbed', message: 'not probed' };
+  return { type: 'PrimaryAvailable', status: 'False', reason: e.reason, message: e.message };
+}
+
+function poolerCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
+  if (o.poolerReadyInstances === 0)
+    return {
+      type: 'PoolerAvailable',
+      status: 'False',
+      reason: 'PodNotReady',
+      message: `no ready PgBouncer pod in ${names(db).pooler}`,
+    };
+  if (o.pooler)
+    return {
+      type: 'PoolerAvailable',
+      status: 'True',
+      reason: 'Connected',
+      message: `${o.poolerReadyInstances} PgBouncer instance(s) ready`,
+    };
+  if (!o.primaryPodReady)
+    return {
+      type: 'PoolerAvailable',
+      status: 'False',
+      reason: 'PrimaryNotReady',
+      message: 'waiting for the primary',
+    };
+  const e = o.poolerError ?? { reason: 'NotProbed', message: 'not probed' };
+  return { type: 'PoolerAvailable', status: 'False', reason: e.reason, message: e.message };
+}
+
+/** Ready's checks, in the order to fix them: the first that fails names Ready's reason. */
+export function readinessChecks(db: HomeOpsDatabase, o: Observation): Check[] {
+  const pod = names(db).pod;
+  const checks: Check[] = [
+    {
+      ok: o.primaryPodReady,
+      reason: o.podIssue?.reason ?? 'Provisioning',
+      message: o.podIssue
+        ? `primary pod ${pod}: ${o.podIssue.message}`
+        : `waiting for the primary pod ${pod}`,
+    },
+    {
+      ok: !!o.primary,
+      reason: o.primaryError?.reason ?? 'NotProbed',
+      message: `primary: ${o.primaryError?.message ?? 'not probed'}`,
+    },
+  ];
+  if (db.spec.pooler.enabled)
+    checks.push({
+      ok: !!o.pooler,
+      reason: o.poolerReadyInstances === 0 ? 'PoolerNotReady' : (o.poolerError?.reason ?? 'PoolerNotReady'),
+      message: `pooler: ${o.poolerError?.message ?? 'no ready instance'}`,
+    });
+  checks.push(
+    {
+      ok: o.primary?.statementsAvailable !== false,
+      reason: 'ExtensionMissing',
+      message: 'pg_stat_statements is not installed: it must be in shared_preload_libraries',
+    },
+    {
+      ok: !(db.spec.postgres.timescale === 'enabled' && o.primary && !o.primary.timescale.available),
+      reason: 'TimescaleUnavailable',
+      message: 'timescale: enabled, but the image has no timescaledb extension',
+    },
+  );
+  return checks;
+}
+
+/** The whole status: conditions, phase and the measured figures, rounded against `prev`. */
+export function databaseStatus(
+  db: HomeOpsDatabase,
+  o: Observation,
+  prev: HomeOpsDatabaseStatus,
+): HomeOpsDatabaseStatus {
+  const n = names(db);
+  const gen = db.metadata.generation;
+  const alerts = o.primary ? thresholdConditions(o.primary, db.spec.monitoring) : [];
+  const { ready, blocking } = summarize(readinessChecks(db, o), 'primary and pooler are up');
+  const firing = alerts.filter((c) => c.status === 'True');
+  if (!blocking && firing.length)
+    ready.message = `ready, with alerts: ${firing.map((a) => a.type).join(', ')}`;
+  const conds: ConditionInput[] = [
+    primaryCondition(db, o),
+    ...(db.spec.pooler.enabled ? [poolerCondition(db, o)] : []),
+    ...alerts,
+    ready,
+    {
+      type: 'Reconciling',
+      status: o.primaryPodReady ? 'False' : 'True',
+      reason: o.primaryPodReady ? 'Reconciled' : 'Provisioning',
+      message: o.primaryPodReady ? 'children are applied' : 'waiting for the primary pod',
+    },
+    { type: 'Stalled', status: 'False', reason: 'Reconciled', message: 'no blocking error' },
+  ];
+  let conditions = prev.conditions ?? [];
+  for (const c of conds) conditions = setCondition(conditions, c, gen);
+  // Alert conditions of a database that can no longer be measured are dropped, not guessed.
+  if (!o.primary)
+    conditions = conditions.filter((c) => !(ALERT_CONDITIONS as readonly string[]).includes(c.type));
+  if (!db.spec.pooler.enabled) conditions = conditions.filter((c) => c.type !== 'PoolerAvailable');
+
+  return {
+    observedGeneration: gen,
+    phase: blocking
+      ? o.primaryPodReady
+        ? 'Degraded'
+        : 'Provisioning'
+      : firing.length
+        ? 'Degraded'
+        : 'Ready',
+    conditions,
+    endpoints: {
+      primary: `${serviceHost(db, n.rwService)}:${POSTGRES_PORT}`,
+      ...(db.spec.pooler.enabled ? { pooler: `${serviceHost(db, n.pooler)}:${POOLER_PORT}` } : {}),
+    },
+    secrets: {
+      superuser: n.superuserSecret,
+      app: n.appSecret,
+      replication: n.replicationSecret,
+      pooler: n.poolerSecret,
+    },
+    ...(o.primary ? { timescale: o.primary.timescale } : prev.timescale ? { timescale: prev.timescale } : {}),
+    ...(o.primary ? { primary: primaryStatus(o.primary, prev.primary, db.spec.monitoring) } : {}),
+    ...(db.spec.pooler.enabled && o.pooler
+      ? { pooler: poolerStatus(o.pooler, o.poolerReadyInstances, prev.pooler) }
+      : {}),
+    // Figures owned by the job runner (a later issue) are kept as they are.
+    ...(prev.migrations ? { migrations: prev.migrations } : {}),
+    ...(prev.partitions ? { partitions: prev.partitions } : {}),
+    ...(prev.benchmarks ? { benchmarks: prev.benchmarks } : {}),
+  };
+}

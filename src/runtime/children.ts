@@ -1,0 +1,68 @@
+/**
+ * Applying a resource's children, for every kind: each desired child is applied only where the
+ * cache differs; a child still being deleted (left by an earlier resource of the same name) is
+ * waited for; fields that cannot change after creation are kept from the live object; and
+ * children no longer desired are pruned, found by their labels and controller ownerReference in
+ * the cache, not by a second list the builders would have to keep in step.
+ */
+import type { KubeObject, ResourceType } from './client.ts';
+import { KubeApiError } from './client.ts';
+import type { ReconcileContext } from './controller.ts';
+import { resourceOf } from './types.ts';
+
+export interface ApplyChildrenOptions {
+  /** Kinds to prune: an object of these kinds, labelled with `selector`, controlled by the owner and not desired, is deleted. */
+  prune: readonly ResourceType[];
+  selector: Readonly<Record<string, string>>;
+  /** Copies into `desired` what must stay as it is on `live` (immutable fields). */
+  keep?: (desired: KubeObject, live: KubeObject) => void;
+}
+
+export interface ApplyChildrenResult {
+  /** Some desired child is still being deleted: its deletion event brings the owner back. */
+  waiting: boolean;
+  /** Children deleted because they are no longer desired, as Kind/name. */
+  pruned: string[];
+}
+
+const id = (kind: string, name: string | undefined) => `${kind}/${name}`;
+
+export async function applyChildren(
+  ctx: ReconcileContext,
+  owner: KubeObject,
+  desired: readonly KubeObject[],
+  opts: ApplyChildrenOptions,
+): Promise<ApplyChildrenResult> {
+  const ns = owner.metadata.namespace;
+  let waiting = false;
+  for (const child of desired) {
+    const type = resourceOf(child.apiVersion, child.kind);
+    const live = ctx.cache.get(type, child.metadata.namespace ?? ns, child.metadata.name!);
+    if (live?.metadata.deletionTimestamp) {
+      waiting = true;
+      continue;
+    }
+    if (live) opts.keep?.(child, live);
+    await ctx.writer.applyChild(type, child, live);
+  }
+  const wanted = new Set(desired.map((d) => id(d.kind, d.metadata.name)));
+  const pruned: string[] = [];
+  for (const type of opts.prune) {
+    for (const live of ctx.cache.list(type, ns)) {
+      const labels = live.metadata.labels ?? {};
+      if (
+        wanted.has(id(type.kind, live.metadata.name)) ||
+        live.metadata.deletionTimestamp ||
+        !Object.entries(opts.selector).every(([k, v]) => labels[k] === v) ||
+        !(live.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === owner.metadata.uid)
+      )
+        continue;
+      await ctx.client.delete(type, ns, live.metadata.name!).catch((e) => {
+        if (!(e instanceof KubeApiError && e.notFound)) throw e;
+      });
+      pruned.push(id(type.kind, live.metadata.name));
+      ctx.log.info({ kind: type.kind, name: live.metadata.name }, 'no longer desired: deleted');
+    }
+  }
+  return { waiting, pruned };
+}

@@ -1,0 +1,73 @@
+/**
+ * Secrets a resource needs, for every kind: created once from the builder (CSPRNG passwords),
+ * never rewritten; one the user made first is adopted (the owner's reference and the operator's
+ * label added, its data left alone). The Secret cache holds only the operator's own (a label
+ * selector), so a Secret missing from it is looked for with one direct read: rare, only until
+ * it is adopted or made.
+ */
+import { KubeApiError, type KubeObject, MERGE_PATCH } from './client.ts';
+import type { ReconcileContext } from './controller.ts';
+import { Resources } from './types.ts';
+
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'homeops-operator' } as const;
+export const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=homeops-operator';
+
+/**
+ * The live Secrets, in the order asked for, once all exist; undefined when one was just created
+ * (its watch event brings the owner back with it in the cache).
+ */
+export async function ensureSecrets(
+  ctx: ReconcileContext,
+  owner: KubeObject,
+  wanted: readonly { name: string; build: () => KubeObject }[],
+): Promise<KubeObject[] | undefined> {
+  const ns = owner.metadata.namespace;
+  const out: KubeObject[] = [];
+  let created = false;
+  for (const { name, build } of wanted) {
+    const live =
+      ctx.cache.get(Resources.Secret, ns, name) ??
+      (await ctx.client.get(Resources.Secret, ns, name).catch((e) => {
+        if (e instanceof KubeApiError && e.notFound) return undefined;
+        throw e;
+      }));
+    if (!live) {
+      try {
+        await ctx.client.create(Resources.Secret, build());
+        ctx.log.info({ secret: name }, 'generated Secret');
+      } catch (e) {
+        if (!(e instanceof KubeApiError && e.conflict)) throw e; // 409: the cache is behind
+      }
+      created = true;
+      continue;
+    }
+    const owned = (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
+    const labelled =
+      live.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'];
+    if (!owned || !labelled) {
+      // A Secret the user made first (or one retained from an earlier resource): adopt it.
+      await ctx.client.patch(
+        Resources.Secret,
+        ns,
+        name,
+        {
+          metadata: {
+            labels: MANAGED_BY,
+            ...(owned
+              ? {}
+              : {
+                  ownerReferences: [
+                    ...(live.metadata.ownerReferences ?? []),
+                    ...(build().metadata.ownerReferences ?? []),
+                  ],
+                }),
+          },
+        },
+        MERGE_PATCH,
+      );
+      ctx.log.info({ secret: name }, 'adopted existing Secret');
+    }
+    out.push(live);
+  }
+  return created ? undefined : out;
+}

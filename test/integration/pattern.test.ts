@@ -1,0 +1,84 @@
+/**
+ * The shared controller pattern on the real API server, through the tiny example controller of
+ * test/fixtures/ttl-publisher.ts: a kind that writes only its builders, its status and its
+ * reconcile steps gets a parsed object, its child applied and kept current, and Ready.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
+import type { Manager } from '../../src/runtime/manager.ts';
+import { Resources } from '../../src/runtime/types.ts';
+import { registerTtlPublisher } from '../fixtures/ttl-publisher.ts';
+import { installCrds } from '../support/crds.ts';
+import { eventually, kubeConfig, testNamespace } from '../support/kube.ts';
+import { testManager } from '../support/operator.ts';
+
+let ns: Awaited<ReturnType<typeof testNamespace>>;
+let client: KubeClient;
+let manager: Manager;
+type Cm = KubeObject & { data?: Record<string, string> };
+
+beforeAll(async () => {
+  const kc = kubeConfig();
+  await installCrds(kc);
+  ns = await testNamespace(kc, 'pattern');
+  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  manager = testManager(kc, ns.name, `pattern-${ns.name}`);
+  registerTtlPublisher(manager);
+  await manager.start();
+});
+afterAll(async () => {
+  await manager?.stop();
+  await ns?.cleanup();
+});
+
+describe('a controller written on the shared pattern', () => {
+  it("publishes the guide's TTL hierarchy, keeps it current, and says Ready", async () => {
+    await client.create(Resources.CacheTier, {
+      apiVersion: 'homeops.io/v1alpha1',
+      kind: 'CacheTier',
+      metadata: { name: 'cache', namespace: ns.name },
+      spec: {},
+    });
+    const cm = await eventually(() => client.get<Cm>(Resources.ConfigMap, ns.name, 'cache-ttl'), 30_000);
+    // The guide: sessions 15 min, preferences 1 h, configs 24 h, query results 5-60 min, realtime 30 s.
+    expect(cm.data).toMatchObject({
+      session: '900',
+      preferences: '3600',
+      configs: '86400',
+      queryResultsMin: '300',
+      queryResultsMax: '3600',
+      realtime: '30',
+    });
+    expect(JSON.parse(cm.data!['ttl.json']!).aggregationsMax).toBe(21600);
+    expect(cm.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: 'CacheTier',
+      name: 'cache',
+      controller: true,
+    });
+    const ready = await eventually(async () => {
+      const t = await client.get<
+        KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
+      >(Resources.CacheTier, ns.name, 'cache');
+      return t.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True') ? t : undefined;
+    }, 30_000);
+    expect(ready.status).toMatchObject({ observedGeneration: 1, phase: 'Ready' });
+
+    await client.patch(
+      Resources.CacheTier,
+      ns.name,
+      'cache',
+      { spec: { ttlPolicies: { session: '30m' } } },
+      MERGE_PATCH,
+    );
+    await eventually(
+      async () => (await client.get<Cm>(Resources.ConfigMap, ns.name, 'cache-ttl')).data?.session === '1800',
+      30_000,
+    );
+    // A hand edit of the child is put back: the spec is the source of truth.
+    await client.patch(Resources.ConfigMap, ns.name, 'cache-ttl', { data: { realtime: '999' } }, MERGE_PATCH);
+    await eventually(
+      async () => (await client.get<Cm>(Resources.ConfigMap, ns.name, 'cache-ttl')).data?.realtime === '30',
+      30_000,
+    );
+  });
+});
