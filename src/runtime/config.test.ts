@@ -36,4 +36,26 @@ describe('loadConfig', () => {
       /unknown flag --colour=blue[\s\S]*--concurrency[\s\S]*--logLevel/,
     );
   });
+
+  it('takes concurrency per controller, the API client limits, images and how Services are dialled', () => {
+    const c = loadConfig(
+      [
+        '--controller-concurrency=homeopsdatabase=4, cachetier=1',
+        '--kube-api-qps=20',
+        '--service-addresses=cluster-ip',
+        '--postgres-image=localhost/homeops/postgres:15',
+      ],
+      {},
+    );
+    expect(c).toMatchObject({
+      controllerConcurrency: { homeopsdatabase: 4, cachetier: 1 },
+      kubeApiQps: 20,
+      kubeApiBurst: 400,
+      serviceAddresses: 'cluster-ip',
+      postgresImage: 'localhost/homeops/postgres:15',
+      pgbouncerImage: 'ghcr.io/cloudnative-pg/pgbouncer:1.23.0',
+    });
+    expect(() => loadConfig(['--controller-concurrency=homeopsdatabase=0'], {})).toThrow(/homeopsdatabase=0/);
+    expect(() => loadConfig(['--service-addresses=magic'], {})).toThrow(/serviceAddresses/);
+  });
 });

@@ -24,6 +24,33 @@ export const runtimeConfigSchema = z.object({
     )
     .describe('Namespaces to watch, comma-separated; all when empty.'),
   concurrency: z.coerce.number().int().min(1).max(64).default(2),
+  controllerConcurrency: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      const out: Record<string, number> = {};
+      for (const part of s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const m = /^([a-z0-9-]+)=([0-9]+)$/.exec(part);
+        if (!m || Number(m[2]) < 1 || Number(m[2]) > 64) {
+          ctx.addIssue({ code: 'custom', message: `"${part}" is not controller=N with N from 1 to 64` });
+          continue;
+        }
+        out[m[1]!] = Number(m[2]);
+      }
+      return out;
+    })
+    .describe(
+      'Reconcile concurrency per controller, such as homeopsdatabase=4; --concurrency for the others.',
+    ),
+  kubeApiQps: z.coerce
+    .number()
+    .min(0)
+    .default(200)
+    .describe('Client-side requests per second to the API server; 0 turns the limit off.'),
+  kubeApiBurst: z.coerce.number().int().min(1).default(400),
   metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
   healthPort: z.coerce.number().int().min(0).max(65535).default(8081),
   bindAddress: z.string().default('0.0.0.0'),

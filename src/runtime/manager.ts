@@ -16,7 +16,7 @@ import { LeaderElector } from './leader.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { TerminalError } from './result.ts';
 import { Writer } from './status.ts';
-import type { RateLimiter } from './workqueue.ts';
+import { type RateLimiter, TokenBucket } from './workqueue.ts';
 
 export const FIELD_MANAGER = 'homeops-operator';
 export const USER_AGENT = 'homeops-operator';
@@ -112,7 +112,7 @@ export class ControllerBuilder<T extends KubeObject> {
     const controller = new Controller<T>(
       {
         name: this.name,
-        concurrency: this.concurrency ?? m.config.concurrency,
+        concurrency: m.config.controllerConcurrency[this.name] ?? this.concurrency ?? m.config.concurrency,
         rateLimiter: this.rateLimiter,
       },
       forType,
@@ -187,6 +187,7 @@ export class Manager {
     this.client = new KubeClient(kubeConfig, {
       userAgent: `${USER_AGENT}/${config.identity}`,
       requests: this.metrics.restClientRequests,
+      ...(config.kubeApiQps > 0 ? { limiter: new TokenBucket(config.kubeApiQps, config.kubeApiBurst) } : {}),
     });
     this.events = new EventRecorder(this.client, 'homeops.io/homeops-operator', config.identity, log);
     this.writer = new Writer(this.client, FIELD_MANAGER, log, this.events);
