@@ -288,9 +288,13 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     .owns(Resources.Deployment)
     .owns(Resources.PodDisruptionBudget)
     .owns(Resources.Secret)
+    // Only a pod that will not start by itself wakes its database (a pod becoming Ready moves
+    // its StatefulSet's status, which does): pods' many ordinary updates cost no reconcile.
     .watches(Resources.Pod, (p) => {
       const db = p.metadata.labels?.['homeops.io/database'];
-      return db ? [keyOf({ metadata: { namespace: p.metadata.namespace, name: db } })] : [];
+      return db && podProblem(p as Parameters<typeof podProblem>[0])
+        ? [keyOf({ metadata: { namespace: p.metadata.namespace, name: db } })]
+        : [];
     })
     .complete(reconciler);
   return { reconciler, controller };
