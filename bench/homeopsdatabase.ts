@@ -6,7 +6,7 @@
  * operator's endpoint map sends each one's Services to the local PostgreSQL and PgBouncer.
  *   node bench/homeopsdatabase.ts [sizes=1,10,100] [idleSeconds=60]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, type KubeObject } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
 import { onKwok } from '../test/support/kwok.ts';
+import { startOperator } from './operator.ts';
 
 const sizes = (process.argv[2] ?? '1,10,100').split(',').map(Number);
 const IDLE_S = Number(process.argv[3] ?? 60);
@@ -93,29 +94,12 @@ for (const N of sizes) {
     }),
   );
   const identity = `bench-${ns}`;
-  const proc = spawn(
-    process.execPath,
-    [
-      join(repo, 'src/main.ts'),
-      'run',
-      `--kubeconfig=${kubeconfig}`,
-      `--namespaces=${ns}`,
-      '--leader-elect=false',
-      `--identity=${identity}`,
-      `--endpoint-map=${mapFile}`,
-      '--metrics-port=18090',
-      '--health-port=18091',
-      '--bind-address=127.0.0.1',
-      '--log-level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  while (
-    !(await fetch('http://127.0.0.1:18091/readyz')
-      .then((r) => r.ok)
-      .catch(() => false))
-  )
-    await sleep(50);
+  const proc = await startOperator({
+    kubeconfig,
+    namespace: ns,
+    port: 18090,
+    args: [`--identity=${identity}`, `--endpoint-map=${mapFile}`],
+  });
 
   const since = new Date();
   const created = new Map<string, number>();

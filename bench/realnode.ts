@@ -10,13 +10,14 @@
  *     max_client_conn (100) and with 1000.
  *   npx node bench/realnode.ts [runs=5] [seconds=15]
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, type KubeObject, MERGE_PATCH } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
+import { startOperator } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 15);
@@ -34,24 +35,17 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 const ns = `bench-real-${randomBytes(3).toString('hex')}`;
 await client.create(Resources.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
-const operator = spawn(
-  process.execPath,
-  [
-    join(repo, 'src/main.ts'),
-    'run',
-    `--kubeconfig=${kubeconfig}`,
-    `--namespaces=${ns}`,
-    '--leader-elect=false',
+const operator = await startOperator({
+  kubeconfig,
+  namespace: ns,
+  port: 18092,
+  stdout: 'inherit',
+  args: [
     '--service-addresses=cluster-ip',
     `--postgres-image=${sh('bash hack/images.sh ref postgres')}`,
     `--pgbouncer-image=${sh('bash hack/images.sh ref pgbouncer')}`,
-    '--metrics-port=18092',
-    '--health-port=18093',
-    '--bind-address=127.0.0.1',
-    '--log-level=warn',
   ],
-  { stdio: ['ignore', 'inherit', 'inherit'] },
-);
+});
 
 type Db = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 const ready = (o: Db) => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');

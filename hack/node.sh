@@ -328,7 +328,6 @@ node_down() {
   for ns in $(ip netns list 2>/dev/null | awk '/^cni-/{print $1}'); do ip netns delete "$ns" 2>/dev/null || true; done
   ip link show type veth 2>/dev/null | awk -F'[ :@]+' '/master '"$NODE_BRIDGE"'/{print $2}' |
     while read -r v; do ip link del "$v" 2>/dev/null || true; done
-  network_down
   rm -rf /var/lib/kubelet /var/log/pods /var/log/containers /run/containerd "$HOSTPATH_PV" /var/lib/cni/networks/homeops
 }
 

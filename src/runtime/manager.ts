@@ -169,6 +169,7 @@ export class Manager {
   readonly events: EventRecorder;
   private readonly kubeConfig: KubeConfig;
   private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly selectors = new Map<string, string | undefined>();
   private readonly controllers: Runnable[] = [];
   private readonly servers: Server[] = [];
   private elector?: LeaderElector;
@@ -203,6 +204,11 @@ export class Manager {
   informer<T extends KubeObject>(type: ResourceType, opts: { labelSelector?: string } = {}): Informer<T> {
     const key = `${type.apiVersion}/${type.kind}`;
     let inf = this.informers.get(key);
+    if (inf && opts.labelSelector !== undefined && opts.labelSelector !== this.selectors.get(key))
+      // One informer per kind: a second, different scope would be silently ignored.
+      throw new Error(
+        `the ${type.kind} informer exists with selector "${this.selectors.get(key) ?? ''}"; ask for it with that one`,
+      );
     if (!inf) {
       inf = new Informer(this.kubeConfig, this.client, type, this.log, {
         namespaces: this.config.namespaces,
@@ -211,12 +217,11 @@ export class Manager {
       this.informers.set(key, inf);
       // Asked for after start(): it starts now (a read can await inf.waitForSync()), instead of
       // staying empty forever with no error.
-      if (this.informersStarted) {
-        const started = inf;
-        started
+      if (this.informersStarted)
+        inf
           .start()
           .catch((e) => this.log.error({ err: String(e), kind: type.kind }, 'informer failed to start'));
-      }
+      this.selectors.set(key, opts.labelSelector);
     }
     return inf as unknown as Informer<T>;
   }

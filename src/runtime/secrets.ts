@@ -7,10 +7,7 @@
  */
 import { KubeApiError, type KubeObject, MERGE_PATCH } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
-import { Resources } from './types.ts';
-
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'homeops-operator' } as const;
-export const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=homeops-operator';
+import { MANAGED_BY, MANAGED_BY_LABEL, Resources } from './types.ts';
 
 /**
  * The live Secrets, in the order asked for, once all exist; undefined when one was just created
@@ -42,8 +39,7 @@ export async function ensureSecrets(
       continue;
     }
     const owned = (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
-    const labelled =
-      live.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'];
+    const labelled = live.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY[MANAGED_BY_LABEL];
     if (!owned || !labelled) {
       // A Secret the user made first (or one retained from an earlier resource): adopt it.
       await ctx.client.patch(

@@ -8,6 +8,11 @@ const t = (apiVersion: string, kind: string, plural: string, namespaced = true):
   namespaced,
 });
 
+/** The label on everything the operator makes or adopts; its caches select on it. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = { [MANAGED_BY_LABEL]: 'homeops-operator' } as const;
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY[MANAGED_BY_LABEL]}`;
+
 export const Resources = {
   HomeOpsDatabase: t('homeops.io/v1alpha1', 'HomeOpsDatabase', 'homeopsdatabases'),
   CacheTier: t('homeops.io/v1alpha1', 'CacheTier', 'cachetiers'),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type HomeOpsDatabase, homeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { DEFAULT_IMAGES } from '../../images.ts';
 import {
   buildChildren,
   buildPoolerConfigMap,
@@ -10,7 +11,6 @@ import {
   buildPostgresConfigMap,
   buildStatefulSet,
   CHECKSUM_ANNOTATION,
-  DEFAULT_IMAGES,
   postgresUid,
 } from './builders.ts';
 

@@ -31,7 +31,6 @@ import {
   renderPostgresStartScript,
 } from './pgconfig.ts';
 
-export { DEFAULT_IMAGES, type DefaultImages };
 export const CHECKSUM_ANNOTATION = 'homeops.io/config-checksum';
 
 /** The uid each default image runs PostgreSQL as (postgres:15 and the local image: 999). */

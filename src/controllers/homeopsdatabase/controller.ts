@@ -10,30 +10,26 @@ import {
   homeOpsDatabase,
 } from '../../api/v1alpha1/index.ts';
 import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
+import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
+import type { RetryPolicy } from '../../pg/client.ts';
+import { classifyPgError } from '../../pg/errors.ts';
 import { applyChildren } from '../../runtime/children.ts';
 import { type KubeObject, MERGE_PATCH } from '../../runtime/client.ts';
 import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
 import { keyOf } from '../../runtime/controller.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter, TerminalError } from '../../runtime/result.ts';
-import { ensureSecrets, MANAGED_BY, MANAGED_SELECTOR } from '../../runtime/secrets.ts';
+import { ensureSecrets } from '../../runtime/secrets.ts';
 import { Semaphore } from '../../runtime/semaphore.ts';
 import { DEFAULT_POLARITY } from '../../runtime/status.ts';
-import { Resources } from '../../runtime/types.ts';
+import { MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
-import { buildChildren, DEFAULT_IMAGES, type DefaultImages } from './builders.ts';
+import { buildChildren } from './builders.ts';
 import { ALERT_CONDITIONS, podProblem } from './health.ts';
 import { DatabaseMetrics } from './metrics.ts';
 import { names, POOLER_PORT, POSTGRES_PORT, serviceHost } from './names.ts';
 import { POOLER_AUTH_SQL } from './pgconfig.ts';
-import {
-  ensureMonitoringObjects,
-  ProbeError,
-  type ProbeTarget,
-  probePooler,
-  probePrimary,
-  type RetryPolicy,
-} from './prober.ts';
+import { ensureMonitoringObjects, type ProbeTarget, probePooler, probePrimary } from './prober.ts';
 import {
   buildSecret,
   InvalidSecretError,
@@ -116,7 +112,6 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
 
   constructor(registry: Registry, opts: HomeOpsDatabaseControllerOptions) {
     this.opts = opts;
-
     this.probes = new Semaphore(opts.probeConcurrency ?? 4);
     this.metrics = new DatabaseMetrics(registry);
   }
@@ -200,7 +195,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
           retry: this.opts.retry,
         });
       } catch (e) {
-        out.primaryError = e instanceof ProbeError ? e : new ProbeError('QueryFailed', String(e));
+        out.primaryError = classifyPgError(e);
       }
       if (db.spec.pooler.enabled && seen.poolerReadyInstances > 0) {
         const auth = credentials.pooler;
@@ -215,7 +210,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
             { timeoutMs: this.opts.probeTimeoutMs, retry: this.opts.retry },
           );
         } catch (e) {
-          out.poolerError = e instanceof ProbeError ? e : new ProbeError('QueryFailed', String(e));
+          out.poolerError = classifyPgError(e);
         }
       }
     });

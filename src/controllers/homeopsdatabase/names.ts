@@ -1,5 +1,6 @@
 /** Names and labels of a HomeOpsDatabase's children: one place, so builders and reconcile agree. */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { MANAGED_BY } from '../../runtime/types.ts';
 
 export const POSTGRES_PORT = 5432;
 export const POOLER_PORT = 5432;
@@ -40,7 +41,7 @@ export function labels(db: HomeOpsDatabase, component: 'postgres' | 'pooler' | '
     'app.kubernetes.io/name': component === 'pooler' ? 'pgbouncer' : 'postgresql',
     'app.kubernetes.io/instance': db.metadata.name!,
     'app.kubernetes.io/component': component,
-    'app.kubernetes.io/managed-by': 'homeops-operator',
+    ...MANAGED_BY,
     'homeops.io/database': db.metadata.name!,
   };
 }

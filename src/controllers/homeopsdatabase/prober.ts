@@ -40,10 +40,6 @@ export interface PoolerMeasurement {
   maxWaitSeconds: number;
 }
 
-export { GUIDE_RETRY, type RetryPolicy } from '../../pg/client.ts';
-/** A probe's failure: the shared classifier's reason (src/pg/errors.ts). */
-export { PgError as ProbeError, type PgFailure as ProbeFailure } from '../../pg/errors.ts';
-
 function connect<T>(
   target: ProbeTarget,
   timeoutMs: number,
