@@ -45,6 +45,23 @@ export function setCondition(
   return list;
 }
 
+/**
+ * A writer's whole list of conditions: `inputs`, in order, each keeping the lastTransitionTime
+ * it has in `previous` unless its status flipped. Conditions in `previous` that are not among
+ * the inputs (another writer's, or ones this writer dropped) are not in the result.
+ */
+export function conditionsFrom(
+  previous: readonly Condition[] | undefined,
+  inputs: readonly ConditionInput[],
+  observedGeneration: number | undefined,
+  now: Date = new Date(),
+): Condition[] {
+  return inputs.map((input) => {
+    const prev = previous?.find((c) => c.type === input.type);
+    return setCondition(prev ? [prev] : [], input, observedGeneration, now)[0]!;
+  });
+}
+
 export function getCondition(
   conditions: readonly Condition[] | undefined,
   type: string,

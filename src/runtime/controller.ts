@@ -211,7 +211,8 @@ export class Controller<T extends KubeObject> {
   }
 
   private async markStalled(obj: T, err: TerminalError): Promise<void> {
-    const status = { ...((obj.status as Record<string, unknown>) ?? {}) };
+    // Only the controller's own part: another writer's fields stay theirs.
+    const status = this.writer.ownStatus(obj);
     const gen = obj.metadata.generation;
     let conditions = setCondition(
       status.conditions as never,

@@ -3,6 +3,11 @@
  * watch from the list's resourceVersion, relist on 410 Gone). ListWatch stops for good on any
  * other error; this wrapper restarts it with jittered exponential backoff, so a restarted API
  * server or a dropped connection only delays events. Handlers should only enqueue keys.
+ *
+ * Objects are trimmed before they are cached (client-go's SetTransform): `managedFields` and
+ * the last-applied annotation are dropped, which is most of a StatefulSet's or a Pod's size,
+ * except the status-subresource entries of server-side apply, by which a writer of a shared
+ * status knows its own fields (see status.ts).
  */
 import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -18,6 +23,38 @@ export interface InformerOptions {
   /** Backoff after a watch or list error: base and cap, in ms. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** What the cache keeps of an object: no managedFields but status applies, no last-applied copy. */
+export function trim<T extends KubernetesObject>(obj: T): T {
+  const meta = obj?.metadata as (KubernetesObject['metadata'] & Record<string, unknown>) | undefined;
+  if (!meta) return obj;
+  const managed = meta.managedFields as { operation?: string; subresource?: string }[] | undefined;
+  if (managed) {
+    const keep = managed.filter((m) => m.operation === 'Apply' && m.subresource === 'status');
+    if (keep.length) meta.managedFields = keep as never;
+    else delete meta.managedFields;
+  }
+  if (meta.annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _, ...rest } = meta.annotations;
+    if (Object.keys(rest).length) meta.annotations = rest;
+    else delete meta.annotations;
+  }
+  return obj;
+}
+
+/** client-node's Watch, with every event's object trimmed before the ListWatch caches it. */
+class TrimmingWatch extends Watch {
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: KubernetesObject, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(path, queryParams, (phase, obj, raw) => callback(phase, trim(obj), raw), done);
+  }
 }
 
 export class Informer<T extends KubeObject = KubeObject> {
@@ -51,7 +88,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.type = type;
     this.log = log;
     this.opts = opts;
-    const watch = new Watch(kubeConfig);
+    const watch = new TrimmingWatch(kubeConfig);
     const namespaces = type.namespaced && opts.namespaces?.length ? opts.namespaces : [undefined];
     namespaces.forEach((ns, i) => {
       const lw = new ListWatch<KubernetesObject>(
@@ -59,7 +96,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         watch,
         () => {
           this.lists++;
-          return this.client.list<T>(type, ns, { labelSelector: opts.labelSelector }) as never;
+          return this.client
+            .list<T>(type, ns, { labelSelector: opts.labelSelector })
+            .then((l) => ({ ...l, items: l.items.map((o) => trim(o as never)) })) as never;
         },
         false,
         opts.labelSelector,

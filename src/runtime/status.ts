@@ -1,8 +1,15 @@
 /**
  * Status and child writes that happen only when something changed: a converged, idle
  * resource causes no write request at all. Status goes to the /status subresource by
- * server-side apply under the operator's field manager, always whole (a manager's apply
- * removes the fields it owned and left out), and flips of conditions become Events.
+ * server-side apply, and flips of conditions become Events.
+ *
+ * Each writer of a status owns its part, under its own field manager: the controller its
+ * phase, figures and conditions; the job results theirs (`Writer.as('homeops-operator-jobs')`).
+ * A writer always applies its whole part (server-side apply removes what the manager owned and
+ * left out) and never another's fields: top-level status keys belong to one writer; conditions
+ * (a list keyed by `type`) are shared, each type owned by one writer. Whether a write is due is
+ * decided against the writer's own fields, read from the object's managedFields, so one writer's
+ * fields never make another write.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
@@ -50,6 +57,85 @@ export const DEFAULT_POLARITY: ConditionPolarity = {
   abnormalTrue: new Set(['Stalled', 'Degraded']),
 };
 
+/** The status fields a field manager owns: top-level keys, and condition types. */
+export interface StatusOwnership {
+  keys: Set<string>;
+  conditions: Set<string>;
+}
+
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  fieldsV1?: Record<string, unknown>;
+}
+
+/** What `manager` owns of `obj.status`, from its server-side-apply entry on the status subresource. */
+export function statusOwnership(obj: KubeObject, manager: string): StatusOwnership {
+  const owned: StatusOwnership = { keys: new Set(), conditions: new Set() };
+  const entries = (obj.metadata.managedFields ?? []) as ManagedFieldsEntry[];
+  for (const e of entries) {
+    if (e.manager !== manager || e.operation !== 'Apply' || e.subresource !== 'status') continue;
+    const status = (e.fieldsV1?.['f:status'] ?? {}) as Record<string, unknown>;
+    for (const [f, sub] of Object.entries(status)) {
+      if (!f.startsWith('f:')) continue;
+      const key = f.slice(2);
+      owned.keys.add(key);
+      if (key !== 'conditions') continue;
+      for (const k of Object.keys((sub ?? {}) as Record<string, unknown>)) {
+        if (!k.startsWith('k:')) continue;
+        const type = (JSON.parse(k.slice(2)) as { type?: string }).type;
+        if (type) owned.conditions.add(type);
+      }
+    }
+  }
+  return owned;
+}
+
+/** The fields of `status` that `owned` names: a writer's own part of a shared status. */
+export function ownedPart(status: Record<string, unknown>, owned: StatusOwnership): Record<string, unknown> {
+  const part: Record<string, unknown> = {};
+  for (const k of owned.keys) {
+    if (k === 'conditions') {
+      const conds = ((status.conditions as Condition[] | undefined) ?? []).filter((c) =>
+        owned.conditions.has(c.type),
+      );
+      if (conds.length) part.conditions = conds;
+    } else if (status[k] !== undefined) part[k] = status[k];
+  }
+  return part;
+}
+
+/**
+ * True when applying `part` as the writer that owns `owned` would change `current`: one of its
+ * values differs, or a field it owned is no longer in it (the apply would remove it). Other
+ * writers' keys and conditions are not looked at.
+ */
+export function statusNeedsWrite(
+  current: Record<string, unknown>,
+  part: Record<string, unknown>,
+  owned: StatusOwnership,
+): boolean {
+  for (const [k, v] of Object.entries(part)) {
+    if (k === 'conditions') continue;
+    if (!isDeepStrictEqual(v, current[k])) return true;
+  }
+  const conds = (part.conditions as Condition[] | undefined) ?? [];
+  const live = (current.conditions as Condition[] | undefined) ?? [];
+  for (const c of conds)
+    if (
+      !isDeepStrictEqual(
+        c,
+        live.find((l) => l.type === c.type),
+      )
+    )
+      return true;
+  for (const k of owned.keys) if (k !== 'conditions' && !(k in part) && current[k] !== undefined) return true;
+  for (const t of owned.conditions)
+    if (!conds.some((c) => c.type === t) && live.some((l) => l.type === t)) return true;
+  return false;
+}
+
 export class Writer {
   readonly client: KubeClient;
   readonly fieldManager: string;
@@ -77,9 +163,20 @@ export class Writer {
     return true;
   }
 
+  /** The same writer under another field manager: a second owner of a shared status. */
+  as(fieldManager: string): Writer {
+    return new Writer(this.client, fieldManager, this.log, this.events);
+  }
+
+  /** This writer's part of `obj`'s cached status. */
+  ownStatus(obj: KubeObject): Record<string, unknown> {
+    return ownedPart((obj.status ?? {}) as Record<string, unknown>, statusOwnership(obj, this.fieldManager));
+  }
+
   /**
-   * Writes `status` for `obj` when it differs from the cached status, and records an Event for
-   * each condition whose status flipped. Returns whether a write was made.
+   * Writes this writer's part of the status of `obj` (all of it: a field left out is removed)
+   * when it differs from the cached object, and records an Event for each of its conditions
+   * whose status flipped. Returns whether a write was made.
    */
   async applyStatus(
     type: ResourceType,
@@ -89,7 +186,7 @@ export class Writer {
   ): Promise<boolean> {
     const current = (obj.status ?? {}) as Record<string, unknown>;
     const clean = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
-    if (isDeepStrictEqual(clean, current)) return false;
+    if (!statusNeedsWrite(current, clean, statusOwnership(obj, this.fieldManager))) return false;
     await this.client.apply(
       type,
       {

@@ -3,9 +3,12 @@
  * test/fixtures/ttl-publisher.ts: a kind that writes only its builders, its status and its
  * reconcile steps gets a parsed object, its child applied and kept current, and Ready.
  */
+
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
+import { statusOwnership, Writer } from '../../src/runtime/status.ts';
 import { Resources } from '../../src/runtime/types.ts';
 import { registerTtlPublisher } from '../fixtures/ttl-publisher.ts';
 import { installCrds } from '../support/crds.ts';
@@ -80,5 +83,74 @@ describe('a controller written on the shared pattern', () => {
       async () => (await client.get<Cm>(Resources.ConfigMap, ns.name, 'cache-ttl')).data?.realtime === '30',
       30_000,
     );
+  });
+});
+
+type Status = {
+  observedGeneration?: number;
+  phase?: string;
+  keys?: number;
+  conditions?: { type: string; status: string }[];
+};
+type Tier = KubeObject & { status?: Status };
+
+describe('two writers of one status', () => {
+  it("each owns its fields: neither erases the other's, and an unchanged part is not written", async () => {
+    await client.create(Resources.CacheTier, {
+      apiVersion: 'homeops.io/v1alpha1',
+      kind: 'CacheTier',
+      metadata: { name: 'shared', namespace: ns.name },
+      spec: {},
+    });
+    const get = () => client.get<Tier>(Resources.CacheTier, ns.name, 'shared');
+    await eventually(async () => ((await get()).status?.phase === 'Ready' ? true : undefined), 30_000);
+
+    // A second writer (the job results, in the operator) under its own field manager.
+    const jobs = new Writer(client, 'homeops-operator-jobs', pino({ level: 'silent' }));
+    const theirs = (keys: number, withCondition: boolean) => ({
+      keys,
+      ...(withCondition
+        ? {
+            conditions: [
+              {
+                type: 'ConfigApplied',
+                status: 'True',
+                reason: 'Applied',
+                message: 'all members took the values',
+                lastTransitionTime: '2026-11-27T00:00:00Z',
+              },
+            ],
+          }
+        : {}),
+    });
+    expect(await jobs.applyStatus(Resources.CacheTier, await get(), theirs(42, true))).toBe(true);
+    // Applying the same part again is no write.
+    expect(await jobs.applyStatus(Resources.CacheTier, await get(), theirs(42, true))).toBe(false);
+
+    // The controller writes its part again (a spec change: observedGeneration 2).
+    await client.patch(
+      Resources.CacheTier,
+      ns.name,
+      'shared',
+      { spec: { ttlPolicies: { session: '20m' } } },
+      MERGE_PATCH,
+    );
+    const after = await eventually(async () => {
+      const t = await get();
+      return t.status?.observedGeneration === 2 ? t : undefined;
+    }, 30_000);
+    expect(after.status?.keys).toBe(42);
+    expect(after.status?.conditions?.map((c) => c.type).sort()).toEqual(['ConfigApplied', 'Ready']);
+    expect(after.status?.phase).toBe('Ready');
+    const controller = statusOwnership(after, 'homeops-operator');
+    expect([...controller.keys].sort()).toEqual(['conditions', 'observedGeneration', 'phase']);
+    expect([...controller.conditions]).toEqual(['Ready']);
+    expect([...statusOwnership(after, 'homeops-operator-jobs').conditions]).toEqual(['ConfigApplied']);
+
+    // The second writer drops its condition: only its own goes; the controller's stay.
+    expect(await jobs.applyStatus(Resources.CacheTier, after, theirs(43, false))).toBe(true);
+    const dropped = await get();
+    expect(dropped.status?.conditions?.map((c) => c.type)).toEqual(['Ready']);
+    expect(dropped.status).toMatchObject({ keys: 43, phase: 'Ready', observedGeneration: 2 });
   });
 });

@@ -170,4 +170,26 @@ describe('databaseStatus: the first failing check names Ready', () => {
       cond(databaseStatus(db({ pooler: { ...spec.pooler, enabled: false } }), up, first), 'PoolerAvailable'),
     ).toBeUndefined();
   });
+
+  it("is the controller's part only: another writer's conditions and figures are not repeated", () => {
+    const prev = {
+      ...databaseStatus(db(), up, {}),
+      migrations: { applied: 3 },
+      conditions: [
+        ...databaseStatus(db(), up, {}).conditions!,
+        {
+          type: 'MigrationsApplied',
+          status: 'True' as const,
+          reason: 'Applied',
+          message: '3 applied',
+          lastTransitionTime: '2026-11-27T00:00:00Z',
+        },
+      ],
+    };
+    const next = databaseStatus(db(), up, prev);
+    expect(cond(next, 'MigrationsApplied')).toBeUndefined();
+    expect(next).not.toHaveProperty('migrations');
+    // A condition that did not flip keeps its transition time.
+    expect(cond(next, 'Ready')?.lastTransitionTime).toBe(cond(prev, 'Ready')?.lastTransitionTime);
+  });
 });

@@ -4,9 +4,9 @@
  * status.test.ts.
  */
 import type { HomeOpsDatabase, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
-import { type ConditionInput, setCondition } from '../../runtime/conditions.ts';
+import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { type Check, summarize } from '../../runtime/summary.ts';
-import { ALERT_CONDITIONS, poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
+import { poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
 import { names, POOLER_PORT, POSTGRES_PORT, serviceHost } from './names.ts';
 import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
@@ -118,7 +118,10 @@ export function readinessChecks(db: HomeOpsDatabase, o: Observation): Check[] {
   return checks;
 }
 
-/** The whole status: conditions, phase and the measured figures, rounded against `prev`. */
+/**
+ * The controller's part of the status (all of it but the job results, which their own writer
+ * owns): conditions, phase and the measured figures, rounded against `prev`.
+ */
 export function databaseStatus(
   db: HomeOpsDatabase,
   o: Observation,
@@ -144,12 +147,9 @@ export function databaseStatus(
     },
     { type: 'Stalled', status: 'False', reason: 'Reconciled', message: 'no blocking error' },
   ];
-  let conditions = prev.conditions ?? [];
-  for (const c of conds) conditions = setCondition(conditions, c, gen);
-  // Alert conditions of a database that can no longer be measured are dropped, not guessed.
-  if (!o.primary)
-    conditions = conditions.filter((c) => !(ALERT_CONDITIONS as readonly string[]).includes(c.type));
-  if (!db.spec.pooler.enabled) conditions = conditions.filter((c) => c.type !== 'PoolerAvailable');
+  // Only these: alert conditions of a database that can no longer be measured are dropped, not
+  // guessed, and another writer's conditions are not this writer's to repeat.
+  const conditions = conditionsFrom(prev.conditions, conds, gen);
 
   return {
     observedGeneration: gen,
@@ -176,9 +176,5 @@ export function databaseStatus(
     ...(db.spec.pooler.enabled && o.pooler
       ? { pooler: poolerStatus(o.pooler, o.poolerReadyInstances, prev.pooler) }
       : {}),
-    // Figures owned by the job runner (a later issue) are kept as they are.
-    ...(prev.migrations ? { migrations: prev.migrations } : {}),
-    ...(prev.partitions ? { partitions: prev.partitions } : {}),
-    ...(prev.benchmarks ? { benchmarks: prev.benchmarks } : {}),
   };
 }
