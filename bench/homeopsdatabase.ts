@@ -8,16 +8,30 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, type KubeObject } from '../src/runtime/client.ts';
+import pino from 'pino';
+import { KubeClient, type KubeObject, type ResourceType } from '../src/runtime/client.ts';
+import { Informer } from '../src/runtime/informer.ts';
 import { Resources } from '../src/runtime/types.ts';
 import { onKwok } from '../test/support/kwok.ts';
+import { printSummary } from './heap.ts';
 import { startOperator } from './operator.ts';
 
 const sizes = (process.argv[2] ?? '1,10,100').split(',').map(Number);
 const IDLE_S = Number(process.argv[3] ?? 60);
+/** Node's heap limit for the operator (MiB), as a container memory limit would set it; none when 0. */
+const MAX_OLD_SPACE = Number(process.env.HOMEOPS_BENCH_MAX_OLD_SPACE ?? 0);
 const repo = join(import.meta.dirname, '..');
 const hack = (script: string, cmd: string) =>
   execFileSync('bash', [join(repo, 'hack', script), cmd], {
@@ -42,6 +56,7 @@ const auditLog = join(kubeconfig, '..', 'audit.log');
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
 const client = new KubeClient(kc, { userAgent: 'homeops-bench' });
+const quiet = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -94,52 +109,79 @@ for (const N of sizes) {
     }),
   );
   const identity = `bench-${ns}`;
+  const heapDir = mkdtempSync(join(tmpdir(), 'homeops-heap-'));
   const proc = await startOperator({
     kubeconfig,
     namespace: ns,
     port: 18090,
     args: [`--identity=${identity}`, `--endpoint-map=${mapFile}`],
+    heapDir,
+    ...(MAX_OLD_SPACE ? { maxOldSpaceMiB: MAX_OLD_SPACE } : {}),
   });
 
+  const childrenAt = new Map<string, number>();
+  const podReadyAt = new Map<string, number>();
+  const readyAt = new Map<string, number>();
+  // Watched, not polled: the benchmark's own reads must not load the API server it measures.
+  const watch = <T extends KubeObject>(type: ResourceType, seen: (o: T, now: number) => void) => {
+    const inf = new Informer<T>(kc, client, type, quiet, { namespaces: [ns] });
+    inf.on((event, o) => event !== 'delete' && seen(o, performance.now()));
+    return inf;
+  };
+  const hasSts = new Set<string>();
+  const hasDep = new Set<string>();
+  const childrenSeen = (n: string, now: number) => {
+    if (!childrenAt.has(n) && hasSts.has(n) && hasDep.has(`${n}-pooler`)) childrenAt.set(n, now);
+  };
+  let allReady!: () => void;
+  const done = new Promise<void>((r) => {
+    allReady = r;
+  });
+  const informers = [
+    watch<KubeObject & { status?: { readyReplicas?: number } }>(Resources.StatefulSet, (o, now) => {
+      const n = o.metadata.name!;
+      hasSts.add(n);
+      childrenSeen(n, now);
+      if (!podReadyAt.has(n) && (o.status?.readyReplicas ?? 0) >= 1) podReadyAt.set(n, now);
+    }),
+    watch(Resources.Deployment, (o, now) => {
+      hasDep.add(o.metadata.name!);
+      childrenSeen(o.metadata.name!.replace(/-pooler$/, ''), now);
+    }),
+    watch<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(
+      Resources.HomeOpsDatabase,
+      (o, now) => {
+        const n = o.metadata.name!;
+        if (!readyAt.has(n) && o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          readyAt.set(n, now);
+        if (readyAt.size === N) allReady();
+      },
+    ),
+  ];
+  await Promise.all(informers.map((i) => i.start()));
   const since = new Date();
+  const t0 = performance.now();
   const created = new Map<string, number>();
+  const progress = setInterval(
+    () =>
+      console.error(
+        `  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${created.size} created, ${childrenAt.size} with children, ${podReadyAt.size} pods Ready, ${readyAt.size} Ready`,
+      ),
+    10_000,
+  );
   await inBatches(names, 20, async (n) => {
+    const at = performance.now();
     await client.create(Resources.HomeOpsDatabase, {
       apiVersion: 'homeops.io/v1alpha1',
       kind: 'HomeOpsDatabase',
       metadata: { name: n, namespace: ns },
       spec: onKwok(),
     });
-    created.set(n, performance.now());
+    created.set(n, at);
   });
-  const childrenAt = new Map<string, number>();
-  const podReadyAt = new Map<string, number>();
-  const readyAt = new Map<string, number>();
-  while (readyAt.size < N) {
-    const [sts, deps, dbs] = await Promise.all([
-      client.list(Resources.StatefulSet, ns),
-      client.list(Resources.Deployment, ns),
-      client.list<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(
-        Resources.HomeOpsDatabase,
-        ns,
-      ),
-    ]);
-    const now = performance.now();
-    const hasSts = new Set(sts.items.map((s) => s.metadata.name));
-    const hasDep = new Set(deps.items.map((d) => d.metadata.name));
-    for (const n of names)
-      if (!childrenAt.has(n) && hasSts.has(n) && hasDep.has(`${n}-pooler`)) childrenAt.set(n, now);
-    for (const s of sts.items as (KubeObject & { status?: { readyReplicas?: number } })[]) {
-      if (!podReadyAt.has(s.metadata.name!) && (s.status?.readyReplicas ?? 0) >= 1)
-        podReadyAt.set(s.metadata.name!, now);
-    }
-    for (const d of dbs.items) {
-      const n = d.metadata.name!;
-      if (!readyAt.has(n) && d.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-        readyAt.set(n, now);
-    }
-    await sleep(200);
-  }
+  await done;
+  clearInterval(progress);
+  await Promise.all(informers.map((i) => i.stop()));
   const convergedAt = new Date();
   const toChildren = names.map((n) => (childrenAt.get(n)! - created.get(n)!) / 1000);
   const toReady = names.map((n) => (readyAt.get(n)! - created.get(n)!) / 1000);
@@ -169,7 +211,65 @@ for (const N of sizes) {
   console.log(
     `  API requests, ${IDLE_S} s idle     ${sum(idle, isWrite)} writes, ${sum(idle)} in all ${JSON.stringify(idle)}`,
   );
+  const metrics = await fetch('http://127.0.0.1:18090/metrics').then((r) => r.text());
+  const metric = (name: string) =>
+    metrics
+      .split('\n')
+      .filter((l) => l.startsWith(name) && l.includes('homeopsdatabase'))
+      .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+  const reconciles = metric('controller_runtime_reconcile_total{');
+  const busy = metric('controller_runtime_reconcile_time_seconds_sum');
+  console.log(
+    `  reconciles                   ${reconciles} (${(reconciles / N).toFixed(1)} per database), ${busy.toFixed(1)} s in reconcile, ${((busy / reconciles) * 1000).toFixed(0)} ms each`,
+  );
+  const hist = (name: string, label = '') => {
+    const sumOf = (suffix: string) =>
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}_${suffix}`) && l.includes(label))
+        .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    const count = sumOf('count');
+    return `${count} x ${count ? ((sumOf('sum') / count) * 1000).toFixed(0) : '-'} ms`;
+  };
+  console.log(
+    `  API latency (mean)           GET ${hist('rest_client_request_duration_seconds', 'GET')}, PATCH ${hist('rest_client_request_duration_seconds', 'PATCH')}, POST ${hist('rest_client_request_duration_seconds', 'POST')}`,
+  );
+  console.log(`  probes (mean)                ${hist('homeops_probe_duration_seconds')}`);
+  const gauge = (name: string) =>
+    Number(
+      metrics
+        .split('\n')
+        .find((l) => l.startsWith(`${name} `))
+        ?.split(' ')
+        .pop() ?? Number.NaN,
+    );
+  console.log(
+    `  JS heap                      ${(gauge('nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(0)} MiB used of ${(gauge('nodejs_heap_size_total_bytes') / 2 ** 20).toFixed(0)} MiB`,
+  );
+  // A heap snapshot (V8 collects garbage first): what is live, by constructor.
+  proc.kill('SIGUSR2');
+  let snap: string | undefined;
+  for (let i = 0; i < 600 && !snap; i++) {
+    await sleep(500);
+    const f = readdirSync(heapDir).find((x) => x.endsWith('.heapsnapshot'));
+    // Written in one go: done when its size stops moving.
+    if (f && statSync(join(heapDir, f)).size > 0) {
+      const a = statSync(join(heapDir, f)).size;
+      await sleep(1000);
+      if (statSync(join(heapDir, f)).size === a) snap = join(heapDir, f);
+    }
+  }
+  if (snap) {
+    printSummary(snap, 12);
+    // Kept for a closer look (node bench/heap.ts FILE).
+    copyFileSync(snap, join(kubeconfig, '..', '..', `bench-${N}.heapsnapshot`));
+  }
+  rmSync(heapDir, { recursive: true, force: true });
+  // Deleted while the operator runs, so its finalizers come off; then it stops.
+  await client.delete(Resources.Namespace, undefined, ns);
+  const deadline = Date.now() + 10 * 60_000;
+  while (Date.now() < deadline && (await client.list(Resources.HomeOpsDatabase, ns)).items.length)
+    await sleep(2000);
   proc.kill('SIGTERM');
   await new Promise((r) => proc.on('exit', r));
-  await client.delete(Resources.Namespace, undefined, ns);
 }

@@ -35,6 +35,9 @@ export async function applyChildren(
 ): Promise<ApplyChildrenResult> {
   const ns = owner.metadata.namespace;
   let waiting = false;
+  // Applied at once, not one after another: a new resource's children cost one round trip,
+  // not nine (nothing orders them: a pod waits for its ConfigMap and Secrets by itself).
+  const applies: Promise<boolean>[] = [];
   for (const child of desired) {
     const type = resourceOf(child.apiVersion, child.kind);
     const live = ctx.cache.get(type, child.metadata.namespace ?? ns, child.metadata.name!);
@@ -43,8 +46,9 @@ export async function applyChildren(
       continue;
     }
     if (live) opts.keep?.(child, live);
-    await ctx.writer.applyChild(type, child, live);
+    applies.push(ctx.writer.applyChild(type, child, live));
   }
+  await settleAll(applies);
   const wanted = new Set(desired.map((d) => id(d.kind, d.metadata.name)));
   const pruned: string[] = [];
   for (const type of opts.prune) {
@@ -65,4 +69,12 @@ export async function applyChildren(
     }
   }
   return { waiting, pruned };
+}
+
+/** Waits for every promise; throws the first rejection once all have settled (none left running). */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

@@ -8,7 +8,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Counter } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 
 export interface KubeObject {
   apiVersion: string;
@@ -77,6 +77,10 @@ export class KubeApiError extends Error {
   get invalid(): boolean {
     return this.code === 422;
   }
+  /** 403 because the namespace is being deleted: nothing more can be made in it. */
+  get namespaceTerminating(): boolean {
+    return this.code === 403 && /because it is being terminated/.test(this.message);
+  }
 }
 
 export interface RequestSpec {
@@ -104,6 +108,8 @@ export function resourcePath(
 export interface KubeClientOptions {
   userAgent: string;
   requests?: Counter<'code' | 'method' | 'host'>;
+  /** Request latency, as client-go's rest_client_request_duration_seconds{verb}. */
+  latency?: Histogram<'verb'>;
   /**
    * Client-side rate limit, as client-go's QPS and burst (a TokenBucket): each request first
    * waits what `when()` says. Off when absent. The operator's defaults (--kube-api-qps 200,
@@ -147,6 +153,7 @@ export class KubeClient {
       },
     };
     await this.kubeConfig.applyToHTTPSOptions(options);
+    const endTimer = this.opts.latency?.startTimer({ verb: spec.method });
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = send(url, options, (res) => {
@@ -167,6 +174,7 @@ export class KubeClient {
       this.opts.requests?.inc({ code: '<error>', method: spec.method, host: this.server.host });
       throw e;
     });
+    endTimer?.();
     this.opts.requests?.inc({ code: String(status), method: spec.method, host: this.server.host });
     const parsed = text ? safeJson(text) : undefined;
     if (status < 200 || status >= 300) {

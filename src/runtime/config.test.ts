@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     const c = loadConfig([], {});
     expect(c).toMatchObject({
       namespaces: [],
-      concurrency: 2,
+      concurrency: 8,
       metricsPort: 8080,
       healthPort: 8081,
       leaderElect: true,

@@ -23,7 +23,7 @@ export const runtimeConfigSchema = z.object({
         .filter(Boolean),
     )
     .describe('Namespaces to watch, comma-separated; all when empty.'),
-  concurrency: z.coerce.number().int().min(1).max(64).default(2),
+  concurrency: z.coerce.number().int().min(1).max(64).default(8),
   controllerConcurrency: z
     .string()
     .default('')

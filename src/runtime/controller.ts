@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubeClient, KubeObject, ResourceType } from './client.ts';
+import { KubeApiError, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
 import { setCondition } from './conditions.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
 import type { Informer } from './informer.ts';
@@ -176,6 +176,10 @@ export class Controller<T extends KubeObject> {
           await this.markStalled(obj, err).catch((e) =>
             log.error({ err: String(e) }, 'could not set Stalled'),
           );
+      } else if (err instanceof KubeApiError && err.namespaceTerminating) {
+        // Its namespace is going: the object's own deletion comes next; retrying only adds load.
+        this.queue.forget(key);
+        log.debug('namespace is being deleted; not retrying');
       } else {
         result = 'error';
         log.warn({ err: String((err as Error)?.message ?? err) }, 'reconcile failed; retrying with backoff');

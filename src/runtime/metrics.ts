@@ -18,6 +18,7 @@ export class RuntimeMetrics {
   readonly workqueueRetries: Counter<'name' | 'controller'>;
   readonly leaderStatus: Gauge<'name'>;
   readonly restClientRequests: Counter<'code' | 'method' | 'host'>;
+  readonly restClientLatency: Histogram<'verb'>;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -92,6 +93,13 @@ export class RuntimeMetrics {
       name: 'leader_election_master_status',
       help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
       labelNames: ['name'],
+      registers,
+    });
+    this.restClientLatency = new Histogram({
+      name: 'rest_client_request_duration_seconds',
+      help: 'Request latency in seconds, by verb (the wait for the client-side rate limit excluded)',
+      labelNames: ['verb'],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30],
       registers,
     });
     this.restClientRequests = new Counter({

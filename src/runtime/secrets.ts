@@ -19,51 +19,53 @@ export async function ensureSecrets(
   wanted: readonly { name: string; build: () => KubeObject }[],
 ): Promise<KubeObject[] | undefined> {
   const ns = owner.metadata.namespace;
-  const out: KubeObject[] = [];
-  let created = false;
-  for (const { name, build } of wanted) {
-    const live =
-      ctx.cache.get(Resources.Secret, ns, name) ??
-      (await ctx.client.get(Resources.Secret, ns, name).catch((e) => {
-        if (e instanceof KubeApiError && e.notFound) return undefined;
-        throw e;
-      }));
-    if (!live) {
-      try {
-        await ctx.client.create(Resources.Secret, build());
-        ctx.log.info({ secret: name }, 'generated Secret');
-      } catch (e) {
-        if (!(e instanceof KubeApiError && e.conflict)) throw e; // 409: the cache is behind
+  // One Secret's round trips do not wait for another's.
+  const found = await Promise.all(
+    wanted.map(async ({ name, build }) => {
+      const live =
+        ctx.cache.get(Resources.Secret, ns, name) ??
+        (await ctx.client.get(Resources.Secret, ns, name).catch((e) => {
+          if (e instanceof KubeApiError && e.notFound) return undefined;
+          throw e;
+        }));
+      if (!live) {
+        try {
+          await ctx.client.create(Resources.Secret, build());
+          ctx.log.info({ secret: name }, 'generated Secret');
+        } catch (e) {
+          if (!(e instanceof KubeApiError && e.conflict)) throw e; // 409: the cache is behind
+        }
+        return undefined;
       }
-      created = true;
-      continue;
-    }
-    const owned = (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
-    const labelled = live.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY[MANAGED_BY_LABEL];
-    if (!owned || !labelled) {
-      // A Secret the user made first (or one retained from an earlier resource): adopt it.
-      await ctx.client.patch(
-        Resources.Secret,
-        ns,
-        name,
-        {
-          metadata: {
-            labels: MANAGED_BY,
-            ...(owned
-              ? {}
-              : {
-                  ownerReferences: [
-                    ...(live.metadata.ownerReferences ?? []),
-                    ...(build().metadata.ownerReferences ?? []),
-                  ],
-                }),
+      const owned = (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
+      const labelled = live.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY[MANAGED_BY_LABEL];
+      if (!owned || !labelled) {
+        // A Secret the user made first (or one retained from an earlier resource): adopt it.
+        await ctx.client.patch(
+          Resources.Secret,
+          ns,
+          name,
+          {
+            metadata: {
+              labels: MANAGED_BY,
+              ...(owned
+                ? {}
+                : {
+                    ownerReferences: [
+                      ...(live.metadata.ownerReferences ?? []),
+                      ...(build().metadata.ownerReferences ?? []),
+                    ],
+                  }),
+            },
           },
-        },
-        MERGE_PATCH,
-      );
-      ctx.log.info({ secret: name }, 'adopted existing Secret');
-    }
-    out.push(live);
-  }
+          MERGE_PATCH,
+        );
+        ctx.log.info({ secret: name }, 'adopted existing Secret');
+      }
+      return live;
+    }),
+  );
+  const out = found.filter((s): s is KubeObject => !!s);
+  const created = out.length < found.length;
   return created ? undefined : out;
 }

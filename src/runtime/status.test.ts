@@ -1,7 +1,18 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { KubeClient } from './client.ts';
 import { microTime } from './events.ts';
 import { fingerprint } from './manager.ts';
-import { isSubset, ownedPart, ownerRef, statusNeedsWrite, statusOwnership } from './status.ts';
+import {
+  conditionEvent,
+  isSubset,
+  ownedPart,
+  ownerRef,
+  statusNeedsWrite,
+  statusOwnership,
+  Writer,
+} from './status.ts';
+import { Resources } from './types.ts';
 
 describe('isSubset', () => {
   it('is true when every desired field has the live value, whatever else live has', () => {
@@ -156,5 +167,90 @@ describe('a status shared by two writers', () => {
     const none = statusOwnership(obj, 'a-new-writer');
     expect(statusNeedsWrite(obj.status, { phase: 'Ready' }, none)).toBe(false);
     expect(statusNeedsWrite(obj.status, { extra: 1 }, none)).toBe(true);
+  });
+});
+
+describe('conditionEvent: Events tell what a user acts on', () => {
+  const c = (type: string, status: 'True' | 'False', reason = 'R') => ({
+    type,
+    status,
+    reason,
+    message: 'm',
+    lastTransitionTime: '2026-11-27T00:00:00Z',
+  });
+  it.each<[string, ReturnType<typeof c> | undefined, ReturnType<typeof c>, string | undefined]>([
+    ['a new database comes up: Ready', undefined, c('Ready', 'True'), 'Normal'],
+    ['Ready starts out False: no news', undefined, c('Ready', 'False'), undefined],
+    ['Ready turns True', c('Ready', 'False'), c('Ready', 'True'), 'Normal'],
+    ['Ready is lost', c('Ready', 'True'), c('Ready', 'False'), 'Warning'],
+    [
+      'a part comes up: Ready tells it',
+      c('PrimaryAvailable', 'False'),
+      c('PrimaryAvailable', 'True'),
+      undefined,
+    ],
+    ['a part is lost', c('PrimaryAvailable', 'True'), c('PrimaryAvailable', 'False'), 'Warning'],
+    ['stalled at once', undefined, c('Stalled', 'True'), 'Warning'],
+    ['not stalled at first: no news', undefined, c('Stalled', 'False'), undefined],
+    ['unstalled', c('Stalled', 'True'), c('Stalled', 'False'), 'Normal'],
+    ['progress is never told', c('Reconciling', 'True'), c('Reconciling', 'False'), undefined],
+    ['no flip, no Event', c('Ready', 'True', 'A'), c('Ready', 'True', 'B'), undefined],
+  ])('%s', (_, prev, next, type) => {
+    expect(conditionEvent(prev, next)?.type).toBe(type);
+  });
+});
+
+describe('Writer: a write the cache has not shown yet is not made twice', () => {
+  const setup = () => {
+    const applied: unknown[] = [];
+    const client = {
+      apply: async (_t: unknown, obj: unknown) => {
+        applied.push(obj);
+        return obj;
+      },
+    } as unknown as KubeClient;
+    return { applied, writer: new Writer(client, 'homeops-operator', pino({ level: 'silent' })) };
+  };
+  const cm = (v: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'c', namespace: 'n' },
+    data: { v },
+  });
+  const cached = (v: string, resourceVersion: string) => ({
+    ...cm(v),
+    metadata: { ...cm(v).metadata, resourceVersion },
+  });
+
+  it('skips the same apply while the cache holds the version it was made over', async () => {
+    const { applied, writer } = setup();
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), undefined)).toBe(true);
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), undefined)).toBe(false); // not cached yet
+    expect(await writer.applyChild(Resources.ConfigMap, cm('2'), undefined)).toBe(true); // a new desire
+    expect(await writer.applyChild(Resources.ConfigMap, cm('2'), cached('2', '5'))).toBe(false); // seen
+    // A hand edit after the cache caught up is put back, and put back again after another edit.
+    expect(await writer.applyChild(Resources.ConfigMap, cm('2'), cached('9', '6'))).toBe(true);
+    expect(await writer.applyChild(Resources.ConfigMap, cm('2'), cached('8', '8'))).toBe(true);
+    expect(applied).toHaveLength(4);
+  });
+
+  it('skips the same status write over the same cached version', async () => {
+    const { applied, writer } = setup();
+    const db = {
+      apiVersion: 'homeops.io/v1alpha1',
+      kind: 'HomeOpsDatabase',
+      metadata: { name: 'd', namespace: 'n', resourceVersion: '1' },
+    };
+    expect(await writer.applyStatus(Resources.HomeOpsDatabase, db, { phase: 'Ready' })).toBe(true);
+    expect(await writer.applyStatus(Resources.HomeOpsDatabase, db, { phase: 'Ready' })).toBe(false);
+    expect(await writer.applyStatus(Resources.HomeOpsDatabase, db, { phase: 'Degraded' })).toBe(true);
+    expect(
+      await writer.applyStatus(
+        Resources.HomeOpsDatabase,
+        { ...db, metadata: { ...db.metadata, resourceVersion: '2' }, status: { phase: 'Degraded' } },
+        { phase: 'Degraded' },
+      ),
+    ).toBe(false);
+    expect(applied).toHaveLength(2);
   });
 });

@@ -11,11 +11,12 @@
  * decided against the writer's own fields, read from the object's managedFields, so one writer's
  * fields never make another write.
  */
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Condition } from '../api/v1alpha1/common.ts';
 import type { KubeClient, KubeObject, OwnerReference, ResourceType } from './client.ts';
-import type { EventRecorder } from './events.ts';
+import type { EventInput, EventRecorder } from './events.ts';
 
 /** True when every field set in `desired` has the same value in `live` (extra live fields are fine). */
 export function isSubset(desired: unknown, live: unknown): boolean {
@@ -51,11 +52,33 @@ export function ownerRef(owner: KubeObject): OwnerReference {
 export interface ConditionPolarity {
   /** Condition types whose True is bad news (an Event of type Warning when they turn True). */
   abnormalTrue: ReadonlySet<string>;
+  /** Condition types never told as Events (progress markers). */
+  silent?: ReadonlySet<string>;
 }
 
 export const DEFAULT_POLARITY: ConditionPolarity = {
   abnormalTrue: new Set(['Stalled', 'Degraded']),
+  silent: new Set(['Reconciling']),
 };
+
+/**
+ * The Event a condition's change is worth, if any. Events tell what a user acts on, not every
+ * step: a condition turning bad (Warning); Ready turning True (Normal; this covers the parts
+ * that came up with it); an alert or Stalled clearing (Normal). A condition that starts out
+ * good or False-and-normal is no news, and `silent` types are never told.
+ */
+export function conditionEvent(
+  prev: Condition | undefined,
+  next: Condition,
+  polarity: ConditionPolarity = DEFAULT_POLARITY,
+): EventInput | undefined {
+  if (polarity.silent?.has(next.type) || prev?.status === next.status) return undefined;
+  const abnormal = polarity.abnormalTrue.has(next.type);
+  const bad = abnormal ? next.status === 'True' : next.status !== 'True';
+  const tell = bad ? abnormal || !!prev : next.type === 'Ready' || (abnormal && !!prev);
+  if (!tell) return undefined;
+  return { type: bad ? 'Warning' : 'Normal', reason: next.reason, note: next.message, action: next.type };
+}
 
 /** The status fields a field manager owns: top-level keys, and condition types. */
 export interface StatusOwnership {
@@ -136,11 +159,22 @@ export function statusNeedsWrite(
   return false;
 }
 
+/** How long a write may go unseen by the cache before the cache is trusted again. */
+const UNSEEN_TTL_MS = 60_000;
+
 export class Writer {
   readonly client: KubeClient;
   readonly fieldManager: string;
   private readonly events: EventRecorder | undefined;
   private readonly log: Logger;
+  /**
+   * Writes the cache has not shown yet (client-go's "expectations"): by object, the cached
+   * resourceVersion a write was made over and a digest of what was written. While the cache
+   * still holds that version, the same write is not made again: a resource woken by one
+   * child's event would otherwise re-apply its other children and its status, whose own
+   * events are still on their way.
+   */
+  private readonly unseen = new Map<string, { over: string | undefined; wrote: string; at: number }>();
 
   constructor(client: KubeClient, fieldManager: string, log: Logger, events?: EventRecorder) {
     this.client = client;
@@ -155,7 +189,10 @@ export class Writer {
    */
   async applyChild(type: ResourceType, desired: KubeObject, live: KubeObject | undefined): Promise<boolean> {
     if (live && isSubset(desired, live)) return false;
+    const key = `${type.apiVersion}/${type.kind}/${desired.metadata.namespace}/${desired.metadata.name}`;
+    if (this.cacheBehind(key, live, desired)) return false;
     await this.client.apply(type, desired, this.fieldManager);
+    this.wrote(key, live, desired);
     this.log.debug(
       { kind: desired.kind, name: desired.metadata.name },
       live ? 'updated child' : 'created child',
@@ -187,6 +224,8 @@ export class Writer {
     const current = (obj.status ?? {}) as Record<string, unknown>;
     const clean = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
     if (!statusNeedsWrite(current, clean, statusOwnership(obj, this.fieldManager))) return false;
+    const key = `${type.apiVersion}/${type.kind}/${obj.metadata.namespace}/${obj.metadata.name}/status`;
+    if (this.cacheBehind(key, obj, clean)) return false;
     await this.client.apply(
       type,
       {
@@ -198,21 +237,43 @@ export class Writer {
       this.fieldManager,
       { subresource: 'status' },
     );
+    this.wrote(key, obj, clean);
     if (this.events) {
       const before = (current.conditions as Condition[] | undefined) ?? [];
       for (const c of (clean.conditions as Condition[] | undefined) ?? []) {
-        const prev = before.find((b) => b.type === c.type);
-        if (prev?.status === c.status) continue;
-        if (!prev && c.status !== 'True') continue; // a condition that starts out False is no news
-        const bad = polarity.abnormalTrue.has(c.type) ? c.status === 'True' : c.status !== 'True';
-        await this.events.record(obj, {
-          type: bad ? 'Warning' : 'Normal',
-          reason: c.reason,
-          note: c.message,
-          action: c.type,
-        });
+        const e = conditionEvent(
+          before.find((b) => b.type === c.type),
+          c,
+          polarity,
+        );
+        if (e) await this.events.record(obj, e);
       }
     }
     return true;
   }
+
+  /** True when the same write was made over the version the cache still holds. */
+  private cacheBehind(key: string, live: KubeObject | undefined, content: unknown): boolean {
+    const u = this.unseen.get(key);
+    if (!u) return false;
+    if (
+      Date.now() - u.at < UNSEEN_TTL_MS &&
+      u.over === live?.metadata.resourceVersion &&
+      u.wrote === digest(content)
+    )
+      return true;
+    this.unseen.delete(key); // the cache moved on (to this write or another): trust it again
+    return false;
+  }
+
+  private wrote(key: string, live: KubeObject | undefined, content: unknown): void {
+    const now = Date.now();
+    if (this.unseen.size >= 10_000)
+      for (const [k, u] of this.unseen) if (now - u.at >= UNSEEN_TTL_MS) this.unseen.delete(k);
+    this.unseen.set(key, { over: live?.metadata.resourceVersion, wrote: digest(content), at: now });
+  }
+}
+
+function digest(content: unknown): string {
+  return createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22);
 }

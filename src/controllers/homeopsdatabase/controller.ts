@@ -98,7 +98,10 @@ const CHILD_KINDS = [
   Resources.PodDisruptionBudget,
 ];
 
-const POLARITY = { abnormalTrue: new Set([...DEFAULT_POLARITY.abnormalTrue, ...ALERT_CONDITIONS]) };
+const POLARITY = {
+  ...DEFAULT_POLARITY,
+  abnormalTrue: new Set([...DEFAULT_POLARITY.abnormalTrue, ...ALERT_CONDITIONS]),
+};
 
 type Db = HomeOpsDatabase & KubeObject;
 
@@ -107,6 +110,8 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   private readonly opts: HomeOpsDatabaseControllerOptions;
   private readonly probes: Semaphore;
   readonly metrics: DatabaseMetrics;
+  /** The last probe of each database, by uid: when, under which view, and what it measured. */
+  private readonly lastProbe = new Map<string, { at: number; key: string; measured: Measured }>();
   /** Databases whose monitoring objects (pg_stat_statements, the pooler auth function) exist. */
   private readonly prepared = new Set<string>();
 
@@ -123,7 +128,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   async reconcile(db: Db, ctx: ReconcileContext) {
     const secrets = await this.secrets(db, ctx);
     if (!secrets) return undefined; // just created: their watch events bring the key back
-    const { waiting } = await this.applyChildren(db, secrets.objects, ctx);
+    const { waiting } = await this.applyChildren(db, secrets.digest, ctx);
     if (waiting) return requeueAfter(5000);
     await growVolume(
       ctx,
@@ -132,19 +137,51 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       db.spec.postgres.storage.size,
     );
     const seen = observeCluster(db, ctx);
-    const measured = seen.primaryPodReady ? await this.measure(db, secrets.credentials, seen, ctx) : {};
+    const { measured, nextProbeMs } = seen.primaryPodReady
+      ? await this.measureWhenDue(db, secrets, seen, ctx)
+      : { measured: {}, nextProbeMs: db.spec.monitoring.intervalSeconds * 1000 };
     this.metrics.primary(db.metadata.namespace!, db.metadata.name!, measured.primary);
     if (db.spec.pooler.enabled)
       this.metrics.pooler(db.metadata.namespace!, db.metadata.name!, measured.pooler);
     // Status is a pure function of what was observed, written only when it differs.
     const status = databaseStatus(db, { ...seen, ...measured }, (db.status ?? {}) as HomeOpsDatabaseStatus);
     await ctx.writer.applyStatus(Resources.HomeOpsDatabase, db, status as Record<string, unknown>, POLARITY);
-    return requeueAfter(db.spec.monitoring.intervalSeconds * 1000);
+    return requeueAfter(nextProbeMs);
+  }
+
+  /**
+   * The probes' figures: measured again once per monitoring interval, or at once when what
+   * Kubernetes shows changed (the pods' readiness, the spec, the credentials); otherwise the
+   * last measurement, whose time status.primary.lastProbeTime gives. A child's status update
+   * wakes the database often while it starts; each wake need not cost a round of queries.
+   */
+  private async measureWhenDue(
+    db: Db,
+    secrets: { credentials: Record<SecretRole, { username: string; password: string }>; digest: string },
+    seen: ClusterView,
+    ctx: ReconcileContext,
+  ): Promise<{ measured: Measured; nextProbeMs: number }> {
+    const interval = db.spec.monitoring.intervalSeconds * 1000;
+    const key = JSON.stringify([
+      db.metadata.generation,
+      seen.primaryPodReady,
+      seen.poolerReadyInstances > 0,
+      secrets.digest,
+    ]);
+    const last = this.lastProbe.get(db.metadata.uid!);
+    const age = last ? Date.now() - last.at : Infinity;
+    // 10 % early is on time: the requeue that brings the key back is not to the millisecond.
+    if (last && last.key === key && age < interval * 0.9)
+      return { measured: last.measured, nextProbeMs: interval - age };
+    const endTimer = this.metrics.probeDuration.startTimer();
+    const measured = await this.measure(db, secrets.credentials, seen, ctx);
+    endTimer({ result: measured.primaryError || measured.poolerError ? 'error' : 'ok' });
+    this.lastProbe.set(db.metadata.uid!, { at: Date.now(), key, measured });
+    return { measured, nextProbeMs: interval };
   }
 
   /** The children the spec asks for, applied where the cache differs; the rest pruned. */
-  private applyChildren(db: Db, secrets: Record<SecretRole, KubeObject>, ctx: ReconcileContext) {
-    const digest = secretsDigest(SECRET_ROLES.map((r) => secrets[r]));
+  private applyChildren(db: Db, digest: string, ctx: ReconcileContext) {
     return applyChildren(ctx, db, buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES), {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
@@ -221,6 +258,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     const ns = raw.metadata.namespace!;
     this.metrics.forget(ns, raw.metadata.name!);
     this.prepared.delete(raw.metadata.uid!);
+    this.lastProbe.delete(raw.metadata.uid!);
     const parsed = homeOpsDatabase.safeParse(raw);
     const retain = !parsed.success || parsed.data.spec.postgres.storage.reclaimPolicy === 'Retain';
     if (retain) {
@@ -262,9 +300,11 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
         throw e;
       }
     }
-    return { objects, credentials };
+    return { objects, credentials, digest: secretsDigest(SECRET_ROLES.map((r) => objects[r])) };
   }
 }
+
+const readyReplicas = (o: KubeObject) => (o.status as { readyReplicas?: number } | undefined)?.readyReplicas;
 
 /** Declares the controller on a manager. */
 export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOpsDatabaseControllerOptions) {
@@ -279,8 +319,9 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     .for(Resources.HomeOpsDatabase, { schema: homeOpsDatabase })
     .owns(Resources.ConfigMap)
     .owns(Resources.Service)
-    .owns(Resources.StatefulSet)
-    .owns(Resources.Deployment)
+    // Of the children's status, observeCluster reads only the ready replicas.
+    .owns(Resources.StatefulSet, { reads: readyReplicas })
+    .owns(Resources.Deployment, { reads: readyReplicas })
     .owns(Resources.PodDisruptionBudget)
     .owns(Resources.Secret)
     // Only a pod that will not start by itself wakes its database (a pod becoming Ready moves

@@ -1,5 +1,5 @@
 /** Exact live figures for Prometheus (status carries rounded ones), labelled by namespace and name. */
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
 type L = 'namespace' | 'name';
@@ -17,11 +17,20 @@ export class DatabaseMetrics {
   readonly poolerClients: Gauge<L | 'state'>;
   readonly poolerServers: Gauge<L | 'state'>;
   readonly poolerMaxWait: Gauge<L>;
+  /** How long a round of probes takes (the wait for a probe slot included): not per database. */
+  readonly probeDuration: Histogram<'result'>;
   private readonly tables = new Map<string, Set<string>>();
 
   constructor(registry: Registry) {
     const g = <T extends string>(name: string, help: string, extra: T[] = []) =>
       new Gauge<L | T>({ name, help, labelNames: ['namespace', 'name', ...extra], registers: [registry] });
+    this.probeDuration = new Histogram({
+      name: 'homeops_probe_duration_seconds',
+      help: 'Time to probe one database (primary and pooler), waiting for a probe slot included',
+      labelNames: ['result'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    });
     this.up = g('homeops_database_up', '1 when the primary answered the last probe');
     this.poolerUp = g('homeops_pooler_up', '1 when PgBouncer answered the last probe');
     this.response = g('homeops_database_response_seconds', 'SELECT 1 round trip of the last probe');
