@@ -30,6 +30,12 @@ import { startOperator } from './operator.ts';
 
 const sizes = (process.argv[2] ?? '1,10,100').split(',').map(Number);
 const IDLE_S = Number(process.argv[3] ?? 60);
+/**
+ * Noise: this many extra namespaces, each with 100 Secrets and 100 ConfigMaps the operator has
+ * nothing to do with, made first; the operator then watches every namespace. 0: none, and the
+ * operator watches only the benchmark's namespace.
+ */
+const NOISE = Number(process.env.HOMEOPS_BENCH_NOISE ?? 0);
 /** Node's heap limit for the operator (MiB), as a container memory limit would set it; none when 0. */
 const MAX_OLD_SPACE = Number(process.env.HOMEOPS_BENCH_MAX_OLD_SPACE ?? 0);
 const repo = join(import.meta.dirname, '..');
@@ -79,6 +85,31 @@ function requests(identity: string, from: Date, to: Date) {
 const sum = (o: Record<string, number>, only?: (k: string) => boolean) =>
   Object.entries(o).reduce((a, [k, v]) => a + (only && !only(k) ? 0 : v), 0);
 
+const noise: string[] = [];
+for (let i = 0; i < NOISE; i++) {
+  const ns = `bench-noise-${randomBytes(3).toString('hex')}`;
+  await client.create(Resources.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  noise.push(ns);
+  const items = Array.from({ length: 100 }, (_, j) => j);
+  await inBatches(items, 50, (j) =>
+    Promise.all([
+      client.create(Resources.Secret, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: `noise-${j}`, namespace: ns },
+        stringData: { password: randomBytes(16).toString('hex'), note: 'x'.repeat(512) },
+      }),
+      client.create(Resources.ConfigMap, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: `noise-${j}`, namespace: ns },
+        data: { 'config.yaml': 'y'.repeat(1024) },
+      }),
+    ]),
+  );
+}
+if (NOISE) console.log(`noise: ${NOISE} namespaces with 100 Secrets and 100 ConfigMaps each`);
+
 for (const N of sizes) {
   const ns = `bench-hodb-${randomBytes(3).toString('hex')}`;
   await client.create(Resources.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
@@ -112,9 +143,14 @@ for (const N of sizes) {
   const heapDir = mkdtempSync(join(tmpdir(), 'homeops-heap-'));
   const proc = await startOperator({
     kubeconfig,
-    namespace: ns,
+    namespace: NOISE ? undefined : ns,
     port: 18090,
-    args: [`--identity=${identity}`, `--endpoint-map=${mapFile}`],
+    args: [
+      `--identity=${identity}`,
+      `--endpoint-map=${mapFile}`,
+      // More operator flags, such as --controller-concurrency=homeopsdatabase=32.
+      ...(process.env.HOMEOPS_BENCH_ARGS ?? '').split(' ').filter(Boolean),
+    ],
     heapDir,
     ...(MAX_OLD_SPACE ? { maxOldSpaceMiB: MAX_OLD_SPACE } : {}),
   });
@@ -273,3 +309,4 @@ for (const N of sizes) {
   proc.kill('SIGTERM');
   await new Promise((r) => proc.on('exit', r));
 }
+for (const ns of noise) await client.delete(Resources.Namespace, undefined, ns);

@@ -12,7 +12,8 @@ let built = false;
 
 export async function startOperator(opts: {
   kubeconfig: string;
-  namespace: string;
+  /** The one namespace to watch; every namespace when undefined. */
+  namespace: string | undefined;
   /** /metrics on this port, /healthz and /readyz on the next. */
   port: number;
   args?: string[];
@@ -29,11 +30,15 @@ export async function startOperator(opts: {
     process.execPath,
     [
       ...(opts.maxOldSpaceMiB ? [`--max-old-space-size=${opts.maxOldSpaceMiB}`] : []),
+      // A CPU profile of the whole run, written on exit (HOMEOPS_BENCH_CPU_PROFILE=DIR).
+      ...(process.env.HOMEOPS_BENCH_CPU_PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.HOMEOPS_BENCH_CPU_PROFILE}`]
+        : []),
       ...(opts.heapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapDir}`] : []),
       join(repo, 'dist/main.js'),
       'run',
       `--kubeconfig=${opts.kubeconfig}`,
-      `--namespaces=${opts.namespace}`,
+      ...(opts.namespace ? [`--namespaces=${opts.namespace}`] : []),
       '--leader-elect=false',
       `--metrics-port=${opts.port}`,
       `--health-port=${opts.port + 1}`,

@@ -270,7 +270,7 @@ down() {
   [ -d "$CL_DIR" ] || { network_down; return 0; }
   node_down
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[$i]}"; done
-  rm -rf "$CL_DIR"
+  rm -rf "$CL_DIR" "$HOSTPATH_PV"
   network_down
   log "cluster down"
 }

@@ -328,7 +328,10 @@ node_down() {
   for ns in $(ip netns list 2>/dev/null | awk '/^cni-/{print $1}'); do ip netns delete "$ns" 2>/dev/null || true; done
   ip link show type veth 2>/dev/null | awk -F'[ :@]+' '/master '"$NODE_BRIDGE"'/{print $2}' |
     while read -r v; do ip link del "$v" 2>/dev/null || true; done
-  rm -rf /var/lib/kubelet /var/log/pods /var/log/containers /run/containerd "$HOSTPATH_PV" /var/lib/cni/networks/homeops
+  rm -rf /var/lib/kubelet /var/log/pods /var/log/containers /run/containerd /var/lib/cni/networks/homeops
+  # The controller-manager's host-path provisioner may still be writing here: down() removes it
+  # again once the controller-manager has stopped.
+  rm -rf "$HOSTPATH_PV" 2>/dev/null || true
 }
 
 # node_leftovers: prints whatever the cluster left on the machine, one line each; fails if any.

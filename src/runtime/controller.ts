@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { KubeApiError, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
 import { setCondition } from './conditions.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
-import type { Informer } from './informer.ts';
+import { type Informer, trim } from './informer.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { type Result, TerminalError } from './result.ts';
 import type { Writer } from './status.ts';
@@ -207,11 +207,13 @@ export class Controller<T extends KubeObject> {
       return undefined;
     }
     if (obj.metadata.deletionTimestamp) return undefined;
+    let current = obj;
     if (finalizer && !hasFinalizer(obj, finalizer)) {
-      await addFinalizer(this.writer.client, this.type, obj, finalizer);
-      return undefined; // the update event brings the key back with the finalizer in the cache
+      // Go on with the object the patch returned: a trip to the back of the queue for the
+      // finalizer's own update event costs a new resource seconds when the queue is long.
+      current = trim((await addFinalizer(this.writer.client, this.type, obj, finalizer)) as never) as T;
     }
-    return this.reconciler.reconcile(this.parse ? this.parse(obj) : obj, ctx);
+    return this.reconciler.reconcile(this.parse ? this.parse(current) : current, ctx);
   }
 
   private async markStalled(obj: T, err: TerminalError): Promise<void> {

@@ -14,7 +14,7 @@ export async function addFinalizer(
   type: ResourceType,
   obj: KubeObject,
   finalizer: string,
-): Promise<void> {
+): Promise<KubeObject> {
   const current = obj.metadata.finalizers;
   const ops = current
     ? [
@@ -25,7 +25,7 @@ export async function addFinalizer(
         { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
         { op: 'add', path: '/metadata/finalizers', value: [finalizer] },
       ];
-  await client.patch(type, obj.metadata.namespace, obj.metadata.name!, ops, JSON_PATCH);
+  return client.patch(type, obj.metadata.namespace, obj.metadata.name!, ops, JSON_PATCH);
 }
 
 export async function removeFinalizer(

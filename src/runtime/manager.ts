@@ -308,6 +308,7 @@ export class Manager {
         await this.elector?.release();
         await Promise.all([...this.informers.values()].map((i) => i.stop()));
         await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+        this.client.close();
         this.resolveStopped();
       })();
     }

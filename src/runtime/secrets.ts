@@ -10,8 +10,9 @@ import type { ReconcileContext } from './controller.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, Resources } from './types.ts';
 
 /**
- * The live Secrets, in the order asked for, once all exist; undefined when one was just created
- * (its watch event brings the owner back with it in the cache).
+ * The live Secrets, in the order asked for (one just made is the object the API server
+ * returned); undefined when one turned out to exist already but is not in the cache yet (its
+ * watch event brings the owner back).
  */
 export async function ensureSecrets(
   ctx: ReconcileContext,
@@ -30,12 +31,13 @@ export async function ensureSecrets(
         }));
       if (!live) {
         try {
-          await ctx.client.create(Resources.Secret, build());
+          const made = await ctx.client.create<KubeObject>(Resources.Secret, build());
           ctx.log.info({ secret: name }, 'generated Secret');
+          return made;
         } catch (e) {
-          if (!(e instanceof KubeApiError && e.conflict)) throw e; // 409: the cache is behind
+          if (!(e instanceof KubeApiError && e.conflict)) throw e;
+          return undefined; // 409: made meanwhile, the cache is behind; its event brings the owner back
         }
-        return undefined;
       }
       const owned = (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
       const labelled = live.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY[MANAGED_BY_LABEL];
@@ -66,6 +68,6 @@ export async function ensureSecrets(
     }),
   );
   const out = found.filter((s): s is KubeObject => !!s);
-  const created = out.length < found.length;
-  return created ? undefined : out;
+  const missing = out.length < found.length;
+  return missing ? undefined : out;
 }

@@ -127,7 +127,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
    */
   async reconcile(db: Db, ctx: ReconcileContext) {
     const secrets = await this.secrets(db, ctx);
-    if (!secrets) return undefined; // just created: their watch events bring the key back
+    if (!secrets) return undefined; // one exists but is not cached yet: its event brings the key back
     const { waiting } = await this.applyChildren(db, secrets.digest, ctx);
     if (waiting) return requeueAfter(5000);
     await growVolume(
