@@ -22,6 +22,14 @@ export async function startOperator(opts: {
   maxOldSpaceMiB?: number;
   heapDir?: string;
 }): Promise<ChildProcess> {
+  // Another operator still answering on the port (an earlier run's, not yet stopped) would be
+  // taken for this one.
+  if (
+    await fetch(`http://127.0.0.1:${opts.port + 1}/readyz`)
+      .then(() => true)
+      .catch(() => false)
+  )
+    throw new Error(`port ${opts.port + 1} answers already: stop the operator that holds it`);
   if (!built) {
     execFileSync('npm', ['run', 'build'], { cwd: repo, stdio: 'ignore' });
     built = true;

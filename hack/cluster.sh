@@ -172,8 +172,8 @@ spec:
   # Ordinary pods go to the real node; scale runs tolerate this to land on kwok.
   taints: [{ key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule }]
 status:
-  allocatable: { cpu: "64", memory: 512Gi, pods: "1000" }
-  capacity: { cpu: "64", memory: 512Gi, pods: "1000" }
+  allocatable: { cpu: "64", memory: 512Gi, pods: "5000" }
+  capacity: { cpu: "64", memory: 512Gi, pods: "5000" }
 NODE
   done
   cat <<SC
