@@ -119,6 +119,12 @@ export interface KubeClientOptions {
   limiter?: { when(): number };
 }
 
+class StaleSocket extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+  }
+}
+
 /** Connections kept open to the API server, at most; requests beyond them wait for one. */
 const MAX_SOCKETS = 64;
 
@@ -198,24 +204,42 @@ export class KubeClient {
       options.agent = this.keepAliveAgent(options);
     const endTimer = this.opts.latency?.startTimer({ verb: spec.method });
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = send(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+    // A kept-alive connection the server has closed meanwhile (a restarted API server) fails
+    // with ECONNRESET on its next request: that request never reached the server, and is sent
+    // again (Node's documented pattern, `req.reusedSocket`).
+    const send1 = () =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = send(url, options, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', reject);
+        });
+        req.setTimeout(30_000, () =>
+          req.destroy(new Error(`${spec.method} ${spec.path}: timed out after 30s`)),
         );
-        res.on('error', reject);
+        req.on('error', (e: NodeJS.ErrnoException) =>
+          reject(req.reusedSocket && e.code === 'ECONNRESET' ? new StaleSocket(e) : e),
+        );
+        if (body !== undefined) req.write(body);
+        req.end();
       });
-      req.setTimeout(30_000, () =>
-        req.destroy(new Error(`${spec.method} ${spec.path}: timed out after 30s`)),
-      );
-      req.on('error', reject);
-      if (body !== undefined) req.write(body);
-      req.end();
-    }).catch((e: Error) => {
+    // Each dead kept-alive connection fails once and is dropped; after a restart the pool may
+    // hold several, so try until a request goes out on a live or new one.
+    const sendRetrying = async (): Promise<{ status: number; text: string }> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await send1();
+        } catch (e) {
+          if (!(e instanceof StaleSocket) || attempt >= MAX_SOCKETS) throw e;
+        }
+      }
+    };
+    const { status, text } = await sendRetrying().catch((e: Error) => {
       this.opts.requests?.inc({ code: '<error>', method: spec.method, host: this.server.host });
-      throw e;
+      throw e instanceof StaleSocket ? e.cause : e;
     });
     endTimer?.();
     this.opts.requests?.inc({ code: String(status), method: spec.method, host: this.server.host });
