@@ -232,6 +232,17 @@ describe('Writer: a write the cache has not shown yet is not made twice', () => 
     expect(await writer.applyChild(Resources.ConfigMap, cm('2'), cached('9', '6'))).toBe(true);
     expect(await writer.applyChild(Resources.ConfigMap, cm('2'), cached('8', '8'))).toBe(true);
     expect(applied).toHaveLength(4);
+    // Seen, then deleted (pruned): made again at once, not taken for the same unseen creation.
+    expect(await writer.applyChild(Resources.ConfigMap, cm('2'), undefined)).toBe(true);
+    expect(applied).toHaveLength(5);
+  });
+
+  it('makes a child again that was created, seen, and deleted', async () => {
+    const { applied, writer } = setup();
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), undefined)).toBe(true);
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), cached('1', '5'))).toBe(false);
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), undefined)).toBe(true);
+    expect(applied).toHaveLength(2);
   });
 
   it('skips the same status write over the same cached version', async () => {

@@ -160,7 +160,7 @@ export function statusNeedsWrite(
 }
 
 /** How long a write may go unseen by the cache before the cache is trusted again. */
-const UNSEEN_TTL_MS = 60_000;
+const UNSEEN_TTL_MS = 15_000;
 
 export class Writer {
   readonly client: KubeClient;
@@ -188,8 +188,13 @@ export class Writer {
    * Returns whether a write was made.
    */
   async applyChild(type: ResourceType, desired: KubeObject, live: KubeObject | undefined): Promise<boolean> {
-    if (live && isSubset(desired, live)) return false;
     const key = `${type.apiVersion}/${type.kind}/${desired.metadata.namespace}/${desired.metadata.name}`;
+    if (live && isSubset(desired, live)) {
+      // The cache has it: forget the write, or a later deletion (a pruned child) would look
+      // like the same not-yet-seen creation and never be made again.
+      this.unseen.delete(key);
+      return false;
+    }
     if (this.cacheBehind(key, live, desired)) return false;
     await this.client.apply(type, desired, this.fieldManager);
     this.wrote(key, live, desired);
