@@ -3,7 +3,6 @@
  * the controllers, leader election, the metrics and health endpoints, and graceful shutdown.
  * Controllers are declared with `manager.controller(name).for(kind).owns(child)...complete(r)`.
  */
-import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -16,7 +15,7 @@ import { Informer } from './informer.ts';
 import { LeaderElector } from './leader.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { TerminalError } from './result.ts';
-import { Writer } from './status.ts';
+import { digest, Writer } from './status.ts';
 import { type RateLimiter, TokenBucket } from './workqueue.ts';
 
 export const FIELD_MANAGER = 'homeops-operator';
@@ -154,9 +153,7 @@ export class ControllerBuilder<T extends KubeObject> {
         else {
           const { status, metadata, ...rest } = child;
           const { resourceVersion, managedFields, ...meta } = metadata;
-          const print = createHash('sha256')
-            .update(JSON.stringify([meta, rest, reads?.(child) ?? null]))
-            .digest('base64url');
+          const print = digest([meta, rest, reads?.(child) ?? null]);
           if (event === 'update' && prints.get(childKey) === print) return;
           prints.set(childKey, print);
         }

@@ -279,6 +279,7 @@ export class Writer {
   }
 }
 
-function digest(content: unknown): string {
+/** A short sha256 of a value's JSON: enough to tell two writes or two states apart. */
+export function digest(content: unknown): string {
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22);
 }

@@ -19,6 +19,13 @@ let ns: Awaited<ReturnType<typeof testNamespace>>;
 let client: KubeClient;
 let manager: Manager;
 type Cm = KubeObject & { data?: Record<string, string> };
+const createTier = (name: string) =>
+  client.create(Resources.CacheTier, {
+    apiVersion: 'homeops.io/v1alpha1',
+    kind: 'CacheTier',
+    metadata: { name, namespace: ns.name },
+    spec: {},
+  });
 
 beforeAll(async () => {
   const kc = kubeConfig();
@@ -36,12 +43,7 @@ afterAll(async () => {
 
 describe('a controller written on the shared pattern', () => {
   it("publishes the guide's TTL hierarchy, keeps it current, and says Ready", async () => {
-    await client.create(Resources.CacheTier, {
-      apiVersion: 'homeops.io/v1alpha1',
-      kind: 'CacheTier',
-      metadata: { name: 'cache', namespace: ns.name },
-      spec: {},
-    });
+    await createTier('cache');
     const cm = await eventually(() => client.get<Cm>(Resources.ConfigMap, ns.name, 'cache-ttl'), 30_000);
     // The guide: sessions 15 min, preferences 1 h, configs 24 h, query results 5-60 min, realtime 30 s.
     expect(cm.data).toMatchObject({
@@ -96,12 +98,7 @@ type Tier = KubeObject & { status?: Status };
 
 describe('two writers of one status', () => {
   it("each owns its fields: neither erases the other's, and an unchanged part is not written", async () => {
-    await client.create(Resources.CacheTier, {
-      apiVersion: 'homeops.io/v1alpha1',
-      kind: 'CacheTier',
-      metadata: { name: 'shared', namespace: ns.name },
-      spec: {},
-    });
+    await createTier('shared');
     const get = () => client.get<Tier>(Resources.CacheTier, ns.name, 'shared');
     await eventually(async () => ((await get()).status?.phase === 'Ready' ? true : undefined), 30_000);
 
