@@ -3,7 +3,8 @@
 # real node and kwok nodes, hack/cluster.sh; the images are built from Debian packages the first
 # time), installs the CRDs, runs the operator on this machine, applies the full HomeOpsDatabase
 # sample and waits for Ready, then prints what the operator measured on PostgreSQL and PgBouncer
-# running in real pods on the real node, beside what psql in the pod reports.
+# running in real pods on the real node, beside what psql in the pod reports; then the
+# ReplicaSet sample: two streaming replicas with their lag and the read Service.
 #
 # The operator runs out of the cluster, as in the dev loop: it reaches the Services by their
 # ClusterIPs (--service-addresses=cluster-ip, through kube-proxy's rules on this machine), and
@@ -74,8 +75,30 @@ echo "  max_connections:  $(in_pod 'SHOW max_connections')"
 echo "  shared_buffers:   $(in_pod 'SHOW shared_buffers')"
 echo "  extensions:       $(in_pod "SELECT string_agg(extname, ', ' ORDER BY extname) FROM pg_extension")"
 echo "  data directory:   $(in_pod 'SHOW data_directory')"
+
+RS=homeops-full-read
+kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/replicaset-full.yaml" >/dev/null
+if ! kubectl wait --for=condition=Ready "hors/$RS" -n "$NS" --timeout=300s >/dev/null; then
+  kubectl get hors "$RS" -n "$NS" -o yaml
+  kubectl get pods -n "$NS" -o wide
+  tail -n 30 "$DEMO_DIR/operator.log"
+  die "$RS did not become Ready"
+fi
+echo; echo "== read replicas beside the database (replicasets.homeops.io: kubectl get hors)"
+kubectl get hodb,hors -n "$NS"
+echo; echo "== the members, as the operator measured them (lag on the primary and on each member)"
+kubectl get hors "$RS" -n "$NS" -o jsonpath='{.status}' | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print("  read Service: %s -> %s" % (s.get("readEndpoint"), s.get("readServiceTarget")))
+print("  %-24s %-6s %-10s %-10s %-10s %s" % ("member", "ready", "state", "lag (s)", "lag (B)", "in -ro"))
+for m in s.get("members", []):
+    print("  %-24s %-6s %-10s %-10s %-10s %s" % (m["name"], m["ready"], m.get("state"), m.get("lagSeconds", "-"), m.get("lagBytes", "-"), m["inReadService"]))
+'
+echo "  pg_stat_replication on the primary:"
+in_pod "SELECT application_name, state, replay_lsn, (SELECT slot_name FROM pg_replication_slots s WHERE s.active_pid = r.pid) FROM pg_stat_replication r ORDER BY 1" | sed 's/^/    /'
 echo; echo "== the operator's /metrics"
-curl -s http://127.0.0.1:18080/metrics | grep -E '^homeops_(database|pooler)_' | grep -v dead_tuple | head -20 || true
+curl -s http://127.0.0.1:18080/metrics | grep -E '^homeops_(database|pooler|replica)_' | grep -v dead_tuple | head -30 || true
 echo
 echo "KUBECONFIG=$kubeconfig  (eval \"\$(hack/cluster.sh env)\" for kubectl)"
 

@@ -24,6 +24,7 @@ async function run(argv: string[]): Promise<number> {
   const { Manager } = await import('./runtime/manager.ts');
   const { loadEndpointMap } = await import('./endpoints.ts');
   const { registerHomeOpsDatabaseController } = await import('./controllers/homeopsdatabase/controller.ts');
+  const { registerReplicaSetController } = await import('./controllers/replicaset/controller.ts');
   let config: ReturnType<typeof loadConfig>;
   let endpointMap: ReturnType<typeof loadEndpointMap>;
   try {
@@ -38,16 +39,18 @@ async function run(argv: string[]): Promise<number> {
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
   const manager = new Manager(config, kc, log);
+  const images = {
+    postgres: config.postgresImage,
+    timescale: config.timescaleImage,
+    pgbouncer: config.pgbouncerImage,
+    redis: config.redisImage,
+  };
   registerHomeOpsDatabaseController(manager, {
     endpointMap,
     serviceAddresses: config.serviceAddresses,
-    images: {
-      postgres: config.postgresImage,
-      timescale: config.timescaleImage,
-      pgbouncer: config.pgbouncerImage,
-      redis: config.redisImage,
-    },
+    images,
   });
+  registerReplicaSetController(manager, { endpointMap, serviceAddresses: config.serviceAddresses, images });
   manager.handleSignals();
   try {
     await manager.start();

@@ -205,6 +205,14 @@ export class Writer {
     return true;
   }
 
+  /**
+   * An Event about `obj` for a change a user acts on that is not a condition's flip (a member
+   * leaving a Service). Best effort, like every Event.
+   */
+  async event(obj: KubeObject, e: EventInput): Promise<void> {
+    await this.events?.record(obj, e);
+  }
+
   /** The same writer under another field manager: a second owner of a shared status. */
   as(fieldManager: string): Writer {
     return new Writer(this.client, fieldManager, this.log, this.events);

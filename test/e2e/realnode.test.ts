@@ -4,30 +4,22 @@
  * host-path PVs, cluster DNS and kube-proxy's ClusterIPs. The operator runs out of the cluster
  * (as in the dev loop) and reaches the Services by ClusterIP (--service-addresses=cluster-ip).
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
-import type { DefaultImages } from '../../src/images.ts';
 import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { Resources } from '../../src/runtime/types.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
+import { eventsSince as eventsSince_, localImages, psqlInPod as psqlInPod_ } from '../support/realnode.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
-const imageRef = (name: string) =>
-  execFileSync('bash', [join(repo, 'hack', 'images.sh'), 'ref', name], { encoding: 'utf8' }).trim();
-const IMAGES: DefaultImages = {
-  postgres: imageRef('postgres'),
-  timescale: imageRef('postgres'),
-  pgbouncer: imageRef('pgbouncer'),
-  redis: imageRef('redis'),
-};
+const IMAGES = localImages();
 const DB = 'homeops-full';
 const NODE = 'homeops-node';
 
@@ -75,39 +67,9 @@ const until = (name: string, type: string, status: string, timeout = 240_000, in
   );
 const pod = (name: string) => client.get<Pod>(Resources.Pod, ns.name, name);
 
-/** psql as the superuser inside the primary's pod, over its Unix socket. */
-async function psqlInPod(podName: string, sql: string, database = 'homeops'): Promise<string> {
-  const out = await kubectl(
-    'exec',
-    '-n',
-    ns.name,
-    podName,
-    '-c',
-    'postgres',
-    '--',
-    'sh',
-    '-c',
-    'PGPASSWORD=$(cat /etc/homeops/secrets/superuser/password) exec psql -X -At -v ON_ERROR_STOP=1 -h /var/run/postgresql -U postgres -d "$0" -c "$1"',
-    database,
-    sql,
-  );
-  return out.trim();
-}
-
-/** Events the operator recorded about a database, as action/reason pairs, since a moment. */
-async function eventsSince(name: string, since: number): Promise<string[]> {
-  const list = await client.list<KubeObject & { action?: string; reason?: string; eventTime?: string }>(
-    Resources.Event,
-    ns.name,
-  );
-  return list.items
-    .filter(
-      (e) =>
-        (e as { regarding?: { name?: string } }).regarding?.name === name &&
-        Date.parse(e.eventTime ?? '') >= since - 1000,
-    )
-    .map((e) => `${e.action}/${e.reason}`);
-}
+const psqlInPod = (podName: string, sql: string, database = 'homeops') =>
+  psqlInPod_(ns.name, podName, sql, { database });
+const eventsSince = (name: string, since: number) => eventsSince_(client, ns.name, name, since);
 
 beforeAll(async () => {
   kc = kubeConfig();

@@ -34,7 +34,21 @@ export const replicaSetSpec = z.object({
     .max(86400)
     .default(5)
     .describe('Replicas lagging more than this are taken out of the read Service (the guide: 5 s).'),
-  healthCheckIntervalSeconds: z.number().int().min(5).max(3600).default(30),
+  fallbackToPrimary: z
+    .boolean()
+    .default(false)
+    .describe(
+      'When every member is over maxLagSeconds (or none is Ready), the read Service routes to the primary instead of nowhere. Off by default: reads then fail rather than load the primary.',
+    ),
+  healthCheckIntervalSeconds: z
+    .number()
+    .int()
+    .min(5)
+    .max(3600)
+    .default(30)
+    .describe(
+      'How often lag is measured; a member leaves the read Service at most this long after crossing maxLagSeconds.',
+    ),
   storage: storage.prefault({}),
   resources: resourceRequirements.optional(),
   scheduling: scheduling.optional(),
@@ -48,9 +62,26 @@ export const replicaMember = z.object({
     .number()
     .min(0)
     .optional()
-    .describe('Replay lag measured on the primary (pg_stat_replication.replay_lag).'),
-  lagBytes: z.number().int().min(0).optional().describe('WAL bytes sent but not yet replayed.'),
-  state: z.string().optional().describe('pg_stat_replication.state, such as streaming.'),
+    .describe(
+      'How old the newest change the member has not replayed is: 0 when it has replayed all the WAL the primary has written; absent when not measured.',
+    ),
+  lagBytes: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("The primary's current WAL position minus the member's replay position."),
+  state: z
+    .string()
+    .optional()
+    .describe(
+      'pg_stat_replication.state (streaming, catchup...), or NotStreaming, Starting, BaseBackupFailed and the like.',
+    ),
+  message: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe('Why the member is not streaming or not in the read Service.'),
 });
 
 export const replicaSetStatus = z.object({
@@ -60,6 +91,12 @@ export const replicaSetStatus = z.object({
   selector: z.string().optional().describe('Label selector of the replica pods, for the scale subresource.'),
   readEndpoint: z.string().optional().describe('host:port of the read Service.'),
   maxLagSeconds: z.number().min(0).optional().describe('Largest measured lag among the members.'),
+  readServiceTarget: z
+    .enum(['Members', 'Primary', 'None'])
+    .optional()
+    .describe(
+      'Where the read Service routes: the members within the bound, the primary (fallbackToPrimary), or nowhere.',
+    ),
   members: z.array(replicaMember).max(16).optional(),
 });
 

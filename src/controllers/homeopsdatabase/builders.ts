@@ -52,7 +52,7 @@ export function postgresUid(db: HomeOpsDatabase, images: DefaultImages = DEFAULT
 }
 
 /** nodeSelector, tolerations and affinity for a pod spec, only those the spec sets. */
-function placement(s: HomeOpsDatabase['spec']['postgres']['scheduling']) {
+export function placement(s: HomeOpsDatabase['spec']['postgres']['scheduling']) {
   return {
     ...(s?.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
     ...(s?.tolerations ? { tolerations: s.tolerations } : {}),
@@ -73,7 +73,7 @@ function meta(db: HomeOpsDatabase, name: string, component: Parameters<typeof la
 }
 
 /** Non-root, no privilege escalation, no capabilities, read-only root filesystem. */
-function containerSecurity(uid: number) {
+export function containerSecurity(uid: number) {
   return {
     runAsNonRoot: true,
     runAsUser: uid,
@@ -82,6 +82,38 @@ function containerSecurity(uid: number) {
     readOnlyRootFilesystem: true,
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/**
+ * The postgres container's probes and fast shutdown, the same on a primary and a replica:
+ * pg_isready over the socket (a hot standby accepts connections, so it is Ready), TCP for
+ * liveness and start-up (a first start may run initdb or a base backup for minutes).
+ */
+export function postgresProbes() {
+  return {
+    readinessProbe: {
+      exec: {
+        command: ['pg_isready', '-h', SOCKET_DIR, '-p', String(POSTGRES_PORT), '-U', 'postgres'],
+      },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+    },
+    livenessProbe: { tcpSocket: { port: POSTGRES_PORT }, periodSeconds: 10, failureThreshold: 6 },
+    // A fast shutdown: SIGTERM alone is PostgreSQL's smart shutdown, which waits for
+    // every client (PgBouncer keeps its server connections) until the grace period ends.
+    lifecycle: {
+      preStop: {
+        exec: {
+          command: [
+            'sh',
+            '-c',
+            'command -v pg_ctl >/dev/null || PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | tail -n1)"; exec pg_ctl -D "$PGDATA" -m fast -w -t 50 stop',
+          ],
+        },
+      },
+    },
+    startupProbe: { tcpSocket: { port: POSTGRES_PORT }, periodSeconds: 5, failureThreshold: 120 },
   };
 }
 
@@ -157,28 +189,7 @@ export function buildStatefulSet(
                 { name: 'PGDATA', value: `${DATA_DIR}/pgdata` },
                 { name: 'HOME', value: '/tmp' },
               ],
-              readinessProbe: {
-                exec: {
-                  command: ['pg_isready', '-h', SOCKET_DIR, '-p', String(POSTGRES_PORT), '-U', 'postgres'],
-                },
-                periodSeconds: 10,
-                timeoutSeconds: 5,
-              },
-              livenessProbe: { tcpSocket: { port: POSTGRES_PORT }, periodSeconds: 10, failureThreshold: 6 },
-              // A fast shutdown: SIGTERM alone is PostgreSQL's smart shutdown, which waits for
-              // every client (PgBouncer keeps its server connections) until the grace period ends.
-              lifecycle: {
-                preStop: {
-                  exec: {
-                    command: [
-                      'sh',
-                      '-c',
-                      'command -v pg_ctl >/dev/null || PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | tail -n1)"; exec pg_ctl -D "$PGDATA" -m fast -w -t 50 stop',
-                    ],
-                  },
-                },
-              },
-              startupProbe: { tcpSocket: { port: POSTGRES_PORT }, periodSeconds: 5, failureThreshold: 120 },
+              ...postgresProbes(),
               ...(pg.resources ? { resources: pg.resources } : {}),
               securityContext: containerSecurity(uid),
               volumeMounts: [

@@ -102,6 +102,27 @@ export function renderPgBouncerIni(spec: HomeOpsDatabaseSpec, primaryHost: strin
 }
 
 /**
+ * The image contract's lookup of the server binaries, as sh: on PATH, or in
+ * /usr/lib/postgresql/<major>/bin (Debian) or /usr/local/pgsql/bin. `tool` is the other binary
+ * the script needs beside postgres (initdb on a primary, pg_basebackup on a replica). Exit 78
+ * (EX_CONFIG) names what is missing.
+ */
+export function findServerBinaries(tool: string): string {
+  return `# The contract: the server binaries on PATH, or in /usr/lib/postgresql/<major>/bin.
+if ! command -v ${tool} >/dev/null 2>&1; then
+  for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
+    if [ -x "$d/${tool}" ]; then PATH="$d:$PATH"; fi
+  done
+  export PATH
+fi
+if ! command -v postgres >/dev/null 2>&1 || ! command -v ${tool} >/dev/null 2>&1; then
+  echo "homeops: the image has no postgres/${tool} on PATH or in /usr/lib/postgresql/*/bin" >&2
+  exit 78
+fi
+`;
+}
+
+/**
  * The postgres container's command, so that no image entrypoint is needed (the image contract
  * in the README): on an empty volume it runs initdb with the superuser password from its
  * Secret, creates the application, replication and pooler auth roles and the lookup function
@@ -114,18 +135,7 @@ export function renderPostgresStartScript(database: string, owner: string): stri
   return `#!/bin/sh
 # Written by homeops-operator: starts PostgreSQL without the image's entrypoint.
 set -eu
-# The contract: the server binaries on PATH, or in /usr/lib/postgresql/<major>/bin.
-if ! command -v initdb >/dev/null 2>&1; then
-  for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
-    if [ -x "$d/initdb" ]; then PATH="$d:$PATH"; fi
-  done
-  export PATH
-fi
-if ! command -v postgres >/dev/null 2>&1 || ! command -v initdb >/dev/null 2>&1; then
-  echo "homeops: the image has no postgres/initdb on PATH or in /usr/lib/postgresql/*/bin" >&2
-  exit 78
-fi
-PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
+${findServerBinaries('initdb')}PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
 conf=${CONFIG_DIR}/postgresql.conf
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   init="$PGDATA.init"
