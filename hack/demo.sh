@@ -91,9 +91,9 @@ kubectl get hors "$RS" -n "$NS" -o jsonpath='{.status}' | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 print("  read Service: %s -> %s" % (s.get("readEndpoint"), s.get("readServiceTarget")))
-print("  %-24s %-6s %-10s %-10s %-10s %s" % ("member", "ready", "state", "lag (s)", "lag (B)", "in -ro"))
+print("  %-30s %-6s %-10s %-10s %-10s %s" % ("member", "ready", "state", "lag (s)", "lag (B)", "in -ro"))
 for m in s.get("members", []):
-    print("  %-24s %-6s %-10s %-10s %-10s %s" % (m["name"], m["ready"], m.get("state"), m.get("lagSeconds", "-"), m.get("lagBytes", "-"), m["inReadService"]))
+    print("  %-30s %-6s %-10s %-10s %-10s %s" % (m["name"], m["ready"], m.get("state"), m.get("lagSeconds", "-"), m.get("lagBytes", "-"), m["inReadService"]))
 '
 echo "  pg_stat_replication on the primary:"
 in_pod "SELECT application_name, state, replay_lsn, (SELECT slot_name FROM pg_replication_slots s WHERE s.active_pid = r.pid) FROM pg_stat_replication r ORDER BY 1" | sed 's/^/    /'

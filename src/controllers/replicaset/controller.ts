@@ -92,6 +92,22 @@ function memberProblem(pod: Pod): Failure | undefined {
   return p;
 }
 
+/**
+ * When to measure again: each interval, or sooner when a member in the read Service already
+ * lags a fifth of the bound or more, at the moment its lag would reach the bound if replay had
+ * stopped (lag grows at most one second per second). A stuck member then leaves about when it
+ * crosses the bound, not up to an interval later; a member near 0 costs nothing extra.
+ */
+export function nextMeasurementMs(rs: ReplicaSet, decisions: readonly MemberDecision[]): number {
+  const interval = rs.spec.healthCheckIntervalSeconds * 1000;
+  const max = rs.spec.maxLagSeconds;
+  let next = interval;
+  for (const d of decisions)
+    if (d.in && d.lagSeconds !== undefined && d.lagSeconds >= max * 0.2)
+      next = Math.min(next, Math.max(1000, (max - d.lagSeconds) * 1000 + 250));
+  return next;
+}
+
 export class ReplicaSetReconciler implements Reconciler<Rs> {
   readonly finalizer = RS_FINALIZER;
   readonly metrics: ReplicaMetrics;
@@ -205,9 +221,8 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
     );
     if (wrote) await this.tellFailingMembers(rs, o, prev, status, ctx);
     // A missing database's arrival wakes the ReplicaSet (the database watch): no polling.
-    return o.database.state === 'Missing'
-      ? undefined
-      : requeueAfter(rs.spec.healthCheckIntervalSeconds * 1000);
+    if (o.database.state === 'Missing') return undefined;
+    return requeueAfter(nextMeasurementMs(rs, decisions));
   }
 
   /**

@@ -202,25 +202,31 @@ export function measureMember(
     if (!first.recovery || !first.replay)
       throw new Error('the member is not in recovery: it is not a replica');
     const target = parseLsn(primary.lsn);
-    let replay = first.replay;
-    let waited = 0;
+    const onPrimaryClock = () => primary.primaryNowMs + (Date.now() - primary.localNowMs);
+    // The last read: the replay position and the last replayed commit's time, and when.
+    let last = { replay: first.replay, replayedAt: first.replayed_at, at: onPrimaryClock() };
     const started = Date.now();
-    while (parseLsn(replay) < target && waited < settleMs) {
+    let waited = 0;
+    while (parseLsn(last.replay) < target && waited < settleMs) {
       await new Promise((r) => setTimeout(r, pollMs));
-      replay = (await c.query<{ replay: string }>('SELECT pg_last_wal_replay_lsn()::text AS replay')).rows[0]!
-        .replay;
+      const row = (
+        await c.query<{ replay: string; replayed_at: Date | null }>(
+          'SELECT pg_last_wal_replay_lsn()::text AS replay, pg_last_xact_replay_timestamp() AS replayed_at',
+        )
+      ).rows[0]!;
+      last = { replay: row.replay, replayedAt: row.replayed_at, at: onPrimaryClock() };
       waited = Date.now() - started;
     }
     return {
-      replayLsn: replay,
+      replayLsn: last.replay,
       paused: first.paused,
       lagBytes: lsnBytes(primary.lsn, first.replay),
       ...lagSeconds({
         caughtUpAtFirst: parseLsn(first.replay) >= target,
-        caughtUpAfterMs: parseLsn(replay) >= target ? waited : undefined,
+        caughtUpAfterMs: parseLsn(last.replay) >= target ? waited : undefined,
         waitedMs: waited,
-        replayedAtMs: first.replayed_at?.getTime(),
-        nowOnPrimaryMs: primary.primaryNowMs + (Date.now() - primary.localNowMs),
+        replayedAtMs: last.replayedAt?.getTime(),
+        nowOnPrimaryMs: last.at,
       }),
     };
   });
