@@ -67,3 +67,28 @@ export async function startOperator(opts: {
   }
   return proc;
 }
+
+/**
+ * A benchmark's cluster: the local stack up (real node included), the CRDs installed, a client,
+ * and a namespace of its own named `prefix-xxxxxx`.
+ */
+export async function benchCluster(prefix: string) {
+  const { randomBytes } = await import('node:crypto');
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeClient } = await import('../src/runtime/client.ts');
+  const { Resources } = await import('../src/runtime/types.ts');
+  const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', cwd: repo }).trim();
+  const kubeconfig = sh('bash hack/cluster.sh up 2>/dev/null | tail -n1');
+  sh(
+    'eval "$(bash hack/cluster.sh env)"; kubectl apply --server-side -f crds >/dev/null; kubectl wait --for=condition=Established crd --all >/dev/null',
+  );
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const client = new KubeClient(kc, { userAgent: 'homeops-bench' });
+  const ns = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await client.create(Resources.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  return { sh, kubeconfig, client, ns };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;

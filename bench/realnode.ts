@@ -11,29 +11,14 @@
  *   npx node bench/realnode.ts [runs=5] [seconds=15]
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, type KubeObject, MERGE_PATCH } from '../src/runtime/client.ts';
+import { type KubeObject, MERGE_PATCH } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
-import { startOperator } from './operator.ts';
+import { benchCluster, median, sleep, startOperator } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 15);
-const repo = join(import.meta.dirname, '..');
-const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', cwd: repo }).trim();
-const kubeconfig = sh('bash hack/cluster.sh up 2>/dev/null | tail -n1');
-sh(
-  'eval "$(bash hack/cluster.sh env)"; kubectl apply --server-side -f crds >/dev/null; kubectl wait --for=condition=Established crd --all >/dev/null',
-);
-const kc = new KubeConfig();
-kc.loadFromFile(kubeconfig);
-const client = new KubeClient(kc, { userAgent: 'homeops-bench' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const ns = `bench-real-${randomBytes(3).toString('hex')}`;
-await client.create(Resources.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+const { sh, kubeconfig, client, ns } = await benchCluster('bench-real');
 
 const operator = await startOperator({
   kubeconfig,

@@ -1,38 +1,13 @@
-/**
- * ReplicaSet on the real node (real primary, real streaming replicas), printing:
- *  1. apply -> every member streaming and in the read Service, for 1 and 3 members, on an
- *     empty database and on one of about 1 GiB (the base backup's rate: size / time);
- *  2. detection latency: from pg_wal_replay_pause() on a member, under a writer, to the member
- *     leaving NAME-ro (its read label removed), median of RUNS (maxLagSeconds 5, interval 5 s);
- *  3. lag accuracy: recovery_min_apply_delay = DELAY on a member under a writer, against the
- *     operator's homeops_replica_lag_seconds over a minute.
- *   npx node bench/replicaset.ts [runs=5] [sizeMiB=1024] [delaySeconds=10]
- */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
-import { KubeClient, type KubeObject } from '../src/runtime/client.ts';
+import type { KubeObject } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
-import { startOperator } from './operator.ts';
+import { benchCluster, median, sleep, startOperator } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const SIZE_MIB = Number(process.argv[3] ?? 1024);
 const DELAY = Number(process.argv[4] ?? 10);
-const repo = join(import.meta.dirname, '..');
-const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', cwd: repo }).trim();
-const kubeconfig = sh('bash hack/cluster.sh up 2>/dev/null | tail -n1');
-sh(
-  'eval "$(bash hack/cluster.sh env)"; kubectl apply --server-side -f crds >/dev/null; kubectl wait --for=condition=Established crd --all >/dev/null',
-);
-const kc = new KubeConfig();
-kc.loadFromFile(kubeconfig);
-const client = new KubeClient(kc, { userAgent: 'homeops-bench' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const ns = `bench-rs-${randomBytes(3).toString('hex')}`;
-await client.create(Resources.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+const { sh, kubeconfig, client, ns } = await benchCluster('bench-rs');
 const PORT = 18094;
 const operator = await startOperator({
   kubeconfig,

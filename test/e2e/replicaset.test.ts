@@ -148,7 +148,7 @@ describe('a ReplicaSet on the real node', () => {
     expect(await slots()).toBe('hors_reads_0,hors_reads_1');
     expect(
       await onPrimary(
-        "SELECT string_agg(application_name || '=' || state, ',' ORDER BY 1) FROM pg_stat_replication",
+        "SELECT string_agg(application_name || '=' || state, ',' ORDER BY application_name) FROM pg_stat_replication",
       ),
     ).toBe(`${RS}-replica-0=streaming,${RS}-replica-1=streaming`);
     expect(await readEndpoints()).toEqual([`${RS}-replica-0`, `${RS}-replica-1`]);
@@ -329,6 +329,14 @@ describe('a ReplicaSet on the real node', () => {
       expect(events).toContain('Member/BaseBackupFailed');
     } finally {
       await kubectl('scale', '-n', ns.name, `replicasets.homeops.io/${RS}`, '--replicas=1');
+      // The Secret's password back (URL-safe base64: nothing to quote).
+      const secret = await client.get<KubeObject & { data?: { password?: string } }>(
+        Resources.Secret,
+        ns.name,
+        `${DB}-replication`,
+      );
+      const password = Buffer.from(secret.data!.password!, 'base64').toString();
+      await onPrimary(`ALTER ROLE replicator PASSWORD '${password}'`);
     }
   });
 
@@ -342,5 +350,40 @@ describe('a ReplicaSet on the real node', () => {
       return gone;
     }, 120_000);
     expect(await slots()).toBe('');
+  });
+
+  it('stops following a deleted database: DatabaseNotFound, and its members scaled to 0', async () => {
+    await client.create(Resources.ReplicaSet, {
+      apiVersion: 'homeops.io/v1alpha1',
+      kind: 'ReplicaSet',
+      metadata: { name: 'follower', namespace: ns.name },
+      spec: {
+        databaseRef: { name: DB },
+        replicas: 1,
+        healthCheckIntervalSeconds: INTERVAL,
+        storage: { size: '1Gi', reclaimPolicy: 'Delete' },
+      },
+    });
+    const follower = () => client.get<Rs>(Resources.ReplicaSet, ns.name, 'follower');
+    await eventually(async () => allIn(await follower(), 1), 180_000, 500);
+    await client.delete(Resources.HomeOpsDatabase, ns.name, DB);
+    const orphan = await eventually(async () => {
+      const o = await follower();
+      return cond(o, 'Ready')?.reason === 'DatabaseNotFound' ? o : undefined;
+    }, 120_000);
+    expect(cond(orphan, 'Ready')?.status).toBe('False');
+    await eventually(async () => {
+      const sts = await client.get<KubeObject & { spec?: { replicas?: number } }>(
+        Resources.StatefulSet,
+        ns.name,
+        'follower-replica',
+      );
+      const pods = await client.list(Resources.Pod, ns.name, {
+        labelSelector: 'homeops.io/replicaset=follower',
+      });
+      return sts.spec?.replicas === 0 && pods.items.length === 0;
+    }, 120_000);
+    // The ReplicaSet itself stays, for the database to come back.
+    expect((await follower()).metadata.deletionTimestamp).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
+import { pdbObject, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import {
   CONFIG_DIR,
@@ -238,23 +239,11 @@ function service(
   headless: boolean,
   component: 'postgres' | 'pooler',
 ): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(db, name, component),
-    spec: {
-      ...(headless ? { clusterIP: 'None', publishNotReadyAddresses: true } : { type: 'ClusterIP' }),
-      selector: sel,
-      ports: [
-        {
-          name: 'postgres',
-          port: component === 'pooler' ? POOLER_PORT : POSTGRES_PORT,
-          targetPort: 'postgres',
-          protocol: 'TCP',
-        },
-      ],
-    },
-  };
+  return serviceObject(meta(db, name, component), {
+    selector: sel,
+    port: { name: 'postgres', port: component === 'pooler' ? POOLER_PORT : POSTGRES_PORT },
+    headless,
+  });
 }
 
 export const buildHeadlessService = (db: HomeOpsDatabase) =>
@@ -264,12 +253,7 @@ export const buildRwService = (db: HomeOpsDatabase) =>
 
 /** One primary: a voluntary eviction must wait for the operator (or the admin) to allow it. */
 export function buildPrimaryPdb(db: HomeOpsDatabase): KubeObject {
-  return {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: meta(db, names(db).pdb, 'postgres'),
-    spec: { minAvailable: 1, selector: { matchLabels: selector(db) } },
-  };
+  return pdbObject(meta(db, names(db).pdb, 'postgres'), selector(db), { minAvailable: 1 });
 }
 
 export function buildPoolerConfigMap(db: HomeOpsDatabase): KubeObject {
@@ -350,12 +334,7 @@ export const buildPoolerService = (db: HomeOpsDatabase) =>
   service(db, names(db).pooler, poolerSelector(db), false, 'pooler');
 
 export function buildPoolerPdb(db: HomeOpsDatabase): KubeObject {
-  return {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: meta(db, names(db).pooler, 'pooler'),
-    spec: { maxUnavailable: 1, selector: { matchLabels: poolerSelector(db) } },
-  };
+  return pdbObject(meta(db, names(db).pooler, 'pooler'), poolerSelector(db), { maxUnavailable: 1 });
 }
 
 /** Every child the spec asks for, in apply order; the pooler's only when it is enabled. */

@@ -5,6 +5,7 @@
 import type { HomeOpsDatabase, ReplicaSet } from '../../api/v1alpha1/index.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
+import { pdbObject, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import {
   CHECKSUM_ANNOTATION,
@@ -162,49 +163,31 @@ export function buildReplicaStatefulSet(
   };
 }
 
+const PORT = { name: 'postgres', port: POSTGRES_PORT };
+
 /** Every member, Ready or not, by its stable DNS name (the operator and admins reach each one). */
-export function buildHeadlessService(rs: ReplicaSet): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(rs, rsNames(rs).headlessService, 'replica'),
-    spec: {
-      clusterIP: 'None',
-      publishNotReadyAddresses: true,
-      selector: memberSelector(rs),
-      ports: [{ name: 'postgres', port: POSTGRES_PORT, targetPort: 'postgres', protocol: 'TCP' }],
-    },
-  };
-}
+export const buildHeadlessService = (rs: ReplicaSet) =>
+  serviceObject(meta(rs, rsNames(rs).headlessService, 'replica'), {
+    selector: memberSelector(rs),
+    port: PORT,
+    headless: true,
+  });
 
 /**
  * The read Service: the members the operator labelled as within the lag bound (and Ready: the
  * EndpointSlice controller leaves out a pod that is not), or the primary when the plan says so.
  */
-export function buildReadService(rs: ReplicaSet, db: HomeOpsDatabase, plan: ReplicaPlan): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(rs, rsNames(rs).readService, 'replica'),
-    spec: {
-      type: 'ClusterIP',
-      selector: plan.readFromPrimary
-        ? primarySelector(db)
-        : { ...memberSelector(rs), [READ_LABEL]: READ_LABEL_VALUE },
-      ports: [{ name: 'postgres', port: POSTGRES_PORT, targetPort: 'postgres', protocol: 'TCP' }],
-    },
-  };
-}
+export const buildReadService = (rs: ReplicaSet, db: HomeOpsDatabase, plan: ReplicaPlan) =>
+  serviceObject(meta(rs, rsNames(rs).readService, 'replica'), {
+    selector: plan.readFromPrimary
+      ? primarySelector(db)
+      : { ...memberSelector(rs), [READ_LABEL]: READ_LABEL_VALUE },
+    port: PORT,
+  });
 
 /** Voluntary evictions one member at a time. */
-export function buildReplicaPdb(rs: ReplicaSet): KubeObject {
-  return {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: meta(rs, rsNames(rs).pdb, 'replica'),
-    spec: { maxUnavailable: 1, selector: { matchLabels: memberSelector(rs) } },
-  };
-}
+export const buildReplicaPdb = (rs: ReplicaSet) =>
+  pdbObject(meta(rs, rsNames(rs).pdb, 'replica'), memberSelector(rs), { maxUnavailable: 1 });
 
 export function buildReplicaChildren(
   rs: ReplicaSet,

@@ -1,0 +1,34 @@
+/** Plain Kubernetes objects every kind's builders make the same way: a Service, a PDB. Pure. */
+import type { KubeObject } from './client.ts';
+
+type Meta = KubeObject['metadata'];
+
+/** A Service with one TCP port named `port.name` (targetPort by name); headless publishes not-Ready pods too. */
+export function serviceObject(
+  metadata: Meta,
+  opts: { selector: Record<string, string>; port: { name: string; port: number }; headless?: boolean },
+): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata,
+    spec: {
+      ...(opts.headless ? { clusterIP: 'None', publishNotReadyAddresses: true } : { type: 'ClusterIP' }),
+      selector: opts.selector,
+      ports: [{ name: opts.port.name, port: opts.port.port, targetPort: opts.port.name, protocol: 'TCP' }],
+    },
+  };
+}
+
+export function pdbObject(
+  metadata: Meta,
+  selector: Record<string, string>,
+  budget: { minAvailable: number } | { maxUnavailable: number },
+): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata,
+    spec: { ...budget, selector: { matchLabels: selector } },
+  };
+}
