@@ -32,6 +32,7 @@ log "starting the operator (log: $DEMO_DIR/operator.log)"
 node "$REPO_DIR/src/main.ts" run --kubeconfig="$kubeconfig" --namespaces="$NS" --leader-elect=false \
   --service-addresses=cluster-ip --postgres-image="$(bash "$HACK_DIR/images.sh" ref postgres)" \
   --pgbouncer-image="$(bash "$HACK_DIR/images.sh" ref pgbouncer)" \
+  --redis-image="$(bash "$HACK_DIR/images.sh" ref redis)" \
   --bind-address=127.0.0.1 --metrics-port=18080 --health-port=18081 \
   >"$DEMO_DIR/operator.log" 2>&1 &
 operator=$!
@@ -97,8 +98,26 @@ for m in s.get("members", []):
 '
 echo "  pg_stat_replication on the primary:"
 in_pod "SELECT application_name, state, replay_lsn, (SELECT slot_name FROM pg_replication_slots s WHERE s.active_pid = r.pid) FROM pg_stat_replication r ORDER BY 1" | sed 's/^/    /'
+
+kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/cachetier-minimal.yaml" >/dev/null
+if ! kubectl wait --for=condition=Ready ctier/cache -n "$NS" --timeout=180s >/dev/null; then
+  kubectl get ctier cache -n "$NS" -o yaml
+  tail -n 30 "$DEMO_DIR/operator.log"
+  die "the CacheTier did not become Ready"
+fi
+echo; echo "== a CacheTier: Redis in a pod, measured by INFO"
+kubectl get ctier -n "$NS"
+kubectl get ctier cache -n "$NS" -o jsonpath='{.status}' | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(json.dumps({k: s[k] for k in ("endpoint", "authSecret", "memory", "keys", "connectedClients", "persistence") if k in s}, indent=2))
+'
+redis_in_pod() { kubectl exec -n "$NS" cache-redis-0 -c redis -- sh -c 'REDISCLI_AUTH=$(cat /etc/homeops/secrets/redis/password) redis-cli "$@"' sh "$@"; }
+echo "  redis-cli in the pod: $(redis_in_pod CONFIG GET maxmemory-policy | tr '\n' ' ')/ $(redis_in_pod INFO persistence | grep -E '^aof_enabled' | tr -d '\r')"
+echo "  TTL hierarchy for applications (ConfigMap cache-ttl): $(kubectl get configmap cache-ttl -n "$NS" -o jsonpath='{.data.ttl\.json}')"
+
 echo; echo "== the operator's /metrics"
-curl -s http://127.0.0.1:18080/metrics | grep -E '^homeops_(database|pooler|replica)_' | grep -v dead_tuple | head -30 || true
+curl -s http://127.0.0.1:18080/metrics | grep -E '^homeops_(database|pooler|replica|cache)_' | grep -v dead_tuple | head -40 || true
 echo
 echo "KUBECONFIG=$kubeconfig  (eval \"\$(hack/cluster.sh env)\" for kubectl)"
 

@@ -25,6 +25,7 @@ async function run(argv: string[]): Promise<number> {
   const { loadEndpointMap } = await import('./endpoints.ts');
   const { registerHomeOpsDatabaseController } = await import('./controllers/homeopsdatabase/controller.ts');
   const { registerReplicaSetController } = await import('./controllers/replicaset/controller.ts');
+  const { registerCacheTierController } = await import('./controllers/cachetier/controller.ts');
   let config: ReturnType<typeof loadConfig>;
   let endpointMap: ReturnType<typeof loadEndpointMap>;
   try {
@@ -51,6 +52,7 @@ async function run(argv: string[]): Promise<number> {
     images,
   });
   registerReplicaSetController(manager, { endpointMap, serviceAddresses: config.serviceAddresses, images });
+  registerCacheTierController(manager, { endpointMap, serviceAddresses: config.serviceAddresses, images });
   manager.handleSignals();
   try {
     await manager.start();

@@ -83,6 +83,13 @@ export const cacheTierSpec = celRules(
       })
       .prefault({}),
     ttlPolicies: ttlPolicies.prefault({}),
+    healthCheckIntervalSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(3600)
+      .default(30)
+      .describe('How often INFO is read and the live settings are checked.'),
     resources: resourceRequirements.optional(),
     scheduling: scheduling.optional(),
   }),
@@ -110,7 +117,25 @@ export const cacheTierStatus = z.object({
       usedHuman: z.string().optional(),
     })
     .optional(),
-  hitRatio: z.number().min(0).max(1).optional(),
+  hitRatio: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe('Hits over lookups during the last interval (absent when there was no lookup).'),
+  evictedPerInterval: z.number().int().min(0).optional().describe('Keys evicted during the last interval.'),
+  config: z
+    .object({
+      applied: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe('The live settings as the running Redis has them.'),
+      refused: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe('Settings Redis refused, with its error.'),
+    })
+    .optional(),
   keys: z.number().int().min(0).optional(),
   evictedKeys: z.number().int().min(0).optional(),
   connectedClients: z.number().int().min(0).optional(),
@@ -119,6 +144,8 @@ export const cacheTierStatus = z.object({
       aofEnabled: z.boolean().optional(),
       lastAofRewriteStatus: z.string().optional(),
       lastBgsaveStatus: z.string().optional(),
+      lastAofWriteStatus: z.string().optional(),
+      changesSinceLastSave: z.number().int().min(0).optional(),
     })
     .optional(),
 });

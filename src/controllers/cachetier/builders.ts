@@ -1,0 +1,212 @@
+/**
+ * The desired children of a CacheTier, as pure functions of it (and of the digest of its
+ * Secret, which rolls the pods when the password changes). No I/O.
+ */
+import { createHash } from 'node:crypto';
+import type { CacheTier } from '../../api/v1alpha1/index.ts';
+import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
+import type { KubeObject } from '../../runtime/client.ts';
+import { pdbObject, serviceObject } from '../../runtime/objects.ts';
+import { ownerRef } from '../../runtime/status.ts';
+import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../homeopsdatabase/builders.ts';
+import { generatePassword } from '../homeopsdatabase/secrets.ts';
+import {
+  AUTH_DIR,
+  CONFIG_DIR,
+  DATA_DIR,
+  REDIS_PORT,
+  REDIS_UID,
+  RUN_DIR,
+  tierLabels,
+  tierNames,
+  tierSelector,
+} from './names.ts';
+import { renderLiveConf, renderRedisConf, renderRedisStartScript } from './redisconf.ts';
+
+function meta(t: CacheTier, name: string, component: 'redis' | 'config' | 'secret') {
+  return {
+    name,
+    namespace: t.metadata.namespace,
+    labels: tierLabels(t, component),
+    ownerReferences: [ownerRef(t as never)],
+  };
+}
+
+export function buildRedisConfigMap(t: CacheTier): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(t, tierNames(t).config, 'config'),
+    data: {
+      'redis.conf': renderRedisConf(t.spec),
+      'live.conf': renderLiveConf(t.spec),
+      'start.sh': renderRedisStartScript(),
+    },
+  };
+}
+
+/** The generated password Secret (when auth.secretRef names none): 256 bits from the CSPRNG. */
+export function buildAuthSecret(t: CacheTier, password = generatePassword()): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: meta(t, tierNames(t).authSecret, 'secret'),
+    type: 'Opaque',
+    stringData: { password },
+  };
+}
+
+/**
+ * Only what needs a restart goes into the pods' checksum: redis.conf and the start script, the
+ * image and the Secret. live.conf changes reach the running server by CONFIG SET, not a roll.
+ */
+export function restartChecksum(t: CacheTier, secretDigest: string): string {
+  const cm = buildRedisConfigMap(t).data as Record<string, string>;
+  return createHash('sha256')
+    .update(JSON.stringify([cm['redis.conf'], cm['start.sh'], secretDigest]))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+export function buildRedisStatefulSet(
+  t: CacheTier,
+  secretDigest: string,
+  images: DefaultImages = DEFAULT_IMAGES,
+): KubeObject {
+  const n = tierNames(t);
+  const storage = t.spec.persistence.storage;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(t, n.statefulSet, 'redis'),
+    spec: {
+      replicas: t.spec.replicas,
+      serviceName: n.headless,
+      selector: { matchLabels: tierSelector(t) },
+      podManagementPolicy: 'OrderedReady',
+      updateStrategy: { type: 'RollingUpdate' },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: storage.reclaimPolicy, whenScaled: 'Retain' },
+      template: {
+        metadata: {
+          labels: { ...tierLabels(t, 'redis'), ...tierSelector(t) },
+          annotations: { [CHECKSUM_ANNOTATION]: restartChecksum(t, secretDigest) },
+        },
+        spec: {
+          securityContext: {
+            fsGroup: REDIS_UID,
+            fsGroupChangePolicy: 'OnRootMismatch',
+            runAsNonRoot: true,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          ...placement(t.spec.scheduling),
+          // Redis writes its AOF and exits on SIGTERM; a large dataset may take a while.
+          terminationGracePeriodSeconds: 60,
+          enableServiceLinks: false,
+          containers: [
+            {
+              name: 'redis',
+              image: t.spec.image ?? images.redis,
+              command: ['sh', `${CONFIG_DIR}/start.sh`],
+              ports: [{ name: 'redis', containerPort: REDIS_PORT }],
+              // redis-cli needs the password for PING; a TCP probe does not, and a loading
+              // Redis (replaying its AOF) accepts connections: readiness is the operator's INFO.
+              readinessProbe: { tcpSocket: { port: REDIS_PORT }, periodSeconds: 5 },
+              livenessProbe: { tcpSocket: { port: REDIS_PORT }, periodSeconds: 10, failureThreshold: 6 },
+              ...(t.spec.resources ? { resources: t.spec.resources } : {}),
+              securityContext: containerSecurity(REDIS_UID),
+              volumeMounts: [
+                { name: 'data', mountPath: DATA_DIR },
+                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                { name: 'auth', mountPath: AUTH_DIR, readOnly: true },
+                { name: 'run', mountPath: RUN_DIR },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'config', configMap: { name: n.config, defaultMode: 0o444 } },
+            {
+              name: 'auth',
+              secret: {
+                secretName: n.authSecret,
+                defaultMode: 0o400,
+                items: [{ key: 'password', path: 'password' }],
+              },
+            },
+            { name: 'run', emptyDir: { medium: 'Memory' } },
+            { name: 'tmp', emptyDir: {} },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: { name: 'data', labels: tierLabels(t, 'redis') },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            resources: { requests: { storage: storage.size } },
+            ...(storage.storageClassName ? { storageClassName: storage.storageClassName } : {}),
+          },
+        },
+      ],
+    },
+  };
+}
+
+const PORT = { name: 'redis', port: REDIS_PORT };
+
+export const buildRedisService = (t: CacheTier) =>
+  serviceObject(meta(t, tierNames(t).service, 'redis'), { selector: tierSelector(t), port: PORT });
+export const buildHeadlessService = (t: CacheTier) =>
+  serviceObject(meta(t, tierNames(t).headless, 'redis'), {
+    selector: tierSelector(t),
+    port: PORT,
+    headless: true,
+  });
+export const buildRedisPdb = (t: CacheTier) =>
+  pdbObject(meta(t, tierNames(t).pdb, 'redis'), tierSelector(t), { maxUnavailable: 1 });
+
+export function buildTierChildren(t: CacheTier, secretDigest: string, images?: DefaultImages): KubeObject[] {
+  return [
+    buildRedisConfigMap(t),
+    buildTtlConfigMap(t),
+    buildHeadlessService(t),
+    buildRedisService(t),
+    buildRedisStatefulSet(t, secretDigest, images),
+    buildRedisPdb(t),
+  ];
+}
+
+/** Seconds of a Go duration ("15m", "1h30m", "500ms"). */
+export const durationSeconds = (d: string) =>
+  [...d.matchAll(/([0-9.]+)(ms|s|m|h)/g)].reduce(
+    (t, [, v, u]) => t + Number(v) * { ms: 0.001, s: 1, m: 60, h: 3600 }[u as 'ms' | 's' | 'm' | 'h'],
+    0,
+  );
+
+/** The guide's TTL hierarchy for applications: NAME-ttl, seconds per policy, and a JSON form. */
+export function buildTtlConfigMap(t: CacheTier): KubeObject {
+  const p = t.spec.ttlPolicies;
+  const ttl: Record<string, number> = {
+    session: durationSeconds(p.session),
+    preferences: durationSeconds(p.preferences),
+    configs: durationSeconds(p.configs),
+    queryResultsMin: durationSeconds(p.queryResults.min),
+    queryResultsMax: durationSeconds(p.queryResults.max),
+    apiResponsesMin: durationSeconds(p.apiResponses.min),
+    apiResponsesMax: durationSeconds(p.apiResponses.max),
+    realtime: durationSeconds(p.realtime),
+    aggregationsMin: durationSeconds(p.aggregations.min),
+    aggregationsMax: durationSeconds(p.aggregations.max),
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(t, tierNames(t).ttl, 'config'),
+    data: {
+      ...Object.fromEntries(Object.entries(ttl).map(([k, v]) => [k, String(v)])),
+      'ttl.json': JSON.stringify(ttl),
+    },
+  };
+}

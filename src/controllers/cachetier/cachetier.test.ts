@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { type CacheTier, cacheTierSpec } from '../../api/v1alpha1/index.ts';
+import {
+  buildAuthSecret,
+  buildRedisConfigMap,
+  buildRedisStatefulSet,
+  buildTtlConfigMap,
+  restartChecksum,
+} from './builders.ts';
+import { readPassword } from './controller.ts';
+import { parseInfo, type RedisProbe } from './probe.ts';
+import { liveSettings, redisBytes, renderRedisConf } from './redisconf.ts';
+import { type Observation, tierStatus } from './status.ts';
+
+const tier = (spec: Record<string, unknown> = {}): CacheTier => ({
+  apiVersion: 'homeops.io/v1alpha1',
+  kind: 'CacheTier',
+  metadata: { name: 'cache', namespace: 'ns', uid: 'u', generation: 4 },
+  spec: cacheTierSpec.parse(spec),
+});
+
+describe('redis.conf', () => {
+  it("reads sizes Redis's way: k/m/g in 1000s, kb/mb/gb in 1024s", () => {
+    expect(redisBytes('2gb')).toBe(2 * 1024 ** 3);
+    expect(redisBytes('2g')).toBe(2e9);
+    expect(redisBytes('512kb')).toBe(524288);
+    expect(redisBytes('100')).toBe(100);
+    expect(() => redisBytes('2 GB')).toThrow();
+  });
+  it("carries the guide's policy: 2gb, allkeys-lru, AOF everysec, timeout and keepalive", () => {
+    const live = liveSettings(tier().spec);
+    expect(live).toMatchObject({
+      maxmemory: String(2 * 1024 ** 3),
+      'maxmemory-policy': 'allkeys-lru',
+      appendfsync: 'everysec',
+      timeout: '300',
+      'tcp-keepalive': '60',
+    });
+    const conf = renderRedisConf(tier().spec);
+    expect(conf).toMatch(/^appendonly yes$/m);
+    expect(conf).toMatch(/^include \/etc\/redis\/live.conf$/m);
+    expect(conf).not.toMatch(/requirepass/);
+  });
+  it('rolls the pods for a restart setting, not for a live one', () => {
+    const base = restartChecksum(tier(), 'd');
+    expect(
+      restartChecksum(tier({ maxMemory: '1gb', maxMemoryPolicy: 'allkeys-lfu', timeoutSeconds: 10 }), 'd'),
+    ).toBe(base);
+    expect(restartChecksum(tier({ persistence: { appendOnly: false } }), 'd')).not.toBe(base);
+    expect(restartChecksum(tier(), 'other-secret')).not.toBe(base);
+    expect(
+      (buildRedisConfigMap(tier({ maxMemory: '1gb' })).data as Record<string, string>)['live.conf'],
+    ).toContain(`maxmemory ${1024 ** 3}`);
+  });
+  it('runs Redis non-root with a read-only root and the password from a file', () => {
+    const sts = buildRedisStatefulSet(tier(), 'd') as unknown as {
+      spec: { template: { spec: { containers: { securityContext: unknown; command: string[] }[] } } };
+    };
+    const c = sts.spec.template.spec.containers[0]!;
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      runAsUser: 999,
+    });
+    expect(c.command.join(' ')).not.toMatch(/pass/);
+    expect((buildAuthSecret(tier()).stringData as { password: string }).password).toMatch(
+      /^[A-Za-z0-9_-]{43}$/,
+    );
+    expect(buildTtlConfigMap(tier()).data).toMatchObject({ session: '900', realtime: '30' });
+  });
+});
+
+describe('readPassword', () => {
+  const secret = (data: Record<string, string>) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 's' },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  });
+  it('takes a password, and names what is wrong without the value', () => {
+    expect(readPassword(secret({ password: 'abc' }))).toEqual({ password: 'abc' });
+    expect(readPassword(secret({ pass: 'abc' }))).toMatchObject({ reason: 'InvalidSecret' });
+    const bad = readPassword(secret({ password: 'a "quoted" one' }));
+    expect(bad).toMatchObject({ reason: 'InvalidSecret' });
+    expect(JSON.stringify(bad)).not.toContain('quoted');
+  });
+});
+
+const INFO = `# Server\r\nredis_version:7.0.15\r\n# Clients\r\nconnected_clients:3\r\n# Memory\r\nused_memory:1048576\r\nmaxmemory:2097152\r\n# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:5\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n# Stats\r\nkeyspace_hits:90\r\nkeyspace_misses:10\r\nevicted_keys:7\r\n# Replication\r\nrole:master\r\n# Keyspace\r\ndb0:keys=12,expires=0,avg_ttl=0\r\ndb1:keys=3,expires=0,avg_ttl=0\r\n`;
+
+describe('parseInfo', () => {
+  it('reads the figures status needs', () => {
+    expect(parseInfo(INFO)).toMatchObject({
+      role: 'master',
+      usedMemory: 1048576,
+      maxMemory: 2097152,
+      keys: 15,
+      evictedKeys: 7,
+      connectedClients: 3,
+      aofEnabled: true,
+      aofLastWriteStatus: 'ok',
+      loading: false,
+    });
+  });
+});
+
+describe('tierStatus', () => {
+  const probe = (
+    over: Partial<ReturnType<typeof parseInfo>> = {},
+    refused: Record<string, string> = {},
+  ): RedisProbe => ({
+    info: { ...parseInfo(INFO), ...over },
+    config: { set: {}, refused },
+  });
+  const up: Observation = { replicas: 1, readyReplicas: 1, probe: probe() };
+  const cond = (s: ReturnType<typeof tierStatus>, t: string) => s.conditions?.find((c) => c.type === t);
+  it.each<[string, Observation, string]>([
+    ['up', up, 'Ready'],
+    [
+      'no Secret',
+      { replicas: 0, readyReplicas: 0, secretProblem: { reason: 'SecretNotFound', message: 'x' } },
+      'SecretNotFound',
+    ],
+    ['pod starting', { replicas: 1, readyReplicas: 0 }, 'Provisioning'],
+    [
+      'pod failing',
+      { replicas: 1, readyReplicas: 0, podIssue: { reason: 'ImagePullBackOff', message: 'x' } },
+      'ImagePullBackOff',
+    ],
+    [
+      'unreachable',
+      { replicas: 1, readyReplicas: 1, probeError: { reason: 'ConnectionFailed', message: 'x' } },
+      'ConnectionFailed',
+    ],
+    ['loading', { ...up, probe: probe({ loading: true }) }, 'Loading'],
+    ['a value refused', { ...up, probe: probe({}, { maxmemory: 'ERR bad' }) }, 'ConfigRefused'],
+  ])('%s', (_, o, reason) => {
+    expect(cond(tierStatus(tier(), o, {}), 'Ready')?.reason).toBe(reason);
+  });
+  it('says MemoryPressure above 90 % and PersistenceFailing on a failed write', () => {
+    const s = tierStatus(
+      tier(),
+      { ...up, probe: probe({ usedMemory: 1_950_000, aofLastWriteStatus: 'err' }) },
+      {},
+    );
+    expect(cond(s, 'MemoryPressure')?.status).toBe('True');
+    expect(cond(s, 'PersistenceFailing')).toMatchObject({ status: 'True', message: 'AOF write status err' });
+    expect(s.phase).toBe('Degraded');
+    expect(cond(s, 'ConfigApplied')?.status).toBe('True');
+  });
+  it('gives the hit ratio of the last interval only, absent without lookups', () => {
+    expect(tierStatus(tier(), { ...up, interval: { hits: 3, misses: 1, evicted: 0 } }, {}).hitRatio).toBe(
+      0.75,
+    );
+    expect(
+      tierStatus(tier(), { ...up, interval: { hits: 0, misses: 0, evicted: 0 } }, {}),
+    ).not.toHaveProperty('hitRatio');
+    expect(tierStatus(tier(), up, {})).not.toHaveProperty('hitRatio');
+  });
+  it('keeps memory figures that moved less than the band: an idle Redis writes nothing', () => {
+    const first = tierStatus(tier(), up, {});
+    const again = tierStatus(tier(), { ...up, probe: probe({ usedMemory: 1_060_000 }) }, first);
+    expect(again).toEqual(first);
+  });
+  it('names the member and the reason of a refused value', () => {
+    const s = tierStatus(tier(), { ...up, probe: probe({}, { maxmemory: 'ERR Invalid argument' }) }, {});
+    expect(cond(s, 'ConfigApplied')).toMatchObject({
+      status: 'False',
+      message: 'cache-redis-0 refused maxmemory: ERR Invalid argument',
+    });
+    expect(s.config?.refused).toEqual({ maxmemory: 'ERR Invalid argument' });
+  });
+});

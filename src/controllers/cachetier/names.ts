@@ -1,0 +1,41 @@
+/** Names and labels of a CacheTier's children: one place, so builders and reconcile agree. */
+import type { CacheTier } from '../../api/v1alpha1/index.ts';
+import { MANAGED_BY } from '../../runtime/types.ts';
+
+export const REDIS_PORT = 6379;
+export const REDIS_UID = 999;
+export const CONFIG_DIR = '/etc/redis';
+export const RUN_DIR = '/run/redis';
+export const DATA_DIR = '/data';
+export const AUTH_DIR = '/etc/homeops/secrets/redis';
+
+export function tierNames(t: CacheTier) {
+  const n = t.metadata.name!;
+  return {
+    /** The writer's Service: NAME, as the guide's clients expect. */
+    service: n,
+    statefulSet: `${n}-redis`,
+    headless: `${n}-redis-hl`,
+    config: `${n}-redis-config`,
+    pdb: `${n}-redis`,
+    ttl: `${n}-ttl`,
+    /** The Secret with the password: the user's (auth.secretRef) or the generated one. */
+    authSecret: t.spec.auth.secretRef?.name ?? `${n}-redis-auth`,
+    pod: (i: number) => `${n}-redis-${i}`,
+  };
+}
+
+export function tierLabels(t: CacheTier, component: 'redis' | 'config' | 'secret') {
+  return {
+    'app.kubernetes.io/name': 'redis',
+    'app.kubernetes.io/instance': t.metadata.name!,
+    'app.kubernetes.io/component': component,
+    ...MANAGED_BY,
+    'homeops.io/cache': t.metadata.name!,
+  };
+}
+
+export const tierSelector = (t: CacheTier) => ({
+  'homeops.io/cache': t.metadata.name!,
+  'homeops.io/role': 'redis',
+});
