@@ -3,7 +3,9 @@
  * generated password from a Secret, the live settings applied with CONFIG SET, and status from
  * INFO. The operator runs out of the cluster and reaches the pod by its IP.
  */
+import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCacheTierController } from '../../src/controllers/cachetier/controller.ts';
 import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
@@ -28,6 +30,7 @@ type Tier = KubeObject & {
     evictedKeys?: number;
     connectedClients?: number;
     persistence?: { aofEnabled?: boolean; lastAofWriteStatus?: string };
+    rotation?: { since: string; until: string };
   };
 };
 type Pod = KubeObject & { status?: { containerStatuses?: { restartCount: number }[] } };
@@ -214,5 +217,85 @@ describe('a CacheTier on the real node', () => {
       expect(await client.get(Resources.StatefulSet, ns.name, `${name}-redis`).catch((e) => e.code)).toBe(
         404,
       );
+  });
+
+  it('rotates the password while a client writes: no failed command, no key lost, no restart', async () => {
+    await patchSpec({ auth: { rotationGraceSeconds: 15 } });
+    const pod = await getPod();
+    const host = (pod.status as { podIP?: string }).podIP!;
+    const secretOf = async () =>
+      Buffer.from(
+        (
+          await client.get<KubeObject & { data: { password: string } }>(
+            Resources.Secret,
+            ns.name,
+            `${TIER}-redis-auth`,
+          )
+        ).data.password,
+        'base64',
+      ).toString();
+    const oldPassword = await secretOf();
+    const connect = (password: string) =>
+      new Redis({
+        host,
+        port: 6379,
+        password,
+        maxRetriesPerRequest: 0,
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+    let current = connect(oldPassword);
+    await current.connect();
+    let written = 0;
+    const failures: string[] = [];
+    let running = true;
+    const since = Date.now();
+    const writer = (async () => {
+      while (running) {
+        try {
+          await current.set(`rot:${written}`, String(written));
+          written++;
+        } catch (e) {
+          failures.push(String((e as Error).message));
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const newPassword = randomBytes(32).toString('base64url');
+      await client.patch(
+        Resources.Secret,
+        ns.name,
+        `${TIER}-redis-auth`,
+        { stringData: { password: newPassword } },
+        MERGE_PATCH,
+      );
+      // Both accepted: the application switches to the new password meanwhile.
+      await eventually(async () => (await getTier()).status?.rotation !== undefined, 60_000);
+      const next = connect(newPassword);
+      await next.connect();
+      const old = current;
+      current = next;
+      old.disconnect();
+      // The grace ends: the old password is refused, the new one works.
+      await eventually(async () => (await getTier()).status?.rotation === undefined, 60_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const stale = connect(oldPassword);
+      await expect(stale.connect()).rejects.toThrow(/WRONGPASS|invalid username-password/);
+      stale.disconnect();
+    } finally {
+      running = false;
+      await writer;
+    }
+    expect(failures).toEqual([]);
+    expect(written).toBeGreaterThan(50);
+    const keys = await current.keys('rot:*');
+    expect(keys.length).toBe(written);
+    current.disconnect();
+    const after = await getPod();
+    expect(after.metadata.uid).toBe(pod.metadata.uid);
+    const events = await eventsSince(client, ns.name, TIER, since);
+    expect(events).toContain('RotatePassword/PasswordRotationStarted');
+    expect(events).toContain('RotatePassword/PasswordRotated');
   });
 });

@@ -80,6 +80,15 @@ export const cacheTierSpec = celRules(
     auth: z
       .object({
         secretRef: secretKeyRef.optional().describe('Secret with a "password" key; generated when absent.'),
+        rotationGraceSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(86400)
+          .default(300)
+          .describe(
+            'After the Secret gets a new password, how long Redis accepts both the old and the new one (clients switch over meanwhile).',
+          ),
       })
       .prefault({}),
     ttlPolicies: ttlPolicies.prefault({}),
@@ -107,6 +116,13 @@ export const cacheTierStatus = z.object({
   ...baseStatus,
   endpoint: z.string().optional().describe('host:port of the Redis Service.'),
   authSecret: z.string().optional().describe('Name of the Secret holding the password.'),
+  rotation: z
+    .object({
+      since: z.string().describe('When Redis started accepting the new password beside the old one(s).'),
+      until: z.string().describe('When the old password(s) will be removed.'),
+    })
+    .optional()
+    .describe('A password rotation in progress: both passwords are accepted.'),
   replicas: z.number().int().min(0).optional(),
   readyReplicas: z.number().int().min(0).optional(),
   memory: z

@@ -14,6 +14,7 @@ import {
   AUTH_DIR,
   CONFIG_DIR,
   DATA_DIR,
+  OPERATOR_AUTH_DIR,
   REDIS_PORT,
   REDIS_UID,
   RUN_DIR,
@@ -47,32 +48,38 @@ export function buildRedisConfigMap(t: CacheTier): KubeObject {
 
 /** The generated password Secret (when auth.secretRef names none): 256 bits from the CSPRNG. */
 export function buildAuthSecret(t: CacheTier, password = generatePassword()): KubeObject {
+  return passwordSecret(t, tierNames(t).authSecret, password);
+}
+
+/** The operator's own ACL user's password (always generated, never shown to applications). */
+export function buildOperatorSecret(t: CacheTier, password = generatePassword()): KubeObject {
+  return passwordSecret(t, tierNames(t).operatorSecret, password);
+}
+
+function passwordSecret(t: CacheTier, name: string, password: string): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: meta(t, tierNames(t).authSecret, 'secret'),
+    metadata: meta(t, name, 'secret'),
     type: 'Opaque',
     stringData: { password },
   };
 }
 
 /**
- * Only what needs a restart goes into the pods' checksum: redis.conf and the start script, the
- * image and the Secret. live.conf changes reach the running server by CONFIG SET, not a roll.
+ * Only what needs a restart goes into the pods' checksum: redis.conf and the start script (and
+ * the image). live.conf changes reach the running server by CONFIG SET, and a new password by
+ * ACL SETUSER (a rotation), not a roll; a restart reads both from the mounted files.
  */
-export function restartChecksum(t: CacheTier, secretDigest: string): string {
+export function restartChecksum(t: CacheTier): string {
   const cm = buildRedisConfigMap(t).data as Record<string, string>;
   return createHash('sha256')
-    .update(JSON.stringify([cm['redis.conf'], cm['start.sh'], secretDigest]))
+    .update(JSON.stringify([cm['redis.conf'], cm['start.sh']]))
     .digest('hex')
     .slice(0, 16);
 }
 
-export function buildRedisStatefulSet(
-  t: CacheTier,
-  secretDigest: string,
-  images: DefaultImages = DEFAULT_IMAGES,
-): KubeObject {
+export function buildRedisStatefulSet(t: CacheTier, images: DefaultImages = DEFAULT_IMAGES): KubeObject {
   const n = tierNames(t);
   const storage = t.spec.persistence.storage;
   return {
@@ -89,7 +96,7 @@ export function buildRedisStatefulSet(
       template: {
         metadata: {
           labels: { ...tierLabels(t, 'redis'), ...tierSelector(t) },
-          annotations: { [CHECKSUM_ANNOTATION]: restartChecksum(t, secretDigest) },
+          annotations: { [CHECKSUM_ANNOTATION]: restartChecksum(t) },
         },
         spec: {
           securityContext: {
@@ -118,6 +125,7 @@ export function buildRedisStatefulSet(
                 { name: 'data', mountPath: DATA_DIR },
                 { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
                 { name: 'auth', mountPath: AUTH_DIR, readOnly: true },
+                { name: 'operator', mountPath: OPERATOR_AUTH_DIR, readOnly: true },
                 { name: 'run', mountPath: RUN_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
@@ -129,6 +137,14 @@ export function buildRedisStatefulSet(
               name: 'auth',
               secret: {
                 secretName: n.authSecret,
+                defaultMode: 0o400,
+                items: [{ key: 'password', path: 'password' }],
+              },
+            },
+            {
+              name: 'operator',
+              secret: {
+                secretName: n.operatorSecret,
                 defaultMode: 0o400,
                 items: [{ key: 'password', path: 'password' }],
               },
@@ -167,13 +183,13 @@ export const buildHeadlessService = (t: CacheTier) =>
 export const buildRedisPdb = (t: CacheTier) =>
   pdbObject(meta(t, tierNames(t).pdb, 'redis'), tierSelector(t), { maxUnavailable: 1 });
 
-export function buildTierChildren(t: CacheTier, secretDigest: string, images?: DefaultImages): KubeObject[] {
+export function buildTierChildren(t: CacheTier, images?: DefaultImages): KubeObject[] {
   return [
     buildRedisConfigMap(t),
     buildTtlConfigMap(t),
     buildHeadlessService(t),
     buildRedisService(t),
-    buildRedisStatefulSet(t, secretDigest, images),
+    buildRedisStatefulSet(t, images),
     buildRedisPdb(t),
   ];
 }

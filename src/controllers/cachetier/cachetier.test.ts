@@ -8,8 +8,9 @@ import {
   restartChecksum,
 } from './builders.ts';
 import { readPassword } from './controller.ts';
-import { parseInfo, type RedisProbe } from './probe.ts';
+import { aclPasswords, parseInfo, type RedisProbe } from './probe.ts';
 import { liveSettings, redisBytes, renderRedisConf } from './redisconf.ts';
+import { passwordHash, rotationStep } from './rotation.ts';
 import { type Observation, tierStatus } from './status.ts';
 
 const tier = (spec: Record<string, unknown> = {}): CacheTier => ({
@@ -41,19 +42,18 @@ describe('redis.conf', () => {
     expect(conf).toMatch(/^include \/etc\/redis\/live.conf$/m);
     expect(conf).not.toMatch(/requirepass/);
   });
-  it('rolls the pods for a restart setting, not for a live one', () => {
-    const base = restartChecksum(tier(), 'd');
+  it('rolls the pods for a restart setting, not for a live one or a password (rotated live)', () => {
+    const base = restartChecksum(tier());
     expect(
-      restartChecksum(tier({ maxMemory: '1gb', maxMemoryPolicy: 'allkeys-lfu', timeoutSeconds: 10 }), 'd'),
+      restartChecksum(tier({ maxMemory: '1gb', maxMemoryPolicy: 'allkeys-lfu', timeoutSeconds: 10 })),
     ).toBe(base);
-    expect(restartChecksum(tier({ persistence: { appendOnly: false } }), 'd')).not.toBe(base);
-    expect(restartChecksum(tier(), 'other-secret')).not.toBe(base);
+    expect(restartChecksum(tier({ persistence: { appendOnly: false } }))).not.toBe(base);
     expect(
       (buildRedisConfigMap(tier({ maxMemory: '1gb' })).data as Record<string, string>)['live.conf'],
     ).toContain(`maxmemory ${1024 ** 3}`);
   });
   it('runs Redis non-root with a read-only root and the password from a file', () => {
-    const sts = buildRedisStatefulSet(tier(), 'd') as unknown as {
+    const sts = buildRedisStatefulSet(tier()) as unknown as {
       spec: { template: { spec: { containers: { securityContext: unknown; command: string[] }[] } } };
     };
     const c = sts.spec.template.spec.containers[0]!;
@@ -111,6 +111,7 @@ describe('tierStatus', () => {
   ): RedisProbe => ({
     info: { ...parseInfo(INFO), ...over },
     config: { set: {}, refused },
+    rotation: { action: { kind: 'none' }, hashes: [] },
   });
   const up: Observation = { replicas: 1, readyReplicas: 1, probe: probe() };
   const cond = (s: ReturnType<typeof tierStatus>, t: string) => s.conditions?.find((c) => c.type === t);
@@ -169,5 +170,24 @@ describe('tierStatus', () => {
       message: 'cache-redis-0 refused maxmemory: ERR Invalid argument',
     });
     expect(s.config?.refused).toEqual({ maxmemory: 'ERR Invalid argument' });
+  });
+});
+
+describe('password rotation', () => {
+  const a = passwordHash('old');
+  const b = passwordHash('new');
+  it.each<[string, string[], number | undefined, number, ReturnType<typeof rotationStep>['kind']]>([
+    ['steady', [b], undefined, 0, 'none'],
+    ['a new password in the Secret: accept it beside the old', [a], undefined, 0, 'add'],
+    ['both accepted, within the grace', [a, b], 1000, 1000 + 299_000, 'wait'],
+    ['both accepted, grace over: drop the old', [a, b], 1000, 1000 + 300_000, 'finish'],
+    ['both accepted, no record (operator restarted): a full grace from now', [a, b], undefined, 5000, 'wait'],
+  ])('%s', (_, live, since, now, kind) => {
+    expect(rotationStep(live, b, since, now, 300_000).kind).toBe(kind);
+  });
+  it("reads the hashes from ACL GETUSER's reply, and hashes as Redis does (SHA-256 hex)", () => {
+    expect(aclPasswords(['flags', ['on'], 'passwords', [a, b], 'commands', '+@all'])).toEqual([a, b]);
+    expect(aclPasswords(null)).toEqual([]);
+    expect(passwordHash('foo')).toBe('2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae');
   });
 });

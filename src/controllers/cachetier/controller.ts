@@ -2,8 +2,9 @@
  * The CacheTier controller: Redis with the guide's memory, eviction and persistence policy, as
  * a StatefulSet with its PVC, a generated (or the user's) password, Services, and the TTL
  * hierarchy for applications in NAME-ttl; the live settings applied to the running Redis with
- * CONFIG SET (and in the ConfigMap it reads at a restart); status from INFO.
- * This step runs mode standalone; replicated mode's failover and password rotation come next.
+ * CONFIG SET (and in the ConfigMap it reads at a restart); a new password rotated in with ACLs
+ * while clients switch (rotation.ts); status from INFO. Mode standalone; replicated mode (its
+ * failover) is not implemented yet and is Stalled with that reason.
  */
 import { Gauge, type Registry } from 'prom-client';
 import { type CacheTier, type CacheTierStatus, cacheTier } from '../../api/v1alpha1/index.ts';
@@ -19,11 +20,11 @@ import { DEFAULT_POLARITY } from '../../runtime/status.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { podProblem } from '../homeopsdatabase/health.ts';
-import { secretsDigest } from '../homeopsdatabase/secrets.ts';
-import { buildAuthSecret, buildTierChildren } from './builders.ts';
-import { REDIS_PORT, tierNames } from './names.ts';
+import { buildAuthSecret, buildOperatorSecret, buildTierChildren } from './builders.ts';
+import { OPERATOR_USER, REDIS_PORT, tierNames } from './names.ts';
 import { probeRedis } from './probe.ts';
 import { liveSettings } from './redisconf.ts';
+import { passwordHash, rotationStep } from './rotation.ts';
 import { ALERTS, type Failure, type Observation, tierStatus } from './status.ts';
 
 export interface CacheTierControllerOptions {
@@ -104,7 +105,7 @@ export class CacheTierReconciler implements Reconciler<Tier> {
     const { waiting } = await applyChildren(
       ctx,
       t,
-      buildTierChildren(t, auth.digest, this.opts.images ?? DEFAULT_IMAGES),
+      buildTierChildren(t, this.opts.images ?? DEFAULT_IMAGES),
       {
         prune: CHILD_KINDS,
         selector: { 'homeops.io/cache': t.metadata.name!, ...MANAGED_BY },
@@ -132,16 +133,19 @@ export class CacheTierReconciler implements Reconciler<Tier> {
     if (o.readyReplicas < 1) {
       const issue = podProblem(pod as Parameters<typeof podProblem>[0]);
       if (issue) o.podIssue = issue;
-    } else await this.probe(t, ctx, auth.password, pod, o);
+    } else await this.probe(t, ctx, auth, pod, o);
     await this.write(t, ctx, o);
-    return requeueAfter(t.spec.healthCheckIntervalSeconds * 1000);
+    const interval = t.spec.healthCheckIntervalSeconds * 1000;
+    // A rotation's end is on time, not up to an interval late.
+    const end = o.rotation ? Date.parse(o.rotation.until) - Date.now() + 250 : interval;
+    return requeueAfter(Math.max(1000, Math.min(interval, end)));
   }
 
   /** INFO and the live settings, and the counters' change since the last probe. */
   private async probe(
     t: Tier,
     ctx: ReconcileContext,
-    password: string,
+    auth: { password: string; operator: string },
     pod: KubeObject | undefined,
     o: Observation,
   ) {
@@ -161,7 +165,36 @@ export class CacheTierReconciler implements Reconciler<Tier> {
     const target = mapped.host !== host || !podIP ? mapped : { host: podIP, port: REDIS_PORT };
     const labels = { namespace: ns, name: t.metadata.name!, member: n.pod(0) };
     try {
-      o.probe = await probeRedis({ ...target, password }, liveSettings(t.spec), this.opts.timeoutMs);
+      const graceMs = t.spec.auth.rotationGraceSeconds * 1000;
+      const since = t.status?.rotation?.since ? Date.parse(t.status.rotation.since) : undefined;
+      o.probe = await probeRedis(
+        { ...target, username: OPERATOR_USER, password: auth.operator },
+        liveSettings(t.spec),
+        {
+          password: auth.password,
+          decide: (hashes) => rotationStep(hashes, passwordHash(auth.password), since, Date.now(), graceMs),
+        },
+        this.opts.timeoutMs,
+      );
+      const step = o.probe.rotation.action;
+      const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+      if (step.kind === 'add') {
+        const now = Date.now();
+        o.rotation = { since: iso(now), until: iso(now + graceMs) };
+        await ctx.writer.event(t, {
+          type: 'Normal',
+          reason: 'PasswordRotationStarted',
+          note: `Redis accepts the new password of Secret ${tierNames(t).authSecret} beside the old one until ${o.rotation.until}`,
+          action: 'RotatePassword',
+        });
+      } else if (step.kind === 'wait') o.rotation = { since: iso(step.sinceMs), until: iso(step.untilMs) };
+      else if (step.kind === 'finish')
+        await ctx.writer.event(t, {
+          type: 'Normal',
+          reason: 'PasswordRotated',
+          note: 'the old password is no longer accepted',
+          action: 'RotatePassword',
+        });
       for (const [k, v] of Object.entries(o.probe.config.set))
         ctx.log.info({ setting: k, value: v }, 'applied with CONFIG SET');
       const i = o.probe.info;
@@ -197,33 +230,47 @@ export class CacheTierReconciler implements Reconciler<Tier> {
   }
 
   /**
-   * The password: the generated Secret (made once), or the user's `auth.secretRef`, labelled so
-   * that the operator's cache holds it but not owned (deleting the tier leaves it).
+   * The passwords: the applications' (the generated Secret, made once, or the user's
+   * `auth.secretRef`, labelled so that the operator's cache holds it but not owned: deleting
+   * the tier leaves it) and the operator's own ACL user's (always generated).
    */
   private async password(
     t: Tier,
     ctx: ReconcileContext,
-  ): Promise<{ password: string; digest: string } | Failure | undefined> {
+  ): Promise<{ password: string; operator: string } | Failure | undefined> {
     const ns = t.metadata.namespace!;
-    const name = tierNames(t).authSecret;
-    let secret: KubeObject | undefined;
-    if (!t.spec.auth.secretRef) {
-      secret = (await ensureSecrets(ctx, t, [{ name, build: () => buildAuthSecret(t) }]))?.[0];
-      if (!secret) return undefined;
-    } else {
+    const n = tierNames(t);
+    const wanted = [{ name: n.operatorSecret, build: () => buildOperatorSecret(t) }];
+    if (!t.spec.auth.secretRef) wanted.push({ name: n.authSecret, build: () => buildAuthSecret(t) });
+    const made = await ensureSecrets(ctx, t, wanted);
+    if (!made) return undefined;
+    let secret = made[1];
+    if (t.spec.auth.secretRef) {
       secret =
-        ctx.cache.get(Resources.Secret, ns, name) ??
-        (await ctx.client.get(Resources.Secret, ns, name).catch((e) => {
+        ctx.cache.get(Resources.Secret, ns, n.authSecret) ??
+        (await ctx.client.get(Resources.Secret, ns, n.authSecret).catch((e) => {
           if (e instanceof KubeApiError && e.notFound) return undefined;
           throw e;
         }));
       if (!secret)
-        return { reason: 'SecretNotFound', message: `Secret ${name} (auth.secretRef) not found in ${ns}` };
+        return {
+          reason: 'SecretNotFound',
+          message: `Secret ${n.authSecret} (auth.secretRef) not found in ${ns}`,
+        };
       if (secret.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY[MANAGED_BY_LABEL])
-        await ctx.client.patch(Resources.Secret, ns, name, { metadata: { labels: MANAGED_BY } }, MERGE_PATCH);
+        await ctx.client.patch(
+          Resources.Secret,
+          ns,
+          n.authSecret,
+          { metadata: { labels: MANAGED_BY } },
+          MERGE_PATCH,
+        );
     }
-    const p = readPassword(secret);
-    return 'reason' in p ? p : { password: p.password, digest: secretsDigest([secret]) };
+    const p = readPassword(secret!);
+    const op = readPassword(made[0]!);
+    if ('reason' in p) return p;
+    if ('reason' in op) return op;
+    return { password: p.password, operator: op.password };
   }
 
   async cleanup(t: Tier) {

@@ -8,6 +8,9 @@ export const CONFIG_DIR = '/etc/redis';
 export const RUN_DIR = '/run/redis';
 export const DATA_DIR = '/data';
 export const AUTH_DIR = '/etc/homeops/secrets/redis';
+export const OPERATOR_AUTH_DIR = '/etc/homeops/secrets/operator';
+/** The operator's own ACL user: INFO, CONFIG and ACL SETUSER only, no key access. */
+export const OPERATOR_USER = 'homeops-operator';
 
 export function tierNames(t: CacheTier) {
   const n = t.metadata.name!;
@@ -21,6 +24,8 @@ export function tierNames(t: CacheTier) {
     ttl: `${n}-ttl`,
     /** The Secret with the password: the user's (auth.secretRef) or the generated one. */
     authSecret: t.spec.auth.secretRef?.name ?? `${n}-redis-auth`,
+    /** The operator's own ACL user's password: it manages Redis while the user's rotates. */
+    operatorSecret: `${n}-redis-operator`,
     pod: (i: number) => `${n}-redis-${i}`,
   };
 }

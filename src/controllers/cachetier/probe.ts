@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Endpoint } from '../../pg/client.ts';
+import type { RotationAction } from './rotation.ts';
 
 export interface RedisInfo {
   role: string;
@@ -66,17 +67,32 @@ export interface ConfigResult {
 export interface RedisProbe {
   info: RedisInfo;
   config: ConfigResult;
+  /** The rotation step taken (or none), and the password hashes the default user has after it. */
+  rotation: { action: RotationAction; hashes: string[] };
 }
 
-/** INFO, then each wanted live setting compared with CONFIG GET and set where it differs. */
+/** The `passwords` of ACL GETUSER's flat reply. */
+export function aclPasswords(reply: unknown): string[] {
+  if (!Array.isArray(reply)) return [];
+  const i = reply.indexOf('passwords');
+  const v = i >= 0 ? reply[i + 1] : undefined;
+  return Array.isArray(v) ? v.map(String) : [];
+}
+
+/**
+ * As the operator's ACL user: INFO; each wanted live setting compared with CONFIG GET and set
+ * where it differs; then the default user's password brought to `password` (rotationStep).
+ */
 export async function probeRedis(
-  target: Endpoint & { password: string },
+  target: Endpoint & { username: string; password: string },
   wanted: Record<string, string>,
+  auth: { password: string; decide: (hashes: string[]) => RotationAction },
   timeoutMs = 5000,
 ): Promise<RedisProbe> {
   const r = new Redis({
     host: target.host,
     port: target.port,
+    username: target.username,
     password: target.password,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
@@ -101,7 +117,21 @@ export async function probeRedis(
         config.refused[k] = String((e as Error).message ?? e);
       }
     }
-    return { info, config };
+    let hashes = aclPasswords(await r.call('ACL', 'GETUSER', 'default'));
+    const action = auth.decide(hashes);
+    if (action.kind === 'add' || action.kind === 'finish') {
+      // The password is an argument of the command, never logged.
+      await r.call(
+        'ACL',
+        'SETUSER',
+        'default',
+        'on',
+        ...(action.kind === 'finish' ? ['resetpass'] : []),
+        `>${auth.password}`,
+      );
+      hashes = aclPasswords(await r.call('ACL', 'GETUSER', 'default'));
+    }
+    return { info, config, rotation: { action, hashes } };
   } finally {
     r.disconnect();
   }

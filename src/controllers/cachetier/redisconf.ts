@@ -4,7 +4,15 @@
  * redis.conf, applied with CONFIG SET to the running server and read again at any restart). Pure.
  */
 import type { CacheTierSpec } from '../../api/v1alpha1/index.ts';
-import { AUTH_DIR, CONFIG_DIR, DATA_DIR, REDIS_PORT, RUN_DIR } from './names.ts';
+import {
+  AUTH_DIR,
+  CONFIG_DIR,
+  DATA_DIR,
+  OPERATOR_AUTH_DIR,
+  OPERATOR_USER,
+  REDIS_PORT,
+  RUN_DIR,
+} from './names.ts';
 
 /** Bytes of a Redis size: k/m/g are powers of 1000, kb/mb/gb of 1024 (Redis's own rule). */
 export function redisBytes(size: string): number {
@@ -69,8 +77,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 umask 077
 password=$(cat ${AUTH_DIR}/password)
-printf 'requirepass "%s"\\nmasterauth "%s"\\n' "$password" "$password" > ${RUN_DIR}/auth.conf
-unset password
+operator=$(cat ${OPERATOR_AUTH_DIR}/password)
+# The default user (applications), and the operator's own user: INFO, CONFIG and ACL SETUSER
+# only, no key, so that it can add a new password beside the old one while clients switch.
+printf 'requirepass "%s"\\nmasterauth "%s"\\nuser ${OPERATOR_USER} on >%s resetkeys resetchannels -@all +ping +info +client|setname +config|get +config|set +acl|getuser +acl|setuser\\n' \\
+  "$password" "$password" "$operator" > ${RUN_DIR}/auth.conf
+unset password operator
 exec redis-server ${CONFIG_DIR}/redis.conf
 `;
 }

@@ -23,6 +23,8 @@ export interface Observation {
   podIssue?: Failure;
   probe?: RedisProbe;
   probeError?: Failure;
+  /** A password rotation in progress: both passwords accepted from `since` until `until`. */
+  rotation?: { since: string; until: string };
   /** Hits and misses since the previous probe (undefined on the first). */
   interval?: { hits: number; misses: number; evicted: number };
 }
@@ -153,6 +155,7 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
     conditions: conditionsFrom(prev.conditions, conds, gen),
     endpoint: `${serviceHost(t as never, n.service)}:${REDIS_PORT}`,
     authSecret: n.authSecret,
+    ...(o.rotation ? { rotation: o.rotation } : {}),
     replicas: o.replicas,
     readyReplicas: o.readyReplicas,
     ...(info && used !== undefined
