@@ -43,7 +43,7 @@ wait_for "the operator's /readyz" 60 curl -sf http://127.0.0.1:18081/readyz \
   || { tail -n 30 "$DEMO_DIR/operator.log"; die "the operator did not become ready"; }
 kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/homeopsdatabase-full.yaml" >/dev/null
 # Ready, and measured by this operator process (its own /metrics), not left from an earlier run.
-probed() { curl -sf http://127.0.0.1:18080/metrics | grep -q "^homeops_database_up{namespace=\"$NS\",name=\"$DB\"} 1"; }
+probed() { curl -sf http://127.0.0.1:18080/metrics | grep "^homeops_database_up{namespace=\"$NS\",name=\"$DB\"} 1" >/dev/null; }
 if ! kubectl wait --for=condition=Ready "hodb/$DB" -n "$NS" --timeout=300s >/dev/null || ! wait_for "a probe by this operator" 60 probed; then
   kubectl get hodb "$DB" -n "$NS" -o yaml
   kubectl get pods -n "$NS" -o wide

@@ -200,8 +200,8 @@ build_one() {
 import_one() { # import_one SOCKET NAME: skips an image containerd already holds at this digest
   local sock=$1 name=$2 out; out=$(archive_of "$name")
   local reference digest; reference=$(ref "$name"); digest=$(cat "$out.digest")
-  if ctr -a "$sock" -n k8s.io images ls -q "name==$reference" 2>/dev/null | grep -q . &&
-    ctr -a "$sock" -n k8s.io images ls "name==$reference" | grep -q "sha256:$digest"; then
+  if ctr -a "$sock" -n k8s.io images ls -q "name==$reference" 2>/dev/null | grep . >/dev/null &&
+    ctr -a "$sock" -n k8s.io images ls "name==$reference" | grep "sha256:$digest" >/dev/null; then
     return 0
   fi
   log "importing $reference"

@@ -45,7 +45,9 @@ network_up() {
     [ -f "$HOMEOPS_RUN/node-sysctls.original" ] || cp "$SYSCTL_SAVE" "$HOMEOPS_RUN/node-sysctls.original"
   fi
   ip link show "$NODE_BRIDGE" >/dev/null 2>&1 || ip link add "$NODE_BRIDGE" type bridge
-  ip addr show dev "$NODE_BRIDGE" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/24" dev "$NODE_BRIDGE"
+  # grep without -q reads all of its input: with -q it may exit first, and under pipefail the
+  # writer's SIGPIPE would fail the test (seen once in CI: "Address already assigned").
+  ip addr show dev "$NODE_BRIDGE" | grep "inet $NODE_IP/" >/dev/null || ip addr add "$NODE_IP/24" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
   # Any address of the test range that is not on the bridge (kwok's simulated pods, Service IPs
   # with no rule) is unreachable here, never sent to the default route.
