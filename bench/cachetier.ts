@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import type { KubeObject } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
-import { benchCluster, median, sleep, startOperator } from './operator.ts';
+import { benchCluster, median, sleep, startOperator, waitFor } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -26,15 +26,6 @@ const operatorArgs = {
 let operator = await startOperator(operatorArgs);
 type Tier = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 const ready = (o: Tier) => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 300_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(100);
-  }
-}
 const tier = (name: string) =>
   client.create(Resources.CacheTier, {
     apiVersion: 'homeops.io/v1alpha1',

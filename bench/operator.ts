@@ -92,3 +92,14 @@ export async function benchCluster(prefix: string) {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+/** Polls `fn` every 100 ms until it gives a value (errors count as not yet); throws after timeoutMs. */
+export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 600_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(100);
+  }
+}

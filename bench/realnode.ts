@@ -14,7 +14,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type KubeObject, MERGE_PATCH } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
-import { benchCluster, median, sleep, startOperator } from './operator.ts';
+import { benchCluster, median, sleep, startOperator, waitFor } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 15);
@@ -34,15 +34,6 @@ const operator = await startOperator({
 
 type Db = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 const ready = (o: Db) => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 600_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(100);
-  }
-}
 
 try {
   // 1. apply -> Ready

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { KubeObject } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
-import { benchCluster, median, sleep, startOperator } from './operator.ts';
+import { benchCluster, median, sleep, startOperator, waitFor } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const SIZE_MIB = Number(process.argv[3] ?? 1024);
@@ -23,15 +23,6 @@ type Obj = KubeObject & {
   spec?: { clusterIP?: string };
   data?: Record<string, string>;
 };
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 900_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(100);
-  }
-}
 const DB = 'bench';
 await client.create(Resources.HomeOpsDatabase, {
   apiVersion: 'homeops.io/v1alpha1',

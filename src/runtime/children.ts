@@ -14,7 +14,10 @@ export interface ApplyChildrenOptions {
   /** Kinds to prune: an object of these kinds, labelled with `selector`, controlled by the owner and not desired, is deleted. */
   prune: readonly ResourceType[];
   selector: Readonly<Record<string, string>>;
-  /** Copies into `desired` what must stay as it is on `live` (immutable fields). */
+  /**
+   * Copies into `desired` what must stay as it is on `live`, beyond what Kubernetes makes
+   * immutable for every owner (a StatefulSet's volumeClaimTemplates, kept here always).
+   */
   keep?: (desired: KubeObject, live: KubeObject) => void;
 }
 
@@ -45,7 +48,10 @@ export async function applyChildren(
       waiting = true;
       continue;
     }
-    if (live) opts.keep?.(child, live);
+    if (live) {
+      keepImmutable(child, live);
+      opts.keep?.(child, live);
+    }
     applies.push(ctx.writer.applyChild(type, child, live));
   }
   await settleAll(applies);
@@ -69,6 +75,17 @@ export async function applyChildren(
     }
   }
   return { waiting, pruned };
+}
+
+/**
+ * Fields the API server refuses to change: a StatefulSet's volumeClaimTemplates stay as they
+ * were made (a larger size is applied to the PVCs instead: volumes.ts).
+ */
+function keepImmutable(desired: KubeObject, live: KubeObject): void {
+  if (desired.kind === 'StatefulSet' && desired.apiVersion === 'apps/v1')
+    (desired.spec as Record<string, unknown>).volumeClaimTemplates = (
+      live.spec as Record<string, unknown>
+    ).volumeClaimTemplates;
 }
 
 /** Waits for every promise; throws the first rejection once all have settled (none left running). */

@@ -32,3 +32,30 @@ export function pdbObject(
     spec: { ...budget, selector: { matchLabels: selector } },
   };
 }
+
+/** A pod's security context: non-root, the RuntimeDefault seccomp profile, volumes owned by `fsGroup`. */
+export function podSecurityContext(fsGroup: number) {
+  return {
+    fsGroup,
+    fsGroupChangePolicy: 'OnRootMismatch',
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** A StatefulSet's one volume claim template, `data`, of `storage.size` (its class when set). */
+export function dataClaimTemplate(
+  labels: Record<string, string>,
+  storage: { size: string; storageClassName?: string },
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'data', labels },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: storage.size } },
+      ...(storage.storageClassName ? { storageClassName: storage.storageClassName } : {}),
+    },
+  };
+}

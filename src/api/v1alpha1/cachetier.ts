@@ -8,6 +8,7 @@ import {
   baseStatus,
   celRules,
   goDuration,
+  healthCheckInterval,
   image,
   objectMeta,
   phaseColumn,
@@ -92,13 +93,9 @@ export const cacheTierSpec = celRules(
       })
       .prefault({}),
     ttlPolicies: ttlPolicies.prefault({}),
-    healthCheckIntervalSeconds: z
-      .number()
-      .int()
-      .min(5)
-      .max(3600)
-      .default(30)
-      .describe('How often INFO is read and the live settings are checked.'),
+    healthCheckIntervalSeconds: healthCheckInterval(
+      'How often INFO is read and the live settings are checked.',
+    ),
     resources: resourceRequirements.optional(),
     scheduling: scheduling.optional(),
   }),

@@ -185,6 +185,10 @@ export const storage = celRules(
   ],
 );
 
+/** How often a controller measures what it runs (5 s to 1 h, 30 s by default). */
+export const healthCheckInterval = (what: string) =>
+  z.number().int().min(5).max(3600).default(30).describe(what);
+
 export const secretKeyRef = z.object({
   name: dnsLabel.describe('Name of a Secret in the same namespace.'),
 });

@@ -9,6 +9,7 @@ import {
   baseStatus,
   celRules,
   dnsLabel,
+  healthCheckInterval,
   objectMeta,
   phaseColumn,
   readyColumn,
@@ -40,15 +41,9 @@ export const replicaSetSpec = z.object({
     .describe(
       'When every member is over maxLagSeconds (or none is Ready), the read Service routes to the primary instead of nowhere. Off by default: reads then fail rather than load the primary.',
     ),
-  healthCheckIntervalSeconds: z
-    .number()
-    .int()
-    .min(5)
-    .max(3600)
-    .default(30)
-    .describe(
-      'How often lag is measured; a member leaves the read Service at most this long after crossing maxLagSeconds.',
-    ),
+  healthCheckIntervalSeconds: healthCheckInterval(
+    'How often lag is measured; a member leaves the read Service at most this long after crossing maxLagSeconds.',
+  ),
   storage: storage.prefault({}),
   resources: resourceRequirements.optional(),
   scheduling: scheduling.optional(),

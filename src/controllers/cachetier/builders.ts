@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { CacheTier } from '../../api/v1alpha1/index.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
-import { pdbObject, serviceObject } from '../../runtime/objects.ts';
+import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../homeopsdatabase/builders.ts';
 import { generatePassword } from '../homeopsdatabase/secrets.ts';
@@ -99,12 +99,7 @@ export function buildRedisStatefulSet(t: CacheTier, images: DefaultImages = DEFA
           annotations: { [CHECKSUM_ANNOTATION]: restartChecksum(t) },
         },
         spec: {
-          securityContext: {
-            fsGroup: REDIS_UID,
-            fsGroupChangePolicy: 'OnRootMismatch',
-            runAsNonRoot: true,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: podSecurityContext(REDIS_UID),
           ...placement(t.spec.scheduling),
           // Redis writes its AOF and exits on SIGTERM; a large dataset may take a while.
           terminationGracePeriodSeconds: 60,
@@ -154,18 +149,7 @@ export function buildRedisStatefulSet(t: CacheTier, images: DefaultImages = DEFA
           ],
         },
       },
-      volumeClaimTemplates: [
-        {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          metadata: { name: 'data', labels: tierLabels(t, 'redis') },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            resources: { requests: { storage: storage.size } },
-            ...(storage.storageClassName ? { storageClassName: storage.storageClassName } : {}),
-          },
-        },
-      ],
+      volumeClaimTemplates: [dataClaimTemplate(tierLabels(t, 'redis'), storage)],
     },
   };
 }

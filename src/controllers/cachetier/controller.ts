@@ -109,12 +109,6 @@ export class CacheTierReconciler implements Reconciler<Tier> {
       {
         prune: CHILD_KINDS,
         selector: { 'homeops.io/cache': t.metadata.name!, ...MANAGED_BY },
-        keep: (desired, live) => {
-          if (desired.kind === 'StatefulSet')
-            (desired.spec as Record<string, unknown>).volumeClaimTemplates = (
-              live.spec as Record<string, unknown>
-            ).volumeClaimTemplates;
-        },
       },
     );
     if (waiting) return requeueAfter(5000);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
-import { pdbObject, serviceObject } from '../../runtime/objects.ts';
+import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import {
   CONFIG_DIR,
@@ -170,12 +170,7 @@ export function buildStatefulSet(
           annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, secretsDigest) },
         },
         spec: {
-          securityContext: {
-            fsGroup: uid,
-            fsGroupChangePolicy: 'OnRootMismatch',
-            runAsNonRoot: true,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: podSecurityContext(uid),
           ...placement(pg.scheduling),
           terminationGracePeriodSeconds: 60,
           enableServiceLinks: false,
@@ -216,18 +211,7 @@ export function buildStatefulSet(
           ],
         },
       },
-      volumeClaimTemplates: [
-        {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          metadata: { name: 'data', labels: labels(db, 'postgres') },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            resources: { requests: { storage: pg.storage.size } },
-            ...(pg.storage.storageClassName ? { storageClassName: pg.storage.storageClassName } : {}),
-          },
-        },
-      ],
+      volumeClaimTemplates: [dataClaimTemplate(labels(db, 'postgres'), pg.storage)],
     },
   };
 }

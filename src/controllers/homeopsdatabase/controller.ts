@@ -186,13 +186,6 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
       selector: { 'homeops.io/database': db.metadata.name!, ...MANAGED_BY },
-      keep: (desired, live) => {
-        // volumeClaimTemplates are immutable: keep the live ones; a larger size is applied to the PVC.
-        if (desired.kind === 'StatefulSet')
-          (desired.spec as Record<string, unknown>).volumeClaimTemplates = (
-            live.spec as Record<string, unknown>
-          ).volumeClaimTemplates;
-      },
     });
   }
 

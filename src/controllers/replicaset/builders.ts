@@ -5,7 +5,7 @@
 import type { HomeOpsDatabase, ReplicaSet } from '../../api/v1alpha1/index.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
-import { pdbObject, serviceObject } from '../../runtime/objects.ts';
+import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import {
   CHECKSUM_ANNOTATION,
@@ -101,12 +101,7 @@ export function buildReplicaStatefulSet(
           annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, plan.secretsDigest) },
         },
         spec: {
-          securityContext: {
-            fsGroup: uid,
-            fsGroupChangePolicy: 'OnRootMismatch',
-            runAsNonRoot: true,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: podSecurityContext(uid),
           ...placement(rs.spec.scheduling),
           terminationGracePeriodSeconds: 60,
           enableServiceLinks: false,
@@ -145,20 +140,7 @@ export function buildReplicaStatefulSet(
           ],
         },
       },
-      volumeClaimTemplates: [
-        {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          metadata: { name: 'data', labels: rsLabels(rs, 'replica') },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            resources: { requests: { storage: rs.spec.storage.size } },
-            ...(rs.spec.storage.storageClassName
-              ? { storageClassName: rs.spec.storage.storageClassName }
-              : {}),
-          },
-        },
-      ],
+      volumeClaimTemplates: [dataClaimTemplate(rsLabels(rs, 'replica'), rs.spec.storage)],
     },
   };
 }

@@ -183,12 +183,6 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
       {
         prune: CHILD_KINDS,
         selector: { 'homeops.io/replicaset': rs.metadata.name!, ...MANAGED_BY },
-        keep: (desired, live) => {
-          if (desired.kind === 'StatefulSet')
-            (desired.spec as Record<string, unknown>).volumeClaimTemplates = (
-              live.spec as Record<string, unknown>
-            ).volumeClaimTemplates;
-        },
       },
     );
     if (waiting) return requeueAfter(5000);
