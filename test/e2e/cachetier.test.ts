@@ -197,7 +197,7 @@ describe('a CacheTier on the real node', () => {
     expect(events).toContain('MemoryPressure/BelowThreshold');
   });
 
-  it('names bad input and makes nothing for it: a missing secretRef, a mode not implemented yet', async () => {
+  it('names bad input and touches nothing for it: a missing secretRef, maxMemory above the memory limit, an image without redis-server', async () => {
     const make = (name: string, spec: Record<string, unknown>) =>
       client.create(Resources.CacheTier, {
         apiVersion: 'homeops.io/v1alpha1',
@@ -206,17 +206,29 @@ describe('a CacheTier on the real node', () => {
         spec: { persistence: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } }, ...spec },
       });
     await make('nosecret', { auth: { secretRef: { name: 'not-there' } } });
-    await make('replicated', { mode: 'replicated', replicas: 3 });
-    const reasonOf = async (name: string) =>
-      cond(await client.get<Tier>(Resources.CacheTier, ns.name, name), 'Ready')?.reason;
-    await eventually(async () => (await reasonOf('nosecret')) === 'SecretNotFound', 60_000);
-    await eventually(async () => (await reasonOf('replicated')) === 'ModeNotSupported', 60_000);
-    const stalled = await client.get<Tier>(Resources.CacheTier, ns.name, 'replicated');
-    expect(cond(stalled, 'Stalled')).toMatchObject({ status: 'True', reason: 'ModeNotSupported' });
-    for (const name of ['nosecret', 'replicated'])
+    await make('toobig', { maxMemory: '2gb', resources: { limits: { memory: '256Mi' } } });
+    // The pgbouncer image has a shell but no redis-server.
+    await make('noserver', { image: IMAGES.pgbouncer, maxMemory: '16mb' });
+    const readyOf = async (name: string) =>
+      cond(await client.get<Tier>(Resources.CacheTier, ns.name, name), 'Ready');
+    await eventually(async () => (await readyOf('nosecret'))?.reason === 'SecretNotFound', 60_000);
+    await eventually(async () => (await readyOf('toobig'))?.reason === 'MaxMemoryAboveLimit', 60_000);
+    const stalled = await client.get<Tier>(Resources.CacheTier, ns.name, 'toobig');
+    expect(cond(stalled, 'Stalled')).toMatchObject({ status: 'True', reason: 'MaxMemoryAboveLimit' });
+    expect(cond(stalled, 'Stalled')?.message).toContain("above the container's memory limit 256Mi");
+    for (const name of ['nosecret', 'toobig'])
       expect(await client.get(Resources.StatefulSet, ns.name, `${name}-redis`).catch((e) => e.code)).toBe(
         404,
       );
+    const missing = await eventually(async () => {
+      const c = await readyOf('noserver');
+      return c?.reason === 'RedisServerMissing' ? c : undefined;
+    }, 120_000);
+    expect(missing.message).toContain('the image has no redis-server on PATH');
+    // The running tier was not touched by any of them.
+    expect(cond(await getTier(), 'Ready')?.status).toBe('True');
+    for (const name of ['nosecret', 'toobig', 'noserver'])
+      await client.delete(Resources.CacheTier, ns.name, name);
   });
 
   it('rotates the password while a client writes: no failed command, no key lost, no restart', async () => {

@@ -1,5 +1,6 @@
 /** Helpers of the tests on the real node: the images built here, psql in a pod, Events. */
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DefaultImages } from '../../src/images.ts';
 import type { KubeClient, KubeObject } from '../../src/runtime/client.ts';
@@ -50,6 +51,31 @@ export async function psqlInPod(
   return out.trim();
 }
 
+/** Events the operator recorded about an object since a moment, oldest first. */
+export async function eventRecords(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  since: number,
+): Promise<{ action: string; reason: string; note: string; time: number }[]> {
+  const list = await client.list<
+    KubeObject & { action?: string; reason?: string; note?: string; eventTime?: string }
+  >(Resources.Event, namespace);
+  return list.items
+    .filter(
+      (e) =>
+        (e as { regarding?: { name?: string } }).regarding?.name === name &&
+        Date.parse(e.eventTime ?? '') >= since - 1000,
+    )
+    .map((e) => ({
+      action: e.action ?? '',
+      reason: e.reason ?? '',
+      note: e.note ?? '',
+      time: Date.parse(e.eventTime ?? ''),
+    }))
+    .sort((a, b) => a.time - b.time);
+}
+
 /** Events the operator recorded about an object, as action/reason pairs, since a moment. */
 export async function eventsSince(
   client: KubeClient,
@@ -57,15 +83,20 @@ export async function eventsSince(
   name: string,
   since: number,
 ): Promise<string[]> {
-  const list = await client.list<KubeObject & { action?: string; reason?: string; eventTime?: string }>(
-    Resources.Event,
-    namespace,
-  );
-  return list.items
-    .filter(
-      (e) =>
-        (e as { regarding?: { name?: string } }).regarding?.name === name &&
-        Date.parse(e.eventTime ?? '') >= since - 1000,
-    )
-    .map((e) => `${e.action}/${e.reason}`);
+  return (await eventRecords(client, namespace, name, since)).map((e) => `${e.action}/${e.reason}`);
+}
+
+/**
+ * Freezes (or thaws) every process of a pod with the cgroup v1 freezer: the pod keeps its IP
+ * and its sockets, the kernel still completes TCP handshakes, but nothing answers, as with a
+ * hung server or a cut network. The tests run as root on the node.
+ */
+export function freezePod(uid: string, frozen: boolean) {
+  const dir = execFileSync(
+    'find',
+    ['/sys/fs/cgroup/freezer/kubepods', '-maxdepth', '2', '-type', 'd', '-name', `pod${uid}`],
+    { encoding: 'utf8' },
+  ).trim();
+  if (!dir) throw new Error(`no freezer cgroup for pod ${uid}`);
+  writeFileSync(join(dir, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
 }

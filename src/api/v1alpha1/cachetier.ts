@@ -73,6 +73,15 @@ export const cacheTierSpec = celRules(
       .max(9)
       .default(1)
       .describe('Redis instances; more than one needs mode replicated.'),
+    failoverAfterSeconds: z
+      .number()
+      .int()
+      .min(2)
+      .max(3600)
+      .default(15)
+      .describe(
+        'mode replicated: how long the writer may be unreachable before the operator promotes the replica with the highest replication offset.',
+      ),
     maxMemory: redisSize.default('2gb'),
     maxMemoryPolicy: z.enum(MAX_MEMORY_POLICIES).default('allkeys-lru'),
     timeoutSeconds: z.number().int().min(0).max(86400).default(300),
@@ -109,9 +118,31 @@ export const cacheTierSpec = celRules(
   ],
 );
 
+const cacheMember = z.object({
+  name: z.string(),
+  role: z
+    .enum(['writer', 'replica', 'unknown'])
+    .describe('From INFO; unknown when the member did not answer.'),
+  linkUp: z.boolean().optional().describe("A replica's link to the writer (master_link_status)."),
+  lagBytes: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("The writer's replication offset minus the replica's."),
+  inReadService: z.boolean().optional().describe('Selected by the NAME-ro Service.'),
+  message: z.string().optional(),
+});
+
 export const cacheTierStatus = z.object({
   ...baseStatus,
-  endpoint: z.string().optional().describe('host:port of the Redis Service.'),
+  endpoint: z.string().optional().describe('host:port of the Redis Service (the writer).'),
+  readEndpoint: z.string().optional().describe('mode replicated: host:port of NAME-ro, the replicas.'),
+  writer: z
+    .string()
+    .optional()
+    .describe('mode replicated: the member the writer Service routes to, as the operator elected it.'),
+  members: z.array(cacheMember).max(9).optional(),
   authSecret: z.string().optional().describe('Name of the Secret holding the password.'),
   rotation: z
     .object({
@@ -193,6 +224,12 @@ export const cacheTierKind = {
       description: 'Memory used by Redis.',
     },
     { name: 'Hit-Ratio', type: 'number', jsonPath: '.status.hitRatio', description: 'Keyspace hit ratio.' },
+    {
+      name: 'Writer',
+      type: 'string',
+      jsonPath: '.status.writer',
+      description: 'The elected writer (replicated).',
+    },
     ageColumn,
   ],
 } as const;

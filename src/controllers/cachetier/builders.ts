@@ -17,6 +17,7 @@ import {
   OPERATOR_AUTH_DIR,
   REDIS_PORT,
   REDIS_UID,
+  ROLE_LABEL,
   RUN_DIR,
   tierLabels,
   tierNames,
@@ -33,13 +34,17 @@ function meta(t: CacheTier, name: string, component: 'redis' | 'config' | 'secre
   };
 }
 
+const replicated = (t: CacheTier) => t.spec.mode === 'replicated';
+/** The writer Service's name, which members of a replicated tier start as replicas of. */
+const writerHost = (t: CacheTier) => `${tierNames(t).service}.${t.metadata.namespace}.svc`;
+
 export function buildRedisConfigMap(t: CacheTier): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(t, tierNames(t).config, 'config'),
     data: {
-      'redis.conf': renderRedisConf(t.spec),
+      'redis.conf': renderRedisConf(t.spec, writerHost(t)),
       'live.conf': renderLiveConf(t.spec),
       'start.sh': renderRedisStartScript(),
     },
@@ -79,7 +84,15 @@ export function restartChecksum(t: CacheTier): string {
     .slice(0, 16);
 }
 
-export function buildRedisStatefulSet(t: CacheTier, images: DefaultImages = DEFAULT_IMAGES): KubeObject {
+/**
+ * The StatefulSet. `members` is spec.replicas, or more while a scale-down would remove the
+ * writer: it keeps its pod until the operator has switched over to a member that stays.
+ */
+export function buildRedisStatefulSet(
+  t: CacheTier,
+  images: DefaultImages = DEFAULT_IMAGES,
+  members = t.spec.replicas,
+): KubeObject {
   const n = tierNames(t);
   const storage = t.spec.persistence.storage;
   return {
@@ -87,11 +100,13 @@ export function buildRedisStatefulSet(t: CacheTier, images: DefaultImages = DEFA
     kind: 'StatefulSet',
     metadata: meta(t, n.statefulSet, 'redis'),
     spec: {
-      replicas: t.spec.replicas,
+      replicas: members,
       serviceName: n.headless,
       selector: { matchLabels: tierSelector(t) },
       podManagementPolicy: 'OrderedReady',
-      updateStrategy: { type: 'RollingUpdate' },
+      // Replicated: the operator restarts members itself, replicas first and the writer last
+      // after a switchover (roll.ts); the StatefulSet controller's order knows no roles.
+      updateStrategy: { type: replicated(t) ? 'OnDelete' : 'RollingUpdate' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: storage.reclaimPolicy, whenScaled: 'Retain' },
       template: {
         metadata: {
@@ -156,8 +171,18 @@ export function buildRedisStatefulSet(t: CacheTier, images: DefaultImages = DEFA
 
 const PORT = { name: 'redis', port: REDIS_PORT };
 
+/** The writer: in mode replicated, the member the operator elected (its role label). */
 export const buildRedisService = (t: CacheTier) =>
-  serviceObject(meta(t, tierNames(t).service, 'redis'), { selector: tierSelector(t), port: PORT });
+  serviceObject(meta(t, tierNames(t).service, 'redis'), {
+    selector: replicated(t) ? { ...tierSelector(t), [ROLE_LABEL]: 'writer' } : tierSelector(t),
+    port: PORT,
+  });
+/** mode replicated: the replicas linked to the writer. */
+export const buildReadService = (t: CacheTier) =>
+  serviceObject(meta(t, tierNames(t).readService, 'redis'), {
+    selector: { ...tierSelector(t), [ROLE_LABEL]: 'replica' },
+    port: PORT,
+  });
 export const buildHeadlessService = (t: CacheTier) =>
   serviceObject(meta(t, tierNames(t).headless, 'redis'), {
     selector: tierSelector(t),
@@ -167,13 +192,14 @@ export const buildHeadlessService = (t: CacheTier) =>
 export const buildRedisPdb = (t: CacheTier) =>
   pdbObject(meta(t, tierNames(t).pdb, 'redis'), tierSelector(t), { maxUnavailable: 1 });
 
-export function buildTierChildren(t: CacheTier, images?: DefaultImages): KubeObject[] {
+export function buildTierChildren(t: CacheTier, images?: DefaultImages, members?: number): KubeObject[] {
   return [
     buildRedisConfigMap(t),
     buildTtlConfigMap(t),
     buildHeadlessService(t),
     buildRedisService(t),
-    buildRedisStatefulSet(t, images),
+    ...(replicated(t) ? [buildReadService(t)] : []),
+    buildRedisStatefulSet(t, images, members),
     buildRedisPdb(t),
   ];
 }

@@ -11,7 +11,7 @@ import { readPassword } from './controller.ts';
 import { aclPasswords, parseInfo, type RedisProbe } from './probe.ts';
 import { liveSettings, redisBytes, renderRedisConf } from './redisconf.ts';
 import { passwordHash, rotationStep } from './rotation.ts';
-import { type Observation, tierStatus } from './status.ts';
+import { type MemberObservation, type Observation, tierStatus } from './status.ts';
 
 const tier = (spec: Record<string, unknown> = {}): CacheTier => ({
   apiVersion: 'homeops.io/v1alpha1',
@@ -113,35 +113,45 @@ describe('tierStatus', () => {
     config: { set: {}, refused },
     rotation: { action: { kind: 'none' }, hashes: [] },
   });
-  const up: Observation = { replicas: 1, readyReplicas: 1, probe: probe() };
+  const W = 'cache-redis-0';
+  /** The standalone member observed as `m`. */
+  const one = (m: Partial<MemberObservation>, o: Partial<Observation> = {}): Observation => ({
+    replicas: 1,
+    readyReplicas: 1,
+    writer: W,
+    members: [{ name: W, ordinal: 0, ...m }],
+    ...o,
+  });
+  const up = one({ probe: probe() });
   const cond = (s: ReturnType<typeof tierStatus>, t: string) => s.conditions?.find((c) => c.type === t);
   it.each<[string, Observation, string]>([
     ['up', up, 'Ready'],
     [
       'no Secret',
-      { replicas: 0, readyReplicas: 0, secretProblem: { reason: 'SecretNotFound', message: 'x' } },
+      {
+        replicas: 0,
+        readyReplicas: 0,
+        members: [],
+        secretProblem: { reason: 'SecretNotFound', message: 'x' },
+      },
       'SecretNotFound',
     ],
-    ['pod starting', { replicas: 1, readyReplicas: 0 }, 'Provisioning'],
+    ['pod starting', one({}, { readyReplicas: 0 }), 'Provisioning'],
     [
       'pod failing',
-      { replicas: 1, readyReplicas: 0, podIssue: { reason: 'ImagePullBackOff', message: 'x' } },
+      one({ podIssue: { reason: 'ImagePullBackOff', message: 'x' } }, { readyReplicas: 0 }),
       'ImagePullBackOff',
     ],
-    [
-      'unreachable',
-      { replicas: 1, readyReplicas: 1, probeError: { reason: 'ConnectionFailed', message: 'x' } },
-      'ConnectionFailed',
-    ],
-    ['loading', { ...up, probe: probe({ loading: true }) }, 'Loading'],
-    ['a value refused', { ...up, probe: probe({}, { maxmemory: 'ERR bad' }) }, 'ConfigRefused'],
+    ['unreachable', one({ probeError: { reason: 'ConnectionFailed', message: 'x' } }), 'ConnectionFailed'],
+    ['loading', one({ probe: probe({ loading: true }) }), 'Loading'],
+    ['a value refused', one({ probe: probe({}, { maxmemory: 'ERR bad' }) }), 'ConfigRefused'],
   ])('%s', (_, o, reason) => {
     expect(cond(tierStatus(tier(), o, {}), 'Ready')?.reason).toBe(reason);
   });
   it('says MemoryPressure above 90 % and PersistenceFailing on a failed write', () => {
     const s = tierStatus(
       tier(),
-      { ...up, probe: probe({ usedMemory: 1_950_000, aofLastWriteStatus: 'err' }) },
+      one({ probe: probe({ usedMemory: 1_950_000, aofLastWriteStatus: 'err' }) }),
       {},
     );
     expect(cond(s, 'MemoryPressure')?.status).toBe('True');
@@ -160,11 +170,11 @@ describe('tierStatus', () => {
   });
   it('keeps memory figures that moved less than the band: an idle Redis writes nothing', () => {
     const first = tierStatus(tier(), up, {});
-    const again = tierStatus(tier(), { ...up, probe: probe({ usedMemory: 1_060_000 }) }, first);
+    const again = tierStatus(tier(), one({ probe: probe({ usedMemory: 1_060_000 }) }), first);
     expect(again).toEqual(first);
   });
   it('names the member and the reason of a refused value', () => {
-    const s = tierStatus(tier(), { ...up, probe: probe({}, { maxmemory: 'ERR Invalid argument' }) }, {});
+    const s = tierStatus(tier(), one({ probe: probe({}, { maxmemory: 'ERR Invalid argument' }) }), {});
     expect(cond(s, 'ConfigApplied')).toMatchObject({
       status: 'False',
       message: 'cache-redis-0 refused maxmemory: ERR Invalid argument',

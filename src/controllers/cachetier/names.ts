@@ -9,7 +9,7 @@ export const RUN_DIR = '/run/redis';
 export const DATA_DIR = '/data';
 export const AUTH_DIR = '/etc/homeops/secrets/redis';
 export const OPERATOR_AUTH_DIR = '/etc/homeops/secrets/operator';
-/** The operator's own ACL user: INFO, CONFIG and ACL SETUSER only, no key access. */
+/** The operator's own ACL user: INFO, CONFIG, ACL SETUSER, REPLICAOF and FAILOVER only, no key access. */
 export const OPERATOR_USER = 'homeops-operator';
 
 export function tierNames(t: CacheTier) {
@@ -17,6 +17,8 @@ export function tierNames(t: CacheTier) {
   return {
     /** The writer's Service: NAME, as the guide's clients expect. */
     service: n,
+    /** mode replicated: the replicas linked to the writer. */
+    readService: `${n}-ro`,
     statefulSet: `${n}-redis`,
     headless: `${n}-redis-hl`,
     config: `${n}-redis-config`,
@@ -39,6 +41,14 @@ export function tierLabels(t: CacheTier, component: 'redis' | 'config' | 'secret
     'homeops.io/cache': t.metadata.name!,
   };
 }
+
+/**
+ * mode replicated: the role label the operator sets on each member from what INFO says and
+ * whom it elected. The writer Service selects `writer`, NAME-ro selects `replica` (linked to the
+ * writer); a pod made from the template has none until the operator has seen it.
+ */
+export const ROLE_LABEL = 'homeops.io/redis-role';
+export type RoleLabel = 'writer' | 'replica';
 
 export const tierSelector = (t: CacheTier) => ({
   'homeops.io/cache': t.metadata.name!,

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Endpoint } from '../../pg/client.ts';
-import type { RotationAction } from './rotation.ts';
+import { passwordHash, type RotationAction } from './rotation.ts';
 
 export interface RedisInfo {
   role: string;
@@ -22,19 +22,37 @@ export interface RedisInfo {
   lastBgsaveStatus?: string;
   changesSinceLastSave: number;
   loading: boolean;
+  /** master_repl_offset: the writer's position, or what a replica has received. */
+  replOffset: number;
+  /** A replica's: master_host, master_link_status up, master_link_down_since_seconds, slave_repl_offset. */
+  masterHost?: string;
+  linkUp?: boolean;
+  linkDownSinceSeconds?: number;
+  replicaOffset?: number;
+  /** The writer's: its replicas as it sees them (ip, state, offset, lag = seconds since the last ack). */
+  replicas: { ip: string; state: string; offset: number; lagSeconds: number }[];
 }
 
 /** INFO's text as fields. Pure. */
 export function parseInfo(text: string): RedisInfo {
   const f = new Map<string, string>();
   let keys = 0;
+  const replicas: RedisInfo['replicas'] = [];
   for (const line of text.split(/\r?\n/)) {
     const i = line.indexOf(':');
     if (i < 0 || line.startsWith('#')) continue;
     const k = line.slice(0, i);
     const v = line.slice(i + 1);
     if (/^db[0-9]+$/.test(k)) keys += Number(/keys=([0-9]+)/.exec(v)?.[1] ?? 0);
-    else f.set(k, v);
+    else if (/^slave[0-9]+$/.test(k)) {
+      const kv = Object.fromEntries(v.split(',').map((p) => p.split('=') as [string, string]));
+      replicas.push({
+        ip: kv.ip ?? '',
+        state: kv.state ?? 'unknown',
+        offset: Number(kv.offset ?? 0),
+        lagSeconds: Number(kv.lag ?? 0),
+      });
+    } else f.set(k, v);
   }
   const n = (k: string) => Number(f.get(k) ?? 0);
   return {
@@ -54,6 +72,16 @@ export function parseInfo(text: string): RedisInfo {
     ...(f.has('rdb_last_bgsave_status') ? { lastBgsaveStatus: f.get('rdb_last_bgsave_status') } : {}),
     changesSinceLastSave: n('rdb_changes_since_last_save'),
     loading: f.get('loading') === '1',
+    replOffset: n('master_repl_offset'),
+    ...(f.get('role') === 'slave'
+      ? {
+          masterHost: f.get('master_host') ?? '',
+          linkUp: f.get('master_link_status') === 'up',
+          linkDownSinceSeconds: n('master_link_down_since_seconds'),
+          replicaOffset: n('slave_repl_offset'),
+        }
+      : {}),
+    replicas,
   };
 }
 
@@ -79,16 +107,10 @@ export function aclPasswords(reply: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [];
 }
 
-/**
- * As the operator's ACL user: INFO; each wanted live setting compared with CONFIG GET and set
- * where it differs; then the default user's password brought to `password` (rotationStep).
- */
-export async function probeRedis(
-  target: Endpoint & { username: string; password: string },
-  wanted: Record<string, string>,
-  auth: { password: string; decide: (hashes: string[]) => RotationAction },
-  timeoutMs = 5000,
-): Promise<RedisProbe> {
+export type RedisTarget = Endpoint & { username: string; password: string };
+
+/** One short connection as the operator's ACL user, closed after `fn`; errors are fn's. */
+export async function withRedis<T>(target: RedisTarget, timeoutMs: number, fn: (r: Redis) => Promise<T>) {
   const r = new Redis({
     host: target.host,
     port: target.port,
@@ -105,6 +127,23 @@ export async function probeRedis(
   r.on('error', () => {}); // surfaces as the command's error
   try {
     await r.connect();
+    return await fn(r);
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * As the operator's ACL user: INFO; each wanted live setting compared with CONFIG GET and set
+ * where it differs; then the default user's password brought to `password` (rotationStep).
+ */
+export async function probeRedis(
+  target: RedisTarget,
+  wanted: Record<string, string>,
+  auth: { password: string; decide: (hashes: string[]) => RotationAction },
+  timeoutMs = 5000,
+): Promise<RedisProbe> {
+  return withRedis(target, timeoutMs, async (r) => {
     const info = parseInfo(await r.info());
     const config: ConfigResult = { set: {}, refused: {} };
     for (const [k, v] of Object.entries(wanted)) {
@@ -131,8 +170,34 @@ export async function probeRedis(
       );
       hashes = aclPasswords(await r.call('ACL', 'GETUSER', 'default'));
     }
+    // A replica authenticates to the writer with masterauth: the current password once this
+    // member accepts it (the writer is probed first, so it accepts it too). Never logged.
+    const masterauth = (await r.config('GET', 'masterauth')) as string[];
+    if (hashes.includes(passwordHash(auth.password)) && masterauth[1] !== auth.password)
+      await r.config('SET', 'masterauth', auth.password);
     return { info, config, rotation: { action, hashes } };
-  } finally {
-    r.disconnect();
-  }
+  });
+}
+
+/** REPLICAOF host port, or REPLICAOF NO ONE (promote) when host is undefined. */
+export async function replicaOf(target: RedisTarget, host: string | undefined, timeoutMs = 5000) {
+  await withRedis(target, timeoutMs, (r) =>
+    host ? r.call('REPLICAOF', host, String(target.port)) : r.call('REPLICAOF', 'NO', 'ONE'),
+  );
+}
+
+/**
+ * A switchover: FAILOVER TO the replica; the writer pauses its clients until the replica has
+ * caught up, then they swap roles (Redis 6.2+). Resolves once the writer reports it is a replica.
+ */
+export async function switchover(target: RedisTarget, to: string, timeoutMs = 10_000) {
+  await withRedis(target, timeoutMs + 5000, async (r) => {
+    await r.call('FAILOVER', 'TO', to, String(target.port), 'TIMEOUT', String(timeoutMs));
+    const deadline = Date.now() + timeoutMs + 2000;
+    while (Date.now() < deadline) {
+      if (parseInfo(await r.info('replication')).role === 'slave') return;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    throw new Error(`FAILOVER TO ${to}: the writer still reports role master`);
+  });
 }

@@ -38,8 +38,11 @@ export function liveSettings(spec: CacheTierSpec): Record<string, string> {
   };
 }
 
-/** The settings that need a restart: a change here rolls the pods (their checksum). */
-export function renderRedisConf(spec: CacheTierSpec): string {
+/**
+ * The settings that need a restart: a change here rolls the pods (their checksum). In mode
+ * replicated, `writerHost` is the writer Service's name: every member starts as its replica.
+ */
+export function renderRedisConf(spec: CacheTierSpec, writerHost?: string): string {
   return [
     '# Written by homeops-operator: the settings that need a restart. live.conf holds those',
     '# the operator also applies at runtime (CONFIG SET); auth.conf is written at start from the Secret.',
@@ -51,6 +54,16 @@ export function renderRedisConf(spec: CacheTierSpec): string {
     'save 3600 1 300 100 60 10000',
     'loglevel notice',
     'logfile ""',
+    ...(spec.mode === 'replicated' && writerHost
+      ? [
+          '# mode replicated: every member starts as a replica of the writer Service, never as a',
+          '# writer. Only the operator promotes one (REPLICAOF NO ONE, not written back), so a member',
+          '# that restarts, the old writer included, cannot come back as a second writer.',
+          `replicaof ${writerHost} ${REDIS_PORT}`,
+          'replica-read-only yes',
+          'repl-diskless-sync-delay 1',
+        ]
+      : []),
     `include ${CONFIG_DIR}/live.conf`,
     `include ${RUN_DIR}/auth.conf`,
     '',
@@ -72,15 +85,17 @@ export function renderRedisStartScript(): string {
 set -eu
 if ! command -v redis-server >/dev/null 2>&1; then PATH="$PATH:/usr/bin:/usr/local/bin"; fi
 if ! command -v redis-server >/dev/null 2>&1; then
-  echo "homeops: the image has no redis-server on PATH" >&2
+  msg="homeops: the image has no redis-server on PATH ($PATH)"
+  echo "$msg" >&2
+  echo "$msg" > /dev/termination-log 2>/dev/null || true
   exit 78
 fi
 umask 077
 password=$(cat ${AUTH_DIR}/password)
 operator=$(cat ${OPERATOR_AUTH_DIR}/password)
 # The default user (applications), and the operator's own user: INFO, CONFIG and ACL SETUSER
-# only, no key, so that it can add a new password beside the old one while clients switch.
-printf 'requirepass "%s"\\nmasterauth "%s"\\nuser ${OPERATOR_USER} on >%s resetkeys resetchannels -@all +ping +info +client|setname +config|get +config|set +acl|getuser +acl|setuser\\n' \\
+# (and REPLICAOF, FAILOVER: it elects the writer) only, no key, so that it can add a new password beside the old one while clients switch.
+printf 'requirepass "%s"\\nmasterauth "%s"\\nuser ${OPERATOR_USER} on >%s resetkeys resetchannels -@all +ping +info +client|setname +config|get +config|set +acl|getuser +acl|setuser +replicaof +failover\\n' \\
   "$password" "$password" "$operator" > ${RUN_DIR}/auth.conf
 unset password operator
 exec redis-server ${CONFIG_DIR}/redis.conf

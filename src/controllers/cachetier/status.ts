@@ -9,10 +9,28 @@ import type { RedisProbe } from './probe.ts';
 
 /** MemoryPressure turns True above this share of maxmemory. */
 export const MEMORY_PRESSURE = 0.9;
+/** ReplicaLagging turns True when a replica's last ack to the writer is older than this. */
+export const REPLICA_ACK_SECONDS = 10;
 
 export interface Failure {
   reason: string;
   message: string;
+}
+
+/** MemoryPressure turns True above this share of maxmemory. */
+export interface MemberObservation {
+  name: string;
+  ordinal: number;
+  podIP?: string;
+  /** The pod's controller-revision-hash. */
+  revision?: string;
+  podIssue?: Failure;
+  probe?: RedisProbe;
+  probeError?: Failure;
+  /** A replica's: the writer's offset minus its own. */
+  lagBytes?: number;
+  /** Labelled for NAME-ro by this reconcile's plan. */
+  inReadService?: boolean;
 }
 
 export interface Observation {
@@ -20,19 +38,30 @@ export interface Observation {
   secretProblem?: Failure;
   replicas: number;
   readyReplicas: number;
-  podIssue?: Failure;
-  probe?: RedisProbe;
-  probeError?: Failure;
+  /** The members whose pods exist, by ordinal. */
+  members: MemberObservation[];
+  /** The writer after this reconcile (standalone: the one member). */
+  writer?: string;
+  /** mode replicated: no writer answers, and why none was promoted yet. */
+  waiting?: Failure;
+  /** A restart for a new pod template in progress (or waiting): what it does. */
+  restart?: string;
   /** A password rotation in progress: both passwords accepted from `since` until `until`. */
   rotation?: { since: string; until: string };
   /** Hits and misses since the previous probe (undefined on the first). */
   interval?: { hits: number; misses: number; evicted: number };
 }
 
-export const ALERTS = ['MemoryPressure', 'PersistenceFailing'];
+export const ALERTS = ['MemoryPressure', 'PersistenceFailing', 'ReplicaLagging'];
+
+const writerOf = (o: Observation) => o.members.find((m) => m.name === o.writer);
 
 function checks(t: CacheTier, o: Observation): Check[] {
-  const refused = Object.entries(o.probe?.config.refused ?? {});
+  const refused = o.members.flatMap((m) =>
+    Object.entries(m.probe?.config.refused ?? {}).map(([k, e]) => `${m.name}: ${k} (${e})`),
+  );
+  const issue = o.members.find((m) => m.podIssue);
+  const w = writerOf(o);
   return [
     {
       ok: !o.secretProblem,
@@ -41,23 +70,44 @@ function checks(t: CacheTier, o: Observation): Check[] {
     },
     {
       ok: o.readyReplicas >= t.spec.replicas,
-      reason: o.podIssue?.reason ?? 'Provisioning',
-      message: o.podIssue
-        ? `pod ${tierNames(t).pod(0)}: ${o.podIssue.message}`
+      reason: issue?.podIssue?.reason ?? 'Provisioning',
+      message: issue
+        ? `pod ${issue.name}: ${issue.podIssue!.message}`
         : `${o.readyReplicas}/${t.spec.replicas} Redis pod(s) ready`,
     },
     {
-      ok: !!o.probe,
-      reason: o.probeError?.reason ?? 'NotProbed',
-      message: `redis: ${o.probeError?.message ?? 'not probed'}`,
+      ok: !o.waiting && !!w,
+      reason: o.waiting?.reason ?? 'NoWriter',
+      message: o.waiting?.message ?? 'no writer elected yet',
     },
-    { ok: !o.probe?.info.loading, reason: 'Loading', message: 'Redis is loading its data from disk' },
     {
-      ok: refused.length === 0,
-      reason: 'ConfigRefused',
-      message: `Redis refused: ${refused.map(([k, e]) => `${k} (${e})`).join('; ')}`,
+      ok: !!w?.probe,
+      reason: w?.probeError?.reason ?? 'NotProbed',
+      message: `${o.writer ?? 'redis'}: ${w?.probeError?.message ?? 'not probed'}`,
     },
+    {
+      ok: !o.members.some((m) => m.probe?.info.loading),
+      reason: 'Loading',
+      message: `Redis is loading its data from disk: ${o.members
+        .filter((m) => m.probe?.info.loading)
+        .map((m) => m.name)
+        .join(', ')}`,
+    },
+    { ok: refused.length === 0, reason: 'ConfigRefused', message: `Redis refused: ${refused.join('; ')}` },
   ];
+}
+
+/** mode replicated: replicas whose link is down or whose last ack is old, with why. */
+function lagging(o: Observation): string[] {
+  const w = writerOf(o)?.probe?.info;
+  return o.members.flatMap((m) => {
+    const i = m.probe?.info;
+    if (!i || m.name === o.writer || i.role !== 'slave') return [];
+    if (!i.linkUp) return [`${m.name}: link to the writer down`];
+    const ack = w?.replicas.find((r) => r.ip === m.podIP);
+    if (ack && ack.lagSeconds > REPLICA_ACK_SECONDS) return [`${m.name}: last ack ${ack.lagSeconds} s ago`];
+    return [];
+  });
 }
 
 function persistenceFailing(p: RedisProbe): string | undefined {
@@ -73,11 +123,19 @@ function persistenceFailing(p: RedisProbe): string | undefined {
 export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus): CacheTierStatus {
   const gen = t.metadata.generation;
   const n = tierNames(t);
+  const replicated = t.spec.mode === 'replicated';
   const { ready, blocking } = summarize(checks(t, o), 'Redis is up with the spec applied');
-  const info = o.probe?.info;
+  // The figures are the writer's (where writes go), or the first member's that answered.
+  const probed = o.members.filter((m) => m.probe);
+  const main = (writerOf(o)?.probe ? writerOf(o) : probed[0])?.probe;
+  const info = main?.info;
   const pct = info && info.maxMemory > 0 ? info.usedMemory / info.maxMemory : undefined;
-  const failing = o.probe ? persistenceFailing(o.probe) : undefined;
-  const alerts: ConditionInput[] = o.probe
+  const failing = probed.flatMap((m) => {
+    const f = persistenceFailing(m.probe!);
+    return f ? [replicated ? `${m.name}: ${f}` : f] : [];
+  });
+  const lag = replicated ? lagging(o) : [];
+  const alerts: ConditionInput[] = main
     ? [
         pct !== undefined && pct > MEMORY_PRESSURE
           ? {
@@ -92,30 +150,48 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
               reason: 'BelowThreshold',
               message: `under ${MEMORY_PRESSURE * 100} % of maxmemory`,
             },
-        failing
-          ? { type: 'PersistenceFailing', status: 'True', reason: 'WriteFailed', message: failing }
+        failing.length
+          ? { type: 'PersistenceFailing', status: 'True', reason: 'WriteFailed', message: failing.join('; ') }
           : {
               type: 'PersistenceFailing',
               status: 'False',
               reason: 'Ok',
               message: 'AOF and RDB writes succeed',
             },
+        ...(replicated
+          ? [
+              lag.length
+                ? {
+                    type: 'ReplicaLagging',
+                    status: 'True' as const,
+                    reason: 'ReplicaBehind',
+                    message: lag.join('; '),
+                  }
+                : {
+                    type: 'ReplicaLagging',
+                    status: 'False' as const,
+                    reason: 'InSync',
+                    message: `every replica linked, last ack within ${REPLICA_ACK_SECONDS} s`,
+                  },
+            ]
+          : []),
       ]
     : [];
-  const refused = o.probe?.config.refused ?? {};
+  const refused = probed.flatMap((m) =>
+    Object.entries(m.probe!.config.refused).map(([k, e]) => `${m.name} refused ${k}: ${e}`),
+  );
+  const settled = o.readyReplicas >= t.spec.replicas && !o.restart;
   const conds: ConditionInput[] = [
     ready,
     ...alerts,
-    ...(o.probe
+    ...(main
       ? [
-          Object.keys(refused).length
+          refused.length
             ? {
                 type: 'ConfigApplied',
                 status: 'False' as const,
                 reason: 'Refused',
-                message: `${n.pod(0)} refused ${Object.entries(refused)
-                  .map(([k, e]) => `${k}: ${e}`)
-                  .join('; ')}`,
+                message: refused.join('; '),
               }
             : {
                 type: 'ConfigApplied',
@@ -127,9 +203,9 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
       : []),
     {
       type: 'Reconciling',
-      status: o.readyReplicas >= t.spec.replicas ? 'False' : 'True',
-      reason: o.readyReplicas >= t.spec.replicas ? 'Reconciled' : 'Provisioning',
-      message: `${o.readyReplicas}/${t.spec.replicas} Redis pod(s) ready`,
+      status: settled ? 'False' : 'True',
+      reason: settled ? 'Reconciled' : o.restart ? 'Restarting' : 'Provisioning',
+      message: o.restart ?? `${o.readyReplicas}/${t.spec.replicas} Redis pod(s) ready`,
     },
     { type: 'Stalled', status: 'False', reason: 'Reconciled', message: 'no blocking error' },
   ];
@@ -143,6 +219,11 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
         0,
       )
     : undefined;
+  const refusedMap = Object.fromEntries(
+    probed.flatMap((m) =>
+      Object.entries(m.probe!.config.refused).map(([k, e]) => [replicated ? `${m.name}/${k}` : k, e]),
+    ),
+  );
   return {
     observedGeneration: gen,
     phase: blocking
@@ -154,6 +235,13 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
         : 'Ready',
     conditions: conditionsFrom(prev.conditions, conds, gen),
     endpoint: `${serviceHost(t as never, n.service)}:${REDIS_PORT}`,
+    ...(replicated
+      ? {
+          readEndpoint: `${serviceHost(t as never, n.readService)}:${REDIS_PORT}`,
+          ...(o.writer ? { writer: o.writer } : {}),
+          members: o.members.map((m) => memberStatus(m, o, prev)),
+        }
+      : {}),
     authSecret: n.authSecret,
     ...(o.rotation ? { rotation: o.rotation } : {}),
     replicas: o.replicas,
@@ -168,7 +256,7 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
           },
           keys: info.keys,
           evictedKeys: info.evictedKeys,
-          connectedClients: info.connectedClients,
+          connectedClients: probed.reduce((sum, m) => sum + m.probe!.info.connectedClients, 0),
           persistence: {
             aofEnabled: info.aofEnabled,
             ...(info.aofLastWriteStatus ? { lastAofWriteStatus: info.aofLastWriteStatus } : {}),
@@ -177,9 +265,32 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
           },
           ...(lookups > 0 ? { hitRatio: sticky(prev.hitRatio, o.interval!.hits / lookups, 0.01, 3) } : {}),
           ...(o.interval ? { evictedPerInterval: o.interval.evicted } : {}),
-          ...(Object.keys(refused).length ? { config: { refused } } : {}),
+          ...(refused.length ? { config: { refused: refusedMap } } : {}),
         }
       : {}),
+  };
+}
+
+/** One member as status shows it: role from INFO, lag steady within 1 MiB. */
+function memberStatus(
+  m: MemberObservation,
+  o: Observation,
+  prev: CacheTierStatus,
+): NonNullable<CacheTierStatus['members']>[number] {
+  const i = m.probe?.info;
+  const before = prev.members?.find((p) => p.name === m.name);
+  const message = m.podIssue?.message ?? m.probeError?.message;
+  return {
+    name: m.name,
+    role: !i ? 'unknown' : i.role === 'master' ? 'writer' : 'replica',
+    ...(i?.linkUp !== undefined && m.name !== o.writer ? { linkUp: i.linkUp } : {}),
+    ...(m.lagBytes !== undefined ? { lagBytes: sticky(before?.lagBytes, m.lagBytes, 1024 ** 2, 0) } : {}),
+    ...(m.inReadService !== undefined
+      ? { inReadService: m.inReadService }
+      : before?.inReadService !== undefined
+        ? { inReadService: before.inReadService }
+        : {}),
+    ...(message ? { message } : {}),
   };
 }
 
