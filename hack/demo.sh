@@ -99,22 +99,29 @@ for m in s.get("members", []):
 echo "  pg_stat_replication on the primary:"
 in_pod "SELECT application_name, state, replay_lsn, (SELECT slot_name FROM pg_replication_slots s WHERE s.active_pid = r.pid) FROM pg_stat_replication r ORDER BY 1" | sed 's/^/    /'
 
-kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/cachetier-minimal.yaml" >/dev/null
-if ! kubectl wait --for=condition=Ready ctier/cache -n "$NS" --timeout=180s >/dev/null; then
-  kubectl get ctier cache -n "$NS" -o yaml
+kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/cachetier-full.yaml" >/dev/null
+if ! kubectl wait --for=condition=Ready ctier/cache-full -n "$NS" --timeout=300s >/dev/null ||
+  ! kubectl wait --for=condition=Reconciling=False ctier/cache-full -n "$NS" --timeout=60s >/dev/null; then
+  kubectl get ctier cache-full -n "$NS" -o yaml
   tail -n 30 "$DEMO_DIR/operator.log"
   die "the CacheTier did not become Ready"
 fi
-echo; echo "== a CacheTier: Redis in a pod, measured by INFO"
+echo; echo "== a replicated CacheTier: 3 Redis pods, the writer elected by the operator, measured by INFO"
 kubectl get ctier -n "$NS"
-kubectl get ctier cache -n "$NS" -o jsonpath='{.status}' | python3 -c '
+kubectl get ctier cache-full -n "$NS" -o jsonpath='{.status}' | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
-print(json.dumps({k: s[k] for k in ("endpoint", "authSecret", "memory", "keys", "connectedClients", "persistence") if k in s}, indent=2))
+print(json.dumps({k: s[k] for k in ("endpoint", "readEndpoint", "writer", "authSecret", "memory", "keys", "connectedClients", "persistence") if k in s}, indent=2))
+print("  %-20s %-8s %-8s %-10s %s" % ("member", "role", "link up", "lag (B)", "in -ro"))
+for m in s.get("members", []):
+    print("  %-20s %-8s %-8s %-10s %s" % (m["name"], m["role"], m.get("linkUp", "-"), m.get("lagBytes", "-"), m.get("inReadService", "-")))
 '
-redis_in_pod() { kubectl exec -n "$NS" cache-redis-0 -c redis -- sh -c 'REDISCLI_AUTH=$(cat /etc/homeops/secrets/redis/password) redis-cli "$@"' sh "$@"; }
-echo "  redis-cli in the pod: $(redis_in_pod CONFIG GET maxmemory-policy | tr '\n' ' ')/ $(redis_in_pod INFO persistence | grep -E '^aof_enabled' | tr -d '\r')"
-echo "  TTL hierarchy for applications (ConfigMap cache-ttl): $(kubectl get configmap cache-ttl -n "$NS" -o jsonpath='{.data.ttl\.json}')"
+redis_in_pod() { kubectl exec -n "$NS" "$1" -c redis -- sh -c 'REDISCLI_AUTH=$(cat /etc/homeops/secrets/redis/password) redis-cli "$@"' sh "${@:2}"; }
+for i in 0 1 2; do
+  echo "  redis-cli in cache-full-redis-$i: $(redis_in_pod cache-full-redis-$i INFO replication | grep -E '^(role|master_link_status|connected_slaves)' | tr -d '\r' | tr '\n' ' ')"
+done
+echo "  and: $(redis_in_pod cache-full-redis-0 CONFIG GET maxmemory-policy | tr '\n' ' ')/ $(redis_in_pod cache-full-redis-0 INFO persistence | grep -E '^aof_enabled' | tr -d '\r')"
+echo "  TTL hierarchy for applications (ConfigMap cache-full-ttl): $(kubectl get configmap cache-full-ttl -n "$NS" -o jsonpath='{.data.ttl\.json}')"
 
 echo; echo "== the operator's /metrics"
 curl -s http://127.0.0.1:18080/metrics | grep -E '^homeops_(database|pooler|replica|cache)_' | grep -v dead_tuple | head -40 || true

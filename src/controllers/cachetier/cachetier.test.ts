@@ -201,3 +201,92 @@ describe('password rotation', () => {
     expect(passwordHash('foo')).toBe('2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae');
   });
 });
+
+describe('tierStatus, replicated', () => {
+  const t = tier({ mode: 'replicated', replicas: 3 });
+  const info = (over: Partial<ReturnType<typeof parseInfo>>): RedisProbe => ({
+    info: { ...parseInfo(INFO), ...over },
+    config: { set: {}, refused: {} },
+    rotation: { action: { kind: 'none' }, hashes: [] },
+  });
+  const writerInfo = info({
+    role: 'master',
+    replOffset: 5000,
+    replicas: [
+      { ip: '198.18.0.11', state: 'online', offset: 5000, lagSeconds: 0 },
+      { ip: '198.18.0.12', state: 'online', offset: 4000, lagSeconds: 12 },
+    ],
+  });
+  const replica = (i: number, linkUp: boolean, inReadService: boolean): MemberObservation => ({
+    name: `cache-redis-${i}`,
+    ordinal: i,
+    podIP: `198.18.0.1${i}`,
+    probe: info({ role: 'slave', linkUp, replicaOffset: 4000 }),
+    lagBytes: 1000,
+    inReadService,
+  });
+  const o = (members: MemberObservation[]): Observation => ({
+    replicas: 3,
+    readyReplicas: 3,
+    writer: 'cache-redis-0',
+    members: [{ name: 'cache-redis-0', ordinal: 0, podIP: '198.18.0.10', probe: writerInfo }, ...members],
+  });
+  const cond = (s: ReturnType<typeof tierStatus>, type: string) => s.conditions?.find((c) => c.type === type);
+  it('names each lagging replica: a link down, an old ack', () => {
+    const s = tierStatus(t, o([replica(1, false, false), replica(2, true, true)]), {});
+    expect(cond(s, 'ReplicaLagging')).toMatchObject({
+      status: 'True',
+      message: 'cache-redis-1: link to the writer down; cache-redis-2: last ack 12 s ago',
+    });
+    expect(cond(s, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Linking' });
+    expect(s.members).toEqual([
+      { name: 'cache-redis-0', role: 'writer' },
+      { name: 'cache-redis-1', role: 'replica', linkUp: false, lagBytes: 1000, inReadService: false },
+      { name: 'cache-redis-2', role: 'replica', linkUp: true, lagBytes: 1000, inReadService: true },
+    ]);
+    expect(s).toMatchObject({ writer: 'cache-redis-0', readEndpoint: 'cache-ro.ns.svc:6379' });
+  });
+  it('waits for a failover with the reason, not Ready', () => {
+    const s = tierStatus(
+      t,
+      { ...o([]), waiting: { reason: 'WriterUnreachable', message: 'writer cache-redis-0 does not answer' } },
+      {},
+    );
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'WriterUnreachable' });
+  });
+  it('says unknown for a member that did not answer, with why', () => {
+    const s = tierStatus(
+      t,
+      o([
+        { name: 'cache-redis-1', ordinal: 1, probeError: { reason: 'ConnectionFailed', message: 'timeout' } },
+      ]),
+      {},
+    );
+    expect(s.members?.[1]).toEqual({ name: 'cache-redis-1', role: 'unknown', message: 'timeout' });
+  });
+});
+
+describe('parseInfo, replication', () => {
+  it("reads a writer's replicas and a replica's link", () => {
+    const w = parseInfo(
+      '# Replication\r\nrole:master\r\nconnected_slaves:1\r\nslave0:ip=198.18.0.12,port=6379,state=online,offset=4242,lag=1\r\nmaster_repl_offset:4300\r\n',
+    );
+    expect(w).toMatchObject({
+      role: 'master',
+      replOffset: 4300,
+      replicas: [{ ip: '198.18.0.12', state: 'online', offset: 4242, lagSeconds: 1 }],
+    });
+    expect(w).not.toHaveProperty('linkUp');
+    const r = parseInfo(
+      'role:slave\r\nmaster_host:cache.ns.svc\r\nmaster_link_status:down\r\nmaster_link_down_since_seconds:-1\r\nslave_repl_offset:1\r\nmaster_repl_offset:0\r\n',
+    );
+    expect(r).toMatchObject({
+      role: 'slave',
+      masterHost: 'cache.ns.svc',
+      linkUp: false,
+      linkDownSinceSeconds: -1,
+      replicaOffset: 1,
+      replicas: [],
+    });
+  });
+});

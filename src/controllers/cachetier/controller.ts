@@ -22,7 +22,7 @@ import { growVolume, parseQuantity } from '../../runtime/volumes.ts';
 import { podProblem } from '../homeopsdatabase/health.ts';
 import { buildAuthSecret, buildOperatorSecret, buildTierChildren } from './builders.ts';
 import { OPERATOR_USER, REDIS_PORT, ROLE_LABEL, type RoleLabel, tierNames } from './names.ts';
-import { probeRedis, type RedisTarget, replicaOf, switchover } from './probe.ts';
+import { PROBE_TIMEOUT_MS, probeRedis, type RedisTarget, replicaOf, switchover } from './probe.ts';
 import { liveSettings, redisBytes } from './redisconf.ts';
 import { nextRestart, type RollMember } from './roll.ts';
 import { passwordHash, rotationStep } from './rotation.ts';
@@ -109,8 +109,12 @@ export class CacheTierReconciler implements Reconciler<Tier> {
   private readonly opts: CacheTierControllerOptions;
   /** Keyspace counters at the last probe, per `uid/member`. */
   private readonly counters = new Map<string, { hits: number; misses: number; evicted: number }>();
-  /** mode replicated: when no writer was first seen answering, per tier (uid). */
-  private readonly writerLost = new Map<string, number>();
+  /**
+   * mode replicated: when a writer last answered, per tier (uid); the failover clock runs from
+   * it, as Sentinel's down-after runs from the last valid reply. Unknown (the operator just
+   * started): from the first probe that found none.
+   */
+  private readonly writerSeen = new Map<string, number>();
   private readonly gauges: Record<
     'used' | 'max' | 'keys' | 'clients' | 'hitRatio' | 'evicted' | 'up' | 'writer' | 'offset' | 'lag',
     Gauge<'namespace' | 'name' | 'member'>
@@ -182,11 +186,12 @@ export class CacheTierReconciler implements Reconciler<Tier> {
     const first = replicated ? t.status?.writer : n.pod(0);
     const order = [...pods.filter((p) => p.name === first), ...pods.filter((p) => p.name !== first)];
     o.members = [];
+    const probedAt = Date.now();
     for (const group of [order.slice(0, 1), order.slice(1)])
       o.members.push(...(await Promise.all(group.map((p) => this.probe(t, ctx, auth, p)))));
     o.members.sort((a, b) => a.ordinal - b.ordinal);
     let soonMs = Number.POSITIVE_INFINITY;
-    if (replicated) soonMs = await this.topology(t, ctx, o, pods, auth.operator, sts?.status);
+    if (replicated) soonMs = await this.topology(t, ctx, o, pods, auth.operator, probedAt, sts?.status);
     else o.writer = n.pod(0);
     await this.rotationEvents(t, ctx, o);
     this.record(t, o);
@@ -218,6 +223,7 @@ export class CacheTierReconciler implements Reconciler<Tier> {
     o: Observation,
     pods: MemberPod[],
     operator: string,
+    probedAt: number,
     sts: StsStatus | undefined,
   ): Promise<number> {
     const key = t.metadata.uid!;
@@ -239,19 +245,21 @@ export class CacheTierReconciler implements Reconciler<Tier> {
     });
     const now = Date.now();
     const anyWriter = views.some((v) => v.reachable && v.role === 'master');
-    if (anyWriter) this.writerLost.delete(key);
-    else if (!this.writerLost.has(key)) this.writerLost.set(key, now);
+    if (anyWriter || !this.writerSeen.has(key)) this.writerSeen.set(key, probedAt);
     const plan = planTopology({
       members: views,
       ...(t.status?.writer ? { elected: t.status.writer } : {}),
-      ...(this.writerLost.has(key) ? { writerLostSinceMs: this.writerLost.get(key)! } : {}),
+      ...(anyWriter ? {} : { writerLostSinceMs: this.writerSeen.get(key)! }),
       nowMs: now,
       failoverAfterMs: t.spec.failoverAfterSeconds * 1000,
     });
     o.writer = plan.writer ?? t.status?.writer;
     if (plan.waiting) o.waiting = plan.waiting;
     if (!plan.writer)
-      return plan.waiting?.failoverAtMs ? Math.max(250, plan.waiting.failoverAtMs - now) : 1000;
+      // The next probe of the silent writer ends (its timeout) when the failover is due.
+      return plan.waiting?.failoverAtMs
+        ? Math.max(250, plan.waiting.failoverAtMs - now - (this.opts.timeoutMs ?? PROBE_TIMEOUT_MS))
+        : 1000;
     const view = (name: string) => views.find((v) => v.name === name)!;
     const writer = view(plan.writer);
     const target = (name: string) =>
@@ -261,7 +269,7 @@ export class CacheTierReconciler implements Reconciler<Tier> {
       if (v.label === 'writer' && v.name !== plan.writer) await this.label(t, ctx, v.name, null);
     if (plan.promote) {
       await replicaOf(target(plan.writer), undefined, this.opts.timeoutMs);
-      this.writerLost.delete(key);
+      this.writerSeen.set(key, Date.now());
       const p = plan.promote;
       ctx.log.info({ writer: plan.writer, reason: p.reason, offset: p.offset }, 'promoted a writer');
       await ctx.writer.event(t, {
@@ -561,7 +569,7 @@ export class CacheTierReconciler implements Reconciler<Tier> {
   async cleanup(t: Tier) {
     const uid = t.metadata.uid!;
     for (const k of this.counters.keys()) if (k.startsWith(`${uid}/`)) this.counters.delete(k);
-    this.writerLost.delete(uid);
+    this.writerSeen.delete(uid);
     for (let i = 0; i < 9; i++) this.removeMember(t, tierNames(t).pod(i));
     this.removeMember(t, '');
     return undefined;

@@ -107,10 +107,21 @@ export function aclPasswords(reply: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [];
 }
 
+/** A Redis answers INFO in milliseconds; one that does not within this is unreachable. */
+export const PROBE_TIMEOUT_MS = 3000;
+
 export type RedisTarget = Endpoint & { username: string; password: string };
 
-/** One short connection as the operator's ACL user, closed after `fn`; errors are fn's. */
-export async function withRedis<T>(target: RedisTarget, timeoutMs: number, fn: (r: Redis) => Promise<T>) {
+/**
+ * One short connection as the operator's ACL user, closed after `fn`; errors are fn's. The
+ * whole exchange (connect, AUTH, fn) has one deadline: a hung server (frozen, cut off) accepts
+ * TCP and never answers, and each step's own timeout would add up.
+ */
+export async function withRedis<T>(
+  target: RedisTarget,
+  timeoutMs: number,
+  fn: (r: Redis) => Promise<T>,
+): Promise<T> {
   const r = new Redis({
     host: target.host,
     port: target.port,
@@ -125,10 +136,23 @@ export async function withRedis<T>(target: RedisTarget, timeoutMs: number, fn: (
     connectionName: 'homeops-operator-probe',
   });
   r.on('error', () => {}); // surfaces as the command's error
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${target.host}:${target.port} did not answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
   try {
-    await r.connect();
-    return await fn(r);
+    return await Promise.race([
+      (async () => {
+        await r.connect();
+        return fn(r);
+      })(),
+      deadline,
+    ]);
   } finally {
+    clearTimeout(timer);
     r.disconnect();
   }
 }
@@ -141,7 +165,7 @@ export async function probeRedis(
   target: RedisTarget,
   wanted: Record<string, string>,
   auth: { password: string; decide: (hashes: string[]) => RotationAction },
-  timeoutMs = 5000,
+  timeoutMs = PROBE_TIMEOUT_MS,
 ): Promise<RedisProbe> {
   return withRedis(target, timeoutMs, async (r) => {
     const info = parseInfo(await r.info());
@@ -180,7 +204,7 @@ export async function probeRedis(
 }
 
 /** REPLICAOF host port, or REPLICAOF NO ONE (promote) when host is undefined. */
-export async function replicaOf(target: RedisTarget, host: string | undefined, timeoutMs = 5000) {
+export async function replicaOf(target: RedisTarget, host: string | undefined, timeoutMs = PROBE_TIMEOUT_MS) {
   await withRedis(target, timeoutMs, (r) =>
     host ? r.call('REPLICAOF', host, String(target.port)) : r.call('REPLICAOF', 'NO', 'ONE'),
   );

@@ -180,7 +180,11 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
   const refused = probed.flatMap((m) =>
     Object.entries(m.probe!.config.refused).map(([k, e]) => `${m.name} refused ${k}: ${e}`),
   );
-  const settled = o.readyReplicas >= t.spec.replicas && !o.restart;
+  // Replicated: a replica not yet linked (in NAME-ro) is still being set up.
+  const linking = replicated
+    ? o.members.filter((m) => m.name !== o.writer && m.inReadService === false).map((m) => m.name)
+    : [];
+  const settled = o.readyReplicas >= t.spec.replicas && !o.restart && linking.length === 0;
   const conds: ConditionInput[] = [
     ready,
     ...alerts,
@@ -204,8 +208,18 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
     {
       type: 'Reconciling',
       status: settled ? 'False' : 'True',
-      reason: settled ? 'Reconciled' : o.restart ? 'Restarting' : 'Provisioning',
-      message: o.restart ?? `${o.readyReplicas}/${t.spec.replicas} Redis pod(s) ready`,
+      reason: settled
+        ? 'Reconciled'
+        : o.restart
+          ? 'Restarting'
+          : o.readyReplicas < t.spec.replicas
+            ? 'Provisioning'
+            : 'Linking',
+      message:
+        o.restart ??
+        (o.readyReplicas >= t.spec.replicas && linking.length
+          ? `not linked to the writer yet: ${linking.join(', ')}`
+          : `${o.readyReplicas}/${t.spec.replicas} Redis pod(s) ready`),
     },
     { type: 'Stalled', status: 'False', reason: 'Reconciled', message: 'no blocking error' },
   ];
