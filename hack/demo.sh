@@ -33,6 +33,7 @@ node "$REPO_DIR/src/main.ts" run --kubeconfig="$kubeconfig" --namespaces="$NS" -
   --service-addresses=cluster-ip --postgres-image="$(bash "$HACK_DIR/images.sh" ref postgres)" \
   --pgbouncer-image="$(bash "$HACK_DIR/images.sh" ref pgbouncer)" \
   --redis-image="$(bash "$HACK_DIR/images.sh" ref redis)" \
+  --operator-image="$(bash "$HACK_DIR/images.sh" ref operator)" \
   --bind-address=127.0.0.1 --metrics-port=18080 --health-port=18081 \
   >"$DEMO_DIR/operator.log" 2>&1 &
 operator=$!
@@ -76,6 +77,16 @@ echo "  max_connections:  $(in_pod 'SHOW max_connections')"
 echo "  shared_buffers:   $(in_pod 'SHOW shared_buffers')"
 echo "  extensions:       $(in_pod "SELECT string_agg(extname, ', ' ORDER BY extname) FROM pg_extension")"
 echo "  data directory:   $(in_pod 'SHOW data_directory')"
+
+# The migrations: a Job in the operator's own image, made once the database was Ready.
+if ! kubectl wait --for=condition=MigrationsApplied "hodb/$DB" -n "$NS" --timeout=300s >/dev/null; then
+  kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.conditions}'; echo
+  kubectl get jobs,pods -n "$NS" -l homeops.io/job=migrate -o wide
+  die "the migrations were not applied"
+fi
+echo; echo "== migrations: Job $(kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.migrations.job}') in the operator's image"
+kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.migrations}' | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin), indent=2))'
+echo "  homeops_migrations.applied in the pod: $(in_pod "SELECT string_agg(set_name || '/' || version || '_' || name, ', ' ORDER BY set_name, version) FROM homeops_migrations.applied")"
 
 RS=homeops-full-read
 kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/replicaset-full.yaml" >/dev/null

@@ -1,6 +1,6 @@
 /**
  * The images used where a resource names none, overridden by the operator's --postgres-image,
- * --timescale-image, --pgbouncer-image and --redis-image, so a cluster admin picks them once (a
+ * --timescale-image, --pgbouncer-image, --redis-image and --operator-image, so a cluster admin picks them once (a
  * mirror, a pinned digest) and the local harness points them at the images built on the
  * machine. Every one must meet the image contract in the README.
  */
@@ -17,3 +17,6 @@ export const DEFAULT_IMAGES: DefaultImages = {
   pgbouncer: 'ghcr.io/cloudnative-pg/pgbouncer:1.23.0',
   redis: 'docker.io/library/redis:7',
 };
+
+/** The operator's own image, for its Jobs (`homeops-operator job ...`), unless --operator-image. */
+export const DEFAULT_OPERATOR_IMAGE = 'ghcr.io/homeops/homeops-operator:latest';

@@ -26,6 +26,7 @@ async function run(argv: string[]): Promise<number> {
   const { registerHomeOpsDatabaseController } = await import('./controllers/homeopsdatabase/controller.ts');
   const { registerReplicaSetController } = await import('./controllers/replicaset/controller.ts');
   const { registerCacheTierController } = await import('./controllers/cachetier/controller.ts');
+  const { registerDatabaseJobsController } = await import('./controllers/dbjobs/controller.ts');
   let config: ReturnType<typeof loadConfig>;
   let endpointMap: ReturnType<typeof loadEndpointMap>;
   try {
@@ -53,6 +54,7 @@ async function run(argv: string[]): Promise<number> {
   });
   registerReplicaSetController(manager, { endpointMap, serviceAddresses: config.serviceAddresses, images });
   registerCacheTierController(manager, { endpointMap, serviceAddresses: config.serviceAddresses, images });
+  registerDatabaseJobsController(manager, { operatorImage: config.operatorImage });
   manager.handleSignals();
   try {
     await manager.start();

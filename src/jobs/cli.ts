@@ -70,8 +70,12 @@ export function connectionConfig(env: NodeJS.ProcessEnv = process.env): pg.Clien
 export function terminationSummary(out: JobOutput): string {
   let text = JSON.stringify(out);
   if (Buffer.byteLength(text) <= 4000) return text;
+  // Too long (a long list of applied migrations): the small fields stay, whole.
   const { job, ok, reason, message } = out;
-  text = JSON.stringify({ job, ok, reason, message: message?.slice(0, 3000), truncated: true });
+  const small = Object.fromEntries(
+    Object.entries(out).filter(([k, v]) => k !== 'message' && JSON.stringify(v).length <= 512),
+  );
+  text = JSON.stringify({ ...small, job, ok, reason, message: message?.slice(0, 2000), truncated: true });
   return text.slice(0, 4000);
 }
 

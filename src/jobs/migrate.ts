@@ -26,6 +26,8 @@ export interface Migration {
 export interface MigrateResult {
   applied: { set: string; version: string; name: string; ms: number }[];
   alreadyApplied: number;
+  /** Per set, its last migration (`VERSION_name`): every set is applied up to it. */
+  latest: Record<string, string>;
 }
 
 export type MigrationFailure =
@@ -137,7 +139,15 @@ export async function migrate(client: Queryable, sets: Migration[][]): Promise<M
         );
       }
     }
-    const result: MigrateResult = { applied: [], alreadyApplied: 0 };
+    const result: MigrateResult = {
+      applied: [],
+      alreadyApplied: 0,
+      latest: Object.fromEntries(
+        sets
+          .filter((set) => set.length)
+          .map((set) => [set.at(-1)!.set, `${set.at(-1)!.version}_${set.at(-1)!.name}`]),
+      ),
+    };
     for (const m of sets.flat()) {
       if (applied.has(`${m.set}/${m.version}`)) {
         result.alreadyApplied++;

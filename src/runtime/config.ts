@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_IMAGES } from '../images.ts';
+import { DEFAULT_IMAGES, DEFAULT_OPERATOR_IMAGE } from '../images.ts';
 
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
@@ -78,6 +78,11 @@ export const runtimeConfigSchema = z.object({
   timescaleImage: z.string().min(1).default(DEFAULT_IMAGES.timescale),
   pgbouncerImage: z.string().min(1).default(DEFAULT_IMAGES.pgbouncer),
   redisImage: z.string().min(1).default(DEFAULT_IMAGES.redis),
+  operatorImage: z
+    .string()
+    .min(1)
+    .default(DEFAULT_OPERATOR_IMAGE)
+    .describe("The operator's own image: its Jobs run its `job` command (the chart sets the running image)."),
   identity: z.string().default(() => `${hostname()}_${randomBytes(4).toString('hex')}`),
 });
 

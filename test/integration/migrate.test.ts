@@ -41,7 +41,11 @@ describe('builtin reference schema', () => {
       'timeseries',
     ]);
     const second = await run([builtin()]);
-    expect(second).toEqual({ applied: [], alreadyApplied: 4 });
+    expect(second).toEqual({
+      applied: [],
+      alreadyApplied: 4,
+      latest: { builtin: '0004_timeseries' },
+    });
     const schemas = await query<{ nspname: string }>(
       "SELECT nspname FROM pg_namespace WHERE nspname IN ('core','financial','smart_home','media','network','analytics','system_optimization','monitoring') ORDER BY 1",
     );

@@ -20,6 +20,10 @@ export function localImages(): DefaultImages {
   };
 }
 
+/** The operator's own image, built here: the Jobs run it. */
+export const operatorImage = () =>
+  execFileSync('bash', [join(repo, 'hack', 'images.sh'), 'ref', 'operator'], { encoding: 'utf8' }).trim();
+
 /**
  * psql as the superuser inside a pod's postgres container, over its Unix socket (or `host`).
  * The password comes from the mounted superuser Secret, or from `password` (a replica mounts

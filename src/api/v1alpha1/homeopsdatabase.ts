@@ -357,10 +357,17 @@ export const homeOpsDatabaseStatus = z.object({
     .optional(),
   migrations: z
     .object({
-      applied: z.number().int().min(0).optional(),
-      lastApplied: z.string().optional(),
+      applied: z.number().int().min(0).optional().describe('Migrations recorded as applied, all sets.'),
+      sets: z
+        .array(z.string())
+        .max(33)
+        .optional()
+        .describe('Each set applied up to its last migration, as SET/VERSION_name.'),
+      lastApplied: z.string().optional().describe('The last migration applied, as SET/VERSION_name.'),
+      job: z.string().optional().describe('The migration Job of the current inputs.'),
+      result: z.enum(['Running', 'Succeeded', 'Failed']).optional(),
       lastRunTime: z.string().optional(),
-      failedMigration: z.string().optional(),
+      failedMigration: z.string().optional().describe('file:line of the statement that failed.'),
     })
     .optional(),
   partitions: z
