@@ -80,7 +80,7 @@ export async function benchCluster(prefix: string) {
   const sh = (cmd: string) => execFileSync('bash', ['-c', cmd], { encoding: 'utf8', cwd: repo }).trim();
   const kubeconfig = sh('bash hack/cluster.sh up 2>/dev/null | tail -n1');
   sh(
-    'eval "$(bash hack/cluster.sh env)"; kubectl apply --server-side -f crds >/dev/null; kubectl wait --for=condition=Established crd --all >/dev/null',
+    'eval "$(bash hack/cluster.sh env)"; kubectl apply --server-side --force-conflicts -f crds >/dev/null; kubectl wait --for=condition=Established crd --all >/dev/null',
   );
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);

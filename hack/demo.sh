@@ -24,7 +24,7 @@ bash "$HACK_DIR/dataplane.sh" install
 kubeconfig=$(bash "$HACK_DIR/cluster.sh" up | tail -n1)
 eval "$(bash "$HACK_DIR/cluster.sh" env)"
 
-kubectl apply --server-side --field-manager homeops-demo -f "$REPO_DIR/crds" >/dev/null
+kubectl apply --server-side --force-conflicts --field-manager homeops-demo -f "$REPO_DIR/crds" >/dev/null
 kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 

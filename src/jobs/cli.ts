@@ -24,7 +24,7 @@ import { maintain } from './maintain.ts';
 import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
 import { withClient } from './queryable.ts';
 import { refresh } from './refresh.ts';
-import { rollover } from './rollover.ts';
+import { partitionState, rollover } from './rollover.ts';
 import { seed } from './seed.ts';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -33,12 +33,14 @@ const USAGE = `usage: homeops-operator job <job> [flags]
 
 jobs:
   migrate [--no-builtin] [--set=NAME:DIR ...]   apply the builtin schema, then each set in order
+  rollover --tables-json=[{table,column,interval,premake,retention}...]   every table, one result each
   rollover --table=S.T --column=C [--interval=yearly|monthly|weekly|daily|INTERVAL] [--premake=N]
            [--retention=INTERVAL] [--compress-after=INTERVAL] [--since=YYYY-MM-DD] [--dry-run]
+  refresh --aggregates-json=[{name,startOffset,endOffset,concurrently}...]   every view, one result each
   refresh --name=S.V [--start-offset=INTERVAL] [--end-offset=INTERVAL] [--concurrently=false]
   maintain [--analyze=false] [--vacuum=false] [--slow-query-ms=N] [--dead-tuple-ratio=R]
   bench [--builtin=false] [--iterations=N] [--warmup=N] [--concurrency=N] [--regression-threshold=F]
-        [--scenarios-file=JSON] [--baseline-file=JSON]   (JSON: [{name,query,params,targetMs}], {name: {p95Ms}})
+        [--scenarios-file=JSON] [--scenarios-json=[...]] [--baseline-file=JSON]   (JSON: [{name,query,params,targetMs}], {name: {p95Ms}})
   seed-data [--scale=1] [--seed=1] [--today=YYYY-MM-DD]   deterministic synthetic household data
 `;
 
@@ -159,7 +161,83 @@ const rolloverFlags = partitionedTable
   })
   .strict();
 
+/**
+ * A job over a list from the spec in one run (the operator's CronJobs: every table of
+ * spec.partitioning.tables, every aggregate of one schedule): each item on its own, and a
+ * compact result per item; the run fails (exit 1) when one did, after all were tried.
+ */
+async function runEach<S extends ZodType>(
+  job: string,
+  flag: string,
+  json: string,
+  schema: S,
+  label: (item: z.infer<S>) => string,
+  fn: (c: pg.Client, item: z.infer<S>) => Promise<Record<string, unknown>>,
+): Promise<number> {
+  let items: z.infer<S>[];
+  try {
+    items = z.array(schema).min(1).parse(JSON.parse(json));
+  } catch (e) {
+    return finish(
+      {
+        job,
+        ok: false,
+        reason: 'InvalidInput',
+        message: `--${flag}: ${(e as Error).message}`.slice(0, 2000),
+      },
+      EXIT.invalid,
+    );
+  }
+  const results: Record<string, unknown>[] = [];
+  try {
+    await withClient(connectionConfig(), async (c) => {
+      for (const item of items) {
+        try {
+          results.push({ name: label(item), ok: true, ...(await fn(c, item)) });
+        } catch (e) {
+          results.push({
+            name: label(item),
+            ok: false,
+            reason: failureReason(e),
+            message: (e as Error).message.slice(0, 300),
+          });
+        }
+      }
+    });
+  } catch (e) {
+    return finish({ job, ok: false, reason: failureReason(e), message: (e as Error).message }, EXIT.failed);
+  }
+  const failed = results.filter((r) => !r.ok);
+  return finish(
+    {
+      job,
+      ok: failed.length === 0,
+      ...(failed.length
+        ? {
+            reason: String(failed[0]!.reason),
+            message: failed.map((f) => `${f.name}: ${f.message}`).join('; '),
+          }
+        : {}),
+      results,
+    },
+    failed.length ? EXIT.failed : EXIT.ok,
+  );
+}
+
 async function runRollover(argv: string[]): Promise<number> {
+  const all = argv.find((a) => a.startsWith('--tables-json='));
+  if (all && argv.length === 1)
+    return runEach(
+      'rollover',
+      'tables-json',
+      all.slice('--tables-json='.length),
+      partitionedTable,
+      (t) => t.table,
+      async (c, t) => {
+        const plan = await rollover(c, t);
+        return { created: plan.create.length, dropped: plan.drop.length, ...(await partitionState(c, t)) };
+      },
+    );
   const p = parseFlags('rollover', argv, rolloverFlags, ['premake']);
   if (p.error !== undefined) return p.error;
   const { dryRun, since, ...spec } = p.data;
@@ -198,6 +276,19 @@ function parseFlags<S extends ZodType>(job: string, argv: string[], schema: S, n
 }
 
 async function runRefresh(argv: string[]): Promise<number> {
+  const all = argv.find((a) => a.startsWith('--aggregates-json='));
+  if (all && argv.length === 1)
+    return runEach(
+      'refresh',
+      'aggregates-json',
+      all.slice('--aggregates-json='.length),
+      aggregate.omit({ schedule: true }),
+      (a) => a.name,
+      async (c, a) => {
+        const r = await refresh(c, a);
+        return { result: r };
+      },
+    );
   const p = parseFlags('refresh', argv, aggregate.omit({ schedule: true }).strict());
   if (p.error !== undefined) return p.error;
   const target = p.data;
@@ -221,7 +312,11 @@ async function runMaintain(argv: string[]): Promise<number> {
 async function runBench(argv: string[]): Promise<number> {
   const schema = benchmarksSpec
     .omit({ schedule: true, scenarios: true })
-    .extend({ scenariosFile: z.string().optional(), baselineFile: z.string().optional() })
+    .extend({
+      scenariosFile: z.string().optional(),
+      scenariosJson: z.string().optional(),
+      baselineFile: z.string().optional(),
+    })
     .strict();
   const p = parseFlags('bench', argv, schema, ['iterations', 'warmup', 'concurrency', 'regressionThreshold']);
   if (p.error !== undefined) return p.error;
@@ -231,6 +326,8 @@ async function runBench(argv: string[]): Promise<number> {
   try {
     if (o.scenariosFile)
       custom = z.array(benchmarkScenario).parse(JSON.parse(readFileSync(o.scenariosFile, 'utf8')));
+    if (o.scenariosJson)
+      custom = [...custom, ...z.array(benchmarkScenario).parse(JSON.parse(o.scenariosJson))];
     if (o.baselineFile) {
       baseline = z
         .record(z.string(), z.object({ p95Ms: z.number().positive() }).loose())

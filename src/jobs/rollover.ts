@@ -440,3 +440,40 @@ async function applyHypertable(
   }
   return plan;
 }
+
+/** A partitioned table's partitions after a run, as status shows them (the pg_inherits view). */
+export interface PartitionState {
+  partitions: number;
+  /** The oldest partition kept, and the newest made. */
+  oldest?: string;
+  newest?: string;
+  /** Partitions wholly after now: made ahead of the current one. */
+  ahead: number;
+}
+
+/** The partitions of `spec.table` now (a hypertable's chunks are TimescaleDB's: undefined). */
+export async function partitionState(
+  db: Queryable,
+  spec: RolloverSpec,
+  now = new Date(),
+): Promise<PartitionState | undefined> {
+  const t = await target(db, spec);
+  if (t.hypertable) return undefined;
+  const { rows } = await db.query<{ name: string; bound: string }>(
+    `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = $1::regclass`,
+    [quoteQualified(spec.table)],
+  );
+  const parts = rows
+    .flatMap((p) => {
+      const b = parseBound(p.bound, t.type);
+      return b ? [{ name: p.name, ...b }] : [];
+    })
+    .sort((a, b) => a.from - b.from);
+  return {
+    partitions: rows.length,
+    ...(parts.length ? { oldest: parts[0]!.name, newest: parts.at(-1)!.name } : {}),
+    ahead: parts.filter((p) => p.from > now.getTime()).length,
+  };
+}

@@ -5,30 +5,19 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
 import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
 import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { Resources } from '../../src/runtime/types.ts';
 import { installCrds } from '../support/crds.ts';
-import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
 import { eventRecords, localImages, operatorImage, psqlInPod } from '../support/realnode.ts';
 
 const DB = 'mig';
-type Cond = { type: string; status: string; reason: string; message: string };
-type Db = KubeObject & {
-  status?: {
-    conditions?: Cond[];
-    migrations?: {
-      applied?: number;
-      sets?: string[];
-      job?: string;
-      result?: string;
-      failedMigration?: string;
-    };
-  };
-};
+type Db = KubeObject & { status?: HomeOpsDatabaseStatus };
 type Job = KubeObject & { status?: { failed?: number; succeeded?: number } };
 
 let kc: KubeConfig;
@@ -48,8 +37,12 @@ const migrations = (status: string, reason?: string) =>
     300_000,
     500,
   );
-const jobs = async () =>
-  (await client.list<Job>(Resources.Job, ns.name, { labelSelector: `homeops.io/database=${DB}` })).items;
+const jobs = async (kind?: string) =>
+  (
+    await client.list<Job>(Resources.Job, ns.name, {
+      labelSelector: `homeops.io/database=${DB}${kind ? `,homeops.io/job=${kind}` : ''}`,
+    })
+  ).items;
 const setConfigMap = (data: Record<string, string>) =>
   client.patch(Resources.ConfigMap, ns.name, 'app-schema', { data }, MERGE_PATCH);
 const psql = (sql: string) => psqlInPod(ns.name, `${DB}-0`, sql);
@@ -73,7 +66,9 @@ beforeAll(async () => {
     kind: 'ConfigMap',
     metadata: { name: 'app-schema', namespace: ns.name },
     data: {
-      '0001_items.sql': 'CREATE SCHEMA IF NOT EXISTS app;\nCREATE TABLE app.items (id int PRIMARY KEY);\n',
+      // A table for a benchmark whose speed hangs on one index (items_v): 300,000 rows.
+      '0001_items.sql':
+        'CREATE SCHEMA IF NOT EXISTS app;\nCREATE TABLE app.items (id int PRIMARY KEY, v int NOT NULL);\nINSERT INTO app.items SELECT g, g % 100000 FROM generate_series(1, 300000) g;\nCREATE INDEX items_v ON app.items (v);\nANALYZE app.items;\n',
     },
   });
   await client.create(Resources.HomeOpsDatabase, {
@@ -84,6 +79,24 @@ beforeAll(async () => {
       postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
       pooler: { enabled: false },
       migrations: { configMaps: [{ name: 'app-schema' }] },
+      partitioning: {
+        tables: [
+          { table: 'financial.transactions', column: 'transaction_date', interval: 'yearly', premake: 2 },
+        ],
+      },
+      benchmarks: {
+        builtin: false,
+        iterations: 30,
+        warmup: 5,
+        scenarios: [
+          {
+            name: 'items-by-v',
+            query: 'SELECT count(*) FROM app.items WHERE v = $1',
+            params: ['4242'],
+            targetMs: 50,
+          },
+        ],
+      },
       monitoring: { intervalSeconds: 5 },
     },
   });
@@ -113,7 +126,7 @@ describe('migrations run by the operator on the real node', () => {
     expect(
       await psql("SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = 'items'"),
     ).toBe('homeops');
-    expect((await jobs()).map((j) => j.metadata.name)).toEqual([o.status!.migrations!.job]);
+    expect((await jobs('migrate')).map((j) => j.metadata.name)).toEqual([o.status!.migrations!.job]);
   });
 
   it('names file, line and SQLSTATE of a bad migration, keeps the database Ready, and runs it no second time', async () => {
@@ -131,7 +144,7 @@ describe('migrations run by the operator on the real node', () => {
       'MigrationFailed',
     );
     await new Promise((r) => setTimeout(r, 15_000));
-    const all = await jobs();
+    const all = await jobs('migrate');
     expect(all).toHaveLength(1);
     expect(all[0]!.metadata.name).toBe(o.status?.migrations?.job);
     expect(all[0]!.status?.failed).toBe(1);
@@ -149,11 +162,128 @@ describe('migrations run by the operator on the real node', () => {
       lastApplied: 'app-schema/0002_bad',
     });
     expect(await psql("SELECT to_regclass('app.more') IS NOT NULL")).toBe('t');
-    await eventually(async () => (await jobs()).length === 1, 60_000);
+    await eventually(async () => (await jobs('migrate')).length === 1, 60_000);
   });
 
-  it('removes its Jobs with the database', async () => {
+  it('runs rollover from its CronJob (kubectl create job --from): the partitions in status match pg_inherits', async () => {
+    const cronJob = await client.get<KubeObject & { spec: Record<string, unknown> }>(
+      Resources.CronJob,
+      ns.name,
+      `${DB}-rollover`,
+    );
+    expect(cronJob.spec).toMatchObject({
+      concurrencyPolicy: 'Forbid',
+      suspend: false,
+      schedule: '0 0 * * *',
+    });
+    await kubectl('create', 'job', '-n', ns.name, `--from=cronjob/${DB}-rollover`, `${DB}-rollover-now`);
+    const o = await eventually(
+      async () => {
+        const d = await getDb();
+        const p = d.status?.partitions?.[0];
+        return p?.result === 'Succeeded' ? d : undefined;
+      },
+      180_000,
+      500,
+    );
+    const inherits = (
+      await psql(
+        "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'financial.transactions'::regclass",
+      )
+    ).split(',');
+    const p = o.status!.partitions![0]!;
+    expect(p).toMatchObject({ table: 'financial.transactions', count: inherits.length });
+    expect([p.oldest, p.newest]).toEqual([inherits[0], inherits.at(-1)]);
+    // This year's partition and two ahead.
+    expect(p.ahead).toBeGreaterThanOrEqual(2);
+    const schedule = o.status?.schedules?.find((x) => x.name === 'rollover');
+    expect(schedule?.lastRun).toMatchObject({ job: `${DB}-rollover-now`, result: 'Succeeded' });
+  });
+
+  it('benchmarks on demand: a baseline, a regression when an index is dropped, cleared when it is back', async () => {
+    const runBench = async () => {
+      const before = (await getDb()).status?.benchmarks?.job;
+      await client.patch(
+        Resources.HomeOpsDatabase,
+        ns.name,
+        DB,
+        { metadata: { annotations: { 'homeops.io/run': 'bench' } } },
+        MERGE_PATCH,
+      );
+      return eventually(
+        async () => {
+          const d = await getDb();
+          const b = d.status?.benchmarks;
+          return b?.job && b.job !== before && !d.metadata.annotations?.['homeops.io/run'] ? d : undefined;
+        },
+        180_000,
+        500,
+      );
+    };
+    const first = await runBench();
+    const s0 = first.status!.benchmarks!.scenarios![0]!;
+    expect(s0).toMatchObject({ name: 'items-by-v', targetMs: 50, ratio: 1 });
+    expect(first.status?.benchmarks?.baseline?.job).toBe(first.status?.benchmarks?.job);
+    expect(cond(first, 'BenchmarkRegression')?.status).toBe('False');
+    const since = Date.now();
+    await psql('DROP INDEX app.items_v');
+    const slow = await runBench();
+    const s1 = slow.status!.benchmarks!.scenarios![0]!;
+    expect(s1.regression).toBe('critical');
+    expect(cond(slow, 'BenchmarkRegression')).toMatchObject({ status: 'True', reason: 'Regression' });
+    expect(cond(slow, 'BenchmarkRegression')?.message).toContain('items-by-v');
+    const warning = (await eventRecords(client, ns.name, DB, since)).find((e) => e.reason === 'Regression');
+    expect(warning?.note).toMatch(/items-by-v: p95 [0-9.]+ ms is [0-9.]+x the baseline/);
+    await psql('CREATE INDEX items_v ON app.items (v)');
+    const back = await runBench();
+    expect(back.status!.benchmarks!.scenarios![0]!.regression).toBeUndefined();
+    expect(cond(back, 'BenchmarkRegression')?.status).toBe('False');
+  });
+
+  it('follows a schedule change in the spec, and refuses a 6-field cron at admission', async () => {
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      DB,
+      { spec: { maintenance: { schedule: '15 3 * * 6' } } },
+      MERGE_PATCH,
+    );
+    await eventually(
+      async () =>
+        (
+          await client.get<KubeObject & { spec: { schedule: string } }>(
+            Resources.CronJob,
+            ns.name,
+            `${DB}-maintain`,
+          )
+        ).spec.schedule === '15 3 * * 6',
+      60_000,
+    );
+    const refused = (await client
+      .patch(
+        Resources.HomeOpsDatabase,
+        ns.name,
+        DB,
+        { spec: { maintenance: { schedule: '0 15 3 * * 6' } } },
+        MERGE_PATCH,
+      )
+      .then(
+        () => ({ code: 0, message: 'accepted' }),
+        (e: { code: number; message: string }) => e,
+      )) as { code: number; message: string };
+    expect(refused.code).toBe(422);
+    expect(refused.message).toContain('a 6-field schedule (with seconds) is not accepted');
+  });
+
+  it('removes its Jobs and CronJobs with the database', async () => {
     await client.delete(Resources.HomeOpsDatabase, ns.name, DB);
     await eventually(async () => (await jobs()).length === 0, 120_000, 500);
+    await eventually(
+      async () =>
+        (await client.list(Resources.CronJob, ns.name, { labelSelector: `homeops.io/database=${DB}` })).items
+          .length === 0,
+      120_000,
+      500,
+    );
   });
 });

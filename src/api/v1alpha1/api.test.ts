@@ -146,7 +146,8 @@ describe('invalid specs are refused with a message that says what to change', ()
       { partitioning: { tables: [{ table: 'a.b', column: 'd', retention: 'forever' }] } },
       'must be an interval',
     ],
-    [{ maintenance: { schedule: 'sometimes' } }, 'must be a cron schedule'],
+    [{ maintenance: { schedule: 'sometimes' } }, 'must be a standard 5-field cron schedule'],
+    [{ maintenance: { schedule: '0 0 2 * * 0' } }, 'a 6-field schedule (with seconds) is not accepted'],
     [{ monitoring: { cacheHitRatio: 1.5 } }, 'spec.monitoring.cacheHitRatio'],
   ])('%j', (spec, message) => {
     const errors = db(spec);

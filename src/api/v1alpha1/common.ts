@@ -106,13 +106,20 @@ export const calendarInterval = z
   );
 
 /** A standard 5-field cron schedule, or one of the @-macros Kubernetes CronJobs accept. */
-export const cronSchedule = z
-  .string()
-  .max(128)
-  .regex(
-    /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/,
-    'must be a cron schedule such as "0 2 * * 0" or @daily',
-  );
+const CRON = '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^ ]+( +[^ ]+){4})$';
+/**
+ * A standard 5-field cron schedule (as CronJobs take it), checked at admission by a CEL rule
+ * with a message: a 6-field one (seconds first, as some in-process schedulers take) is refused,
+ * never read as something else.
+ */
+export const cronSchedule = celRules(z.string().min(1).max(128), [
+  {
+    rule: `self.matches('${CRON}')`,
+    message:
+      'must be a standard 5-field cron schedule (minute hour day-of-month month day-of-week) such as "0 2 * * 0", or @daily; a 6-field schedule (with seconds) is not accepted',
+    check: (v) => new RegExp(CRON).test(v),
+  },
+]);
 
 /** A schema-qualified PostgreSQL relation name, such as financial.transactions. */
 export const qualifiedName = z

@@ -374,27 +374,65 @@ export const homeOpsDatabaseStatus = z.object({
     .array(
       z.object({
         table: z.string(),
-        count: z.number().int().min(0),
-        oldest: z.string().optional(),
+        count: z.number().int().min(0).describe('Partitions after the last rollover (pg_inherits).'),
+        ahead: z.number().int().min(0).optional().describe('Partitions wholly in the future.'),
+        oldest: z.string().optional().describe('The oldest partition kept.'),
         newest: z.string().optional(),
         lastRolloverTime: z.string().optional(),
+        result: z.enum(['Succeeded', 'Failed']).optional(),
+        message: z.string().optional().describe("The last rollover's error, when it failed."),
       }),
     )
+    .max(64)
+    .optional(),
+  schedules: z
+    .array(
+      z.object({
+        name: z.string().describe('rollover, refresh[-HASH], maintain or bench.'),
+        cronJob: z.string(),
+        schedule: z.string(),
+        suspended: z.boolean().describe('Suspended while the database is not Ready.'),
+        lastScheduleTime: z.string().optional(),
+        lastSuccessfulTime: z.string().optional(),
+        lastRun: z
+          .object({
+            job: z.string(),
+            result: z.enum(['Running', 'Succeeded', 'Failed']),
+            time: z.string().optional(),
+            summary: z.string().optional().describe("From the Job's termination message."),
+          })
+          .optional(),
+        lastFailure: z
+          .object({ job: z.string(), time: z.string().optional(), reason: z.string(), message: z.string() })
+          .optional(),
+      }),
+    )
+    .max(70)
     .optional(),
   benchmarks: z
     .object({
       lastRunTime: z.string().optional(),
+      job: z.string().optional(),
       passed: z.boolean().optional(),
+      baseline: z
+        .object({ job: z.string(), runTime: z.string().optional(), pinned: z.boolean().optional() })
+        .optional()
+        .describe('The run the ratios compare with: the first successful one, or one pinned by annotation.'),
       scenarios: z
         .array(
           z.object({
             name: z.string(),
+            p50Ms: z.number().min(0).optional(),
             p95Ms: z.number().min(0),
+            p99Ms: z.number().min(0).optional(),
             targetMs: z.number().min(0),
             passed: z.boolean(),
+            baselineP95Ms: z.number().min(0).optional(),
+            ratio: z.number().min(0).optional().describe('p95 over the baseline p95.'),
             regression: z.enum(['minor', 'major', 'critical']).optional(),
           }),
         )
+        .max(40)
         .optional(),
     })
     .optional(),

@@ -10,17 +10,19 @@ import type { KubeObject } from '../../runtime/client.ts';
 import { podSecurityContext } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import { containerSecurity, placement } from '../homeopsdatabase/builders.ts';
-import { names, POSTGRES_PORT } from '../homeopsdatabase/names.ts';
+import { names, POOLER_PORT, POSTGRES_PORT } from '../homeopsdatabase/names.ts';
 import { secretName, usernameFor } from '../homeopsdatabase/secrets.ts';
 import {
   APP_SECRET_DIR,
   HASH_LABEL,
   INPUTS_ANNOTATION,
+  type JobKind,
   jobLabels,
   jobName,
   MIGRATIONS_DIR,
   OPERATOR_UID,
   RETRY_MIGRATIONS,
+  SCHEDULE_LABEL,
   setName,
 } from './names.ts';
 
@@ -59,12 +61,95 @@ export function migrationInputs(
 }
 
 /**
- * `homeops-operator job migrate` against the primary (the -rw Service, not PgBouncer: advisory
- * locks and CREATE INDEX CONCURRENTLY need a session), as the database's owner (it can create
- * schemas in its database; pg_stat_statements is made by the operator as the superuser before
- * the database is Ready), its password from the mounted app Secret (PGPASSWORD_FILE). A failure
- * the job reports (exit 1: a migration failed; 2: invalid input) fails the Job at once
- * (podFailurePolicy); anything else (the pod evicted, the node lost) is retried twice.
+ * A Job's spec running `homeops-operator job ARGS` in the operator's image, as the database's
+ * owner (it owns the database: it can create schemas, partitions and views, vacuum and analyze;
+ * pg_stat_statements, which needs the superuser, is made by the operator before the database is
+ * Ready), its password from the mounted app Secret (PGPASSWORD_FILE, never an env value). To the
+ * primary (-rw), or to PgBouncer (`viaPooler`: the benchmarks measure what applications get).
+ * A failure the job reports (exit 1: it failed; 2: invalid input) fails the Job at once
+ * (podFailurePolicy); an evicted pod is not a failure; anything else is retried `backoffLimit`
+ * times. Hardened like the database's pods.
+ */
+export function jobSpec(
+  db: HomeOpsDatabase,
+  kind: JobKind,
+  args: string[],
+  image: string,
+  opts: {
+    viaPooler?: boolean;
+    backoffLimit?: number;
+    deadlineSeconds?: number;
+    extraLabels?: Record<string, string>;
+  } = {},
+  sets: string[] = [],
+) {
+  const n = names(db);
+  const labels = { ...jobLabels(db, kind), ...opts.extraLabels };
+  const pooled = opts.viaPooler && db.spec.pooler.enabled;
+  return {
+    backoffLimit: opts.backoffLimit ?? 2,
+    activeDeadlineSeconds: opts.deadlineSeconds ?? 1800,
+    podFailurePolicy: {
+      rules: [
+        { action: 'FailJob', onExitCodes: { containerName: 'job', operator: 'In', values: [1, 2] } },
+        { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
+      ],
+    },
+    template: {
+      metadata: { labels },
+      spec: {
+        restartPolicy: 'Never',
+        securityContext: podSecurityContext(OPERATOR_UID),
+        ...placement(db.spec.postgres.scheduling),
+        enableServiceLinks: false,
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'job',
+            image,
+            command: ['node', '/app/dist/main.js', 'job', kind, ...args],
+            env: [
+              {
+                name: 'PGHOST',
+                value: `${pooled ? n.pooler : n.rwService}.${db.metadata.namespace}.svc`,
+              },
+              { name: 'PGPORT', value: String(pooled ? POOLER_PORT : POSTGRES_PORT) },
+              { name: 'PGDATABASE', value: db.spec.database.name },
+              { name: 'PGUSER', value: usernameFor(db, 'app') },
+              { name: 'PGPASSWORD_FILE', value: `${APP_SECRET_DIR}/password` },
+            ],
+            terminationMessagePolicy: 'File',
+            resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+            securityContext: containerSecurity(OPERATOR_UID),
+            volumeMounts: [
+              { name: 'app', mountPath: APP_SECRET_DIR, readOnly: true },
+              ...sets.map((s, i) => ({
+                name: `set-${i}`,
+                mountPath: `${MIGRATIONS_DIR}/${s}`,
+                readOnly: true,
+              })),
+            ],
+          },
+        ],
+        volumes: [
+          {
+            name: 'app',
+            secret: {
+              secretName: secretName(db, 'app'),
+              defaultMode: 0o400,
+              items: [{ key: 'password', path: 'password' }],
+            },
+          },
+          ...sets.map((s, i) => ({ name: `set-${i}`, configMap: { name: s, defaultMode: 0o444 } })),
+        ],
+      },
+    },
+  };
+}
+
+/**
+ * `job migrate` against the primary (not PgBouncer: the advisory lock and CREATE INDEX
+ * CONCURRENTLY need a session): the builtin set, then each listed ConfigMap mounted as a set.
  */
 export function buildMigrationJob(
   db: HomeOpsDatabase,
@@ -72,82 +157,157 @@ export function buildMigrationJob(
   summary: string,
   image: string,
 ): KubeObject {
-  const n = names(db);
   const sets = db.spec.migrations.configMaps.map((r) => r.name);
-  const labels = { ...jobLabels(db, 'migrate'), [HASH_LABEL]: hash };
+  const extraLabels = { [HASH_LABEL]: hash };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
       name: jobName(db, 'migrate', hash),
       namespace: db.metadata.namespace,
-      labels,
+      labels: { ...jobLabels(db, 'migrate'), ...extraLabels },
       annotations: { [INPUTS_ANNOTATION]: summary },
       ownerReferences: [ownerRef(db as never)],
     },
+    spec: jobSpec(
+      db,
+      'migrate',
+      [
+        ...(db.spec.migrations.builtin ? [] : ['--no-builtin']),
+        ...sets.map((s) => `--set=${setName(s)}:${MIGRATIONS_DIR}/${s}`),
+      ],
+      image,
+      { extraLabels },
+      sets,
+    ),
+  };
+}
+
+/** A schedule from the spec: which job, when, with which arguments. */
+export interface Schedule {
+  /** The CronJob's suffix, and status.schedules[].name: rollover, refresh[-HASH], maintain, bench. */
+  id: string;
+  kind: Exclude<JobKind, 'migrate'>;
+  schedule: string;
+  args: string[];
+  viaPooler?: boolean;
+}
+
+const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 6);
+
+/**
+ * The schedules the spec asks for. Rollover is one CronJob for every table of
+ * spec.partitioning.tables (they share its one schedule; one Job, one result per table, and a
+ * handful of objects per database rather than one per table). Aggregates are refreshed by one
+ * CronJob per distinct schedule. Maintenance always; benchmarks when spec.benchmarks.schedule
+ * is set (and on demand).
+ */
+export function schedules(db: HomeOpsDatabase): Schedule[] {
+  const s = db.spec;
+  const out: Schedule[] = [];
+  if (s.partitioning.tables.length)
+    out.push({
+      id: 'rollover',
+      kind: 'rollover',
+      schedule: s.partitioning.schedule,
+      args: [`--tables-json=${JSON.stringify(s.partitioning.tables)}`],
+    });
+  const bySchedule = new Map<string, typeof s.aggregates>();
+  for (const a of s.aggregates) bySchedule.set(a.schedule, [...(bySchedule.get(a.schedule) ?? []), a]);
+  for (const [schedule, aggs] of bySchedule)
+    out.push({
+      id: bySchedule.size === 1 ? 'refresh' : `refresh-${shortHash(schedule)}`,
+      kind: 'refresh',
+      schedule,
+      args: [`--aggregates-json=${JSON.stringify(aggs.map(({ schedule: _, ...a }) => a))}`],
+    });
+  out.push({ id: 'maintain', kind: 'maintain', schedule: s.maintenance.schedule, args: maintainArgs(db) });
+  if (s.benchmarks.schedule)
+    out.push({
+      id: 'bench',
+      kind: 'bench',
+      schedule: s.benchmarks.schedule,
+      args: benchArgs(db),
+      viaPooler: true,
+    });
+  return out;
+}
+
+export function maintainArgs(db: HomeOpsDatabase): string[] {
+  const m = db.spec.maintenance;
+  return [
+    `--analyze=${m.analyze}`,
+    `--vacuum=${m.vacuum}`,
+    `--slow-query-ms=${db.spec.monitoring.slowQueryMs}`,
+    `--dead-tuple-ratio=${db.spec.monitoring.deadTupleRatio}`,
+  ];
+}
+
+export function benchArgs(db: HomeOpsDatabase): string[] {
+  const b = db.spec.benchmarks;
+  return [
+    `--builtin=${b.builtin}`,
+    `--iterations=${b.iterations}`,
+    `--warmup=${b.warmup}`,
+    `--concurrency=${b.concurrency}`,
+    `--regression-threshold=${b.regressionThreshold}`,
+    ...(b.scenarios.length ? [`--scenarios-json=${JSON.stringify(b.scenarios)}`] : []),
+  ];
+}
+
+/** A CronJob's name: NAME-ID, within the 52 characters a CronJob may have. */
+export const cronJobName = (db: HomeOpsDatabase, id: string) =>
+  `${db.metadata.name!.slice(0, 51 - id.length)}-${id}`;
+
+/**
+ * One schedule as a CronJob: Forbid (a run never overlaps the last), 3 successful and 3 failed
+ * Jobs kept, a missed start given up after 5 minutes (never a burst of catch-up runs), in UTC,
+ * and suspended while the database is not Ready.
+ */
+export function buildCronJob(
+  db: HomeOpsDatabase,
+  s: Schedule,
+  image: string,
+  suspended: boolean,
+): KubeObject {
+  const extraLabels = { [SCHEDULE_LABEL]: s.id };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: {
+      name: cronJobName(db, s.id),
+      namespace: db.metadata.namespace,
+      labels: { ...jobLabels(db, s.kind), ...extraLabels },
+      ownerReferences: [ownerRef(db as never)],
+    },
     spec: {
-      backoffLimit: 2,
-      activeDeadlineSeconds: 1800,
-      podFailurePolicy: {
-        rules: [
-          { action: 'FailJob', onExitCodes: { containerName: 'migrate', operator: 'In', values: [1, 2] } },
-          // An evicted or preempted pod is not the migration's failure.
-          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
-        ],
-      },
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: 'Never',
-          securityContext: podSecurityContext(OPERATOR_UID),
-          ...placement(db.spec.postgres.scheduling),
-          enableServiceLinks: false,
-          automountServiceAccountToken: false,
-          containers: [
-            {
-              name: 'migrate',
-              image,
-              command: [
-                'node',
-                '/app/dist/main.js',
-                'job',
-                'migrate',
-                ...(db.spec.migrations.builtin ? [] : ['--no-builtin']),
-                ...sets.map((s) => `--set=${setName(s)}:${MIGRATIONS_DIR}/${s}`),
-              ],
-              env: [
-                { name: 'PGHOST', value: `${n.rwService}.${db.metadata.namespace}.svc` },
-                { name: 'PGPORT', value: String(POSTGRES_PORT) },
-                { name: 'PGDATABASE', value: db.spec.database.name },
-                { name: 'PGUSER', value: usernameFor(db, 'app') },
-                { name: 'PGPASSWORD_FILE', value: `${APP_SECRET_DIR}/password` },
-              ],
-              terminationMessagePolicy: 'File',
-              resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
-              securityContext: containerSecurity(OPERATOR_UID),
-              volumeMounts: [
-                { name: 'app', mountPath: APP_SECRET_DIR, readOnly: true },
-                ...sets.map((s, i) => ({
-                  name: `set-${i}`,
-                  mountPath: `${MIGRATIONS_DIR}/${s}`,
-                  readOnly: true,
-                })),
-              ],
-            },
-          ],
-          volumes: [
-            {
-              name: 'app',
-              secret: {
-                secretName: secretName(db, 'app'),
-                defaultMode: 0o400,
-                items: [{ key: 'password', path: 'password' }],
-              },
-            },
-            ...sets.map((s, i) => ({ name: `set-${i}`, configMap: { name: s, defaultMode: 0o444 } })),
-          ],
-        },
+      schedule: s.schedule,
+      timeZone: 'Etc/UTC',
+      concurrencyPolicy: 'Forbid',
+      startingDeadlineSeconds: 300,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      suspend: suspended,
+      jobTemplate: {
+        metadata: { labels: { ...jobLabels(db, s.kind), ...extraLabels } },
+        spec: jobSpec(db, s.kind, s.args, image, { viaPooler: s.viaPooler, backoffLimit: 1, extraLabels }),
       },
     },
+  };
+}
+
+/** A run now (the homeops.io/run annotation): the schedule's Job, owned by the database. */
+export function buildRunJob(db: HomeOpsDatabase, s: Schedule, image: string, suffix: string): KubeObject {
+  const extraLabels = { [SCHEDULE_LABEL]: s.id };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: `${cronJobName(db, s.id).slice(0, 63 - suffix.length - 5)}-run-${suffix}`,
+      namespace: db.metadata.namespace,
+      labels: { ...jobLabels(db, s.kind), ...extraLabels },
+      ownerReferences: [ownerRef(db as never)],
+    },
+    spec: jobSpec(db, s.kind, s.args, image, { viaPooler: s.viaPooler, backoffLimit: 1, extraLabels }),
   };
 }

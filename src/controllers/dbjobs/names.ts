@@ -10,12 +10,18 @@ export const RETRY_MIGRATIONS = 'homeops.io/retry-migrations';
 export const INPUTS_ANNOTATION = 'homeops.io/inputs';
 export const JOB_LABEL = 'homeops.io/job';
 export const HASH_LABEL = 'homeops.io/inputs-hash';
+/** A scheduled job's schedule id (its CronJob's suffix), on the CronJob and its Jobs. */
+export const SCHEDULE_LABEL = 'homeops.io/schedule';
+/** `homeops.io/run: rollover|refresh|maintain|bench`: one run now; the operator removes it. */
+export const RUN_ANNOTATION = 'homeops.io/run';
+/** `homeops.io/benchmark-baseline: latest`: the last run becomes the baseline; removed after. */
+export const BASELINE_ANNOTATION = 'homeops.io/benchmark-baseline';
 /** The operator image's user (its Dockerfile's, and hack/images.sh's). */
 export const OPERATOR_UID = 1000;
 export const MIGRATIONS_DIR = '/etc/homeops/migrations';
 export const APP_SECRET_DIR = '/etc/homeops/secrets/app';
 
-export type JobKind = 'migrate';
+export type JobKind = 'migrate' | 'rollover' | 'refresh' | 'maintain' | 'bench';
 
 /** `NAME-migrate-HASH`, within the 63 characters a Job's name may have (its pods' label). */
 export const jobName = (db: HomeOpsDatabase, job: JobKind, hash: string) =>
