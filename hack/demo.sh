@@ -88,6 +88,27 @@ echo; echo "== migrations: Job $(kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.
 kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.migrations}' | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin), indent=2))'
 echo "  homeops_migrations.applied in the pod: $(in_pod "SELECT string_agg(set_name || '/' || version || '_' || name, ', ' ORDER BY set_name, version) FROM homeops_migrations.applied")"
 
+# A benchmark run now (homeops.io/run), by the operator's Job, through PgBouncer.
+kubectl annotate hodb "$DB" -n "$NS" homeops.io/run=bench --overwrite >/dev/null
+bench_done() { [ -n "$(kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.benchmarks.job}')" ]; }
+if ! wait_for "a benchmark run in status" 240 bench_done; then
+  kubectl get jobs,pods -n "$NS" -l homeops.io/job=bench -o wide
+  die "the benchmark run did not reach status"
+fi
+echo; echo "== a benchmark run on demand (homeops.io/run: bench), and the schedules"
+kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status}' | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+b = s["benchmarks"]
+print("  Job %s, baseline %s, passed %s" % (b["job"], b["baseline"]["job"], b["passed"]))
+print("  %-22s %-9s %-9s %-9s %-9s %-7s %s" % ("scenario", "p50 ms", "p95 ms", "p99 ms", "target", "ratio", "regression"))
+for c in b.get("scenarios", []):
+    print("  %-22s %-9s %-9s %-9s %-9s %-7s %s" % (c["name"], c.get("p50Ms"), c["p95Ms"], c.get("p99Ms"), c["targetMs"], c.get("ratio", "-"), c.get("regression", "-")))
+print("  %-10s %-28s %-14s %s" % ("schedule", "CronJob", "cron (UTC)", "suspended"))
+for x in s.get("schedules", []):
+    print("  %-10s %-28s %-14s %s" % (x["name"], x["cronJob"], x["schedule"], x["suspended"]))
+'
+
 RS=homeops-full-read
 kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/replicaset-full.yaml" >/dev/null
 if ! kubectl wait --for=condition=Ready "hors/$RS" -n "$NS" --timeout=300s >/dev/null; then

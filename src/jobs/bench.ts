@@ -2,7 +2,7 @@
  * Query benchmarks: the guide's four scenarios (with parameters drawn from real rows) and
  * custom ones; warm-up, then timed iterations over one or more connections; min, median, mean,
  * p95, p99, max; pass when p95 <= target; regression against a baseline with the guide's factor
- * and severities. Every statement runs with default_transaction_read_only: a benchmark never
+ * and severities. Every statement runs in a READ ONLY transaction: a benchmark never
  * changes data.
  */
 import pg from 'pg';
@@ -121,22 +121,45 @@ export interface BenchOptions {
   baseline?: Record<string, { p95Ms: number }>;
 }
 
-async function readOnlyClient(config: pg.ClientConfig): Promise<pg.Client> {
-  const c = new pg.Client({ ...config, options: '-c default_transaction_read_only=on' });
+async function connect(config: pg.ClientConfig): Promise<pg.Client> {
+  const c = new pg.Client(config);
   await c.connect();
   return c;
+}
+
+/**
+ * `fn` in a READ ONLY transaction, so a benchmark never changes data. Per statement, not by a
+ * startup option: PgBouncer refuses startup options, and in transaction pooling a session
+ * setting would not follow the client from one server connection to the next. Returns the
+ * milliseconds `fn` took (BEGIN and COMMIT are not timed).
+ */
+async function readOnly(c: pg.Client, fn: () => Promise<unknown>): Promise<number> {
+  await c.query('BEGIN TRANSACTION READ ONLY');
+  try {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    await c.query('COMMIT');
+    return ms;
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw e;
+  }
 }
 
 /** Resolves the builtin scenarios' parameters from the data; a scenario with no data is skipped. */
 export async function builtinScenarios(
   config: pg.ClientConfig,
 ): Promise<{ scenarios: Scenario[]; skipped: string[] }> {
-  const c = await readOnlyClient(config);
+  const c = await connect(config);
   try {
     const scenarios: Scenario[] = [];
     const skipped: string[] = [];
     for (const s of BUILTIN_SCENARIOS) {
-      const { rows } = await c.query<{ p: string }>(s.paramQuery);
+      let rows: { p: string }[] = [];
+      await readOnly(c, async () => {
+        rows = (await c.query<{ p: string }>(s.paramQuery)).rows;
+      });
       if (rows[0])
         scenarios.push({ name: s.name, query: s.query, targetMs: s.targetMs, params: [rows[0].p] });
       else skipped.push(s.name);
@@ -152,19 +175,17 @@ export async function runScenario(
   s: Scenario,
   o: BenchOptions,
 ): Promise<ScenarioResult> {
-  const clients = await Promise.all(Array.from({ length: o.concurrency }, () => readOnlyClient(config)));
+  const clients = await Promise.all(Array.from({ length: o.concurrency }, () => connect(config)));
   try {
     const first = clients[0]!;
-    for (let i = 0; i < o.warmup; i++) await first.query(s.query, s.params);
+    for (let i = 0; i < o.warmup; i++) await readOnly(first, () => first.query(s.query, s.params));
     const samples: number[] = [];
     let next = 0;
     await Promise.all(
       clients.map(async (c) => {
         while (next < o.iterations) {
           next++;
-          const t0 = process.hrtime.bigint();
-          await c.query(s.query, s.params);
-          samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          samples.push(await readOnly(c, () => c.query(s.query, s.params)));
         }
       }),
     );

@@ -77,7 +77,7 @@ beforeAll(async () => {
     metadata: { name: DB, namespace: ns.name },
     spec: {
       postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
-      pooler: { enabled: false },
+      pooler: { instances: 1 },
       migrations: { configMaps: [{ name: 'app-schema' }] },
       partitioning: {
         tables: [
@@ -221,6 +221,15 @@ describe('migrations run by the operator on the real node', () => {
       );
     };
     const first = await runBench();
+    // Through PgBouncer, in transaction pooling, as applications query.
+    const job = await client.get<
+      KubeObject & {
+        spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
+      }
+    >(Resources.Job, ns.name, first.status!.benchmarks!.job!);
+    expect(job.spec.template.spec.containers[0]!.env.find((e) => e.name === 'PGHOST')?.value).toBe(
+      `${DB}-pooler.${ns.name}.svc`,
+    );
     const s0 = first.status!.benchmarks!.scenarios![0]!;
     expect(s0).toMatchObject({ name: 'items-by-v', targetMs: 50, ratio: 1 });
     expect(first.status?.benchmarks?.baseline?.job).toBe(first.status?.benchmarks?.job);
