@@ -17,7 +17,15 @@ export async function installCrds(kc: KubeConfig): Promise<V1CustomResourceDefin
     .map((f) => parse(readFileSync(join(crdDir, f), 'utf8')) as V1CustomResourceDefinition);
   // kubectl, as users install them: client-node's typed serializer would drop the schema keys
   // whose model names differ from the JSON ones (default, x-kubernetes-validations...).
-  await kubectl('apply', '--server-side', '--force-conflicts', '--field-manager', FIELD_MANAGER, '-f', crdDir);
+  await kubectl(
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '--field-manager',
+    FIELD_MANAGER,
+    '-f',
+    crdDir,
+  );
   const api = kc.makeApiClient(ApiextensionsV1Api);
   return Promise.all(
     crds.map((crd) =>
