@@ -116,7 +116,8 @@ try {
     const e = JSON.parse(line);
     if (new Date(e.requestReceivedTimestamp) < from || !String(e.userAgent).includes(identity)) continue;
     const r = e.objectRef ?? {};
-    const key = `${e.verb} ${r.resource ?? ''}${r.subresource ? `/${r.subresource}` : ''}`;
+    const manager = /fieldManager=([^&]+)/.exec(String(e.requestURI))?.[1];
+    const key = `${e.verb} ${r.resource ?? ''}${r.subresource ? `/${r.subresource}` : ''}${manager ? ` (${manager})` : ''}`;
     byRequest[key] = (byRequest[key] ?? 0) + 1;
   }
   const writes = Object.entries(byRequest).filter(([k]) => !/^(get|list|watch) /.test(k));

@@ -179,7 +179,8 @@ export interface ScheduleObservation {
 type Status = HomeOpsDatabaseStatus;
 type ScenarioStatus = NonNullable<NonNullable<Status['benchmarks']>['scenarios']>[number];
 
-const runTime = (r: RunView) => r.completionTime ?? r.startTime ?? r.created;
+// A run's time: when it ended, or (running) when it was made; its start would be one more write.
+const runTime = (r: RunView) => r.completionTime ?? r.created ?? r.startTime;
 const newest = (runs: RunView[]) =>
   [...runs].sort((a, b) => Date.parse(runTime(b) ?? '') - Date.parse(runTime(a) ?? ''))[0];
 
