@@ -287,7 +287,10 @@ conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeo
 YAML
   start kube-proxy "$KUBE_BIN/kube-proxy" --config "$NODE_DIR/kube-proxy.yaml" --v 1
   wait_for "node $NODE_NAME Ready" 180 $kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
-  wait_for "cluster DNS" 60 curl -sf "http://127.0.0.1:$((DNS_PORT + 2))/ready"
+  # CoreDNS is ready once its kubernetes plugin has listed the API: on a loaded 2-core machine
+  # (CI's down/up right after the demo) that once took over 60 s.
+  wait_for "cluster DNS" 180 curl -sf "http://127.0.0.1:$((DNS_PORT + 2))/ready" ||
+    { tail -n 20 "$CL_DIR/coredns.log" >&2; die "cluster DNS did not become ready"; }
 }
 
 # kill_cgroup_tree NAME: SIGKILL every process in the cgroup NAME of every hierarchy, then
