@@ -4,6 +4,7 @@
  * and the summary its pod wrote in its termination message (never from logs). Pure.
  */
 import type { HomeOpsDatabase, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
+import { regression } from '../../jobs/bench.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { RETRY_MIGRATIONS } from './names.ts';
 
@@ -198,12 +199,6 @@ export function summaryLine(s: JobSummary | undefined): string | undefined {
   return 'ok';
 }
 
-/** The guide's severity of a p95 ratio: over the threshold minor, ×2 major, ×3 critical. */
-export function severity(ratio: number, threshold: number): ScenarioStatus['regression'] {
-  if (!(ratio > threshold)) return undefined;
-  return ratio > 3 ? 'critical' : ratio > 2 ? 'major' : 'minor';
-}
-
 function partitions(o: ScheduleObservation, prev: Status): Status['partitions'] {
   const done = o.runs.filter((r) => r.kind === 'rollover' && !r.running && r.summary);
   const last = newest(done);
@@ -257,7 +252,8 @@ function benchmarks(db: HomeOpsDatabase, o: ScheduleObservation, prev: Status): 
   const scenarios: ScenarioStatus[] = results.map((r) => {
     const base = rebase ? r.p95Ms : before?.scenarios?.find((s) => s.name === r.name)?.baselineP95Ms;
     const ratio = base && base > 0 ? Number((r.p95Ms / base).toFixed(2)) : undefined;
-    const sev = ratio !== undefined ? severity(r.p95Ms / base!, threshold) : undefined;
+    // The job runner's own rule (bench.ts): one definition of the guide's severities.
+    const sev = base && base > 0 ? regression(r.p95Ms, base, threshold)?.severity : undefined;
     return {
       name: r.name,
       p50Ms: r.medianMs,
