@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects, run in this order: `unit` needs nothing running; `integration` runs against
+// Four projects, run in this order: `unit` needs nothing running; `integration` runs against
 // the real local control plane and the host-run data plane (pods simulated by kwok); `e2e` runs
-// the operator's pods for real on the local cluster's real node. test/setup/global.ts starts the
+// the operator's pods for real on the local cluster's real node; `rbac` then checks that the
+// chart's role refused none of the operators' requests. test/setup/global.ts starts the
 // stack when it is not up.
 const live = {
   environment: 'node' as const,
@@ -41,6 +42,15 @@ export default defineConfig({
           // A real initdb, real image starts and pod restarts take longer than kwok's.
           testTimeout: 400_000,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        test: {
+          ...live,
+          // Last: reads the audit log of the projects before it (the operator's refused requests).
+          name: 'rbac',
+          include: ['test/rbac/**/*.test.ts'],
+          sequence: { groupOrder: 3 },
         },
       },
     ],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-# kubelet, kube-proxy, etcd, kwok, helm, coredns) from their Go modules into the cache.
+# kubelet, kube-proxy, etcd, kwok, helm, coredns, promtool, and the GitOps health checker) from their Go modules into the cache.
 # A tool whose pin did not change is not rebuilt. Prints the bin folders as KEY=path.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -29,4 +29,6 @@ only=${1:-all}
 [[ $only == all || $only == kwok ]] && build kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 [[ $only == all || $only == coredns ]] && build coredns "" .
 [[ $only == all || $only == helm ]] && build helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
-for t in etcd kube kwok coredns helm; do echo "$t=$(tool_dir $t)"; done
+[[ $only == all || $only == promtool ]] && build promtool "" github.com/prometheus/prometheus/cmd/promtool
+[[ $only == all || $only == health ]] && build health "" .
+for t in etcd kube kwok coredns helm promtool health; do echo "$t=$(tool_dir $t)"; done

@@ -145,19 +145,19 @@ oci_archive() {
   local layer_sha; layer_sha=$(sha256sum "$layer" | cut -d' ' -f1)
   local layer_size; layer_size=$(stat -c %s "$layer")
   mv "$layer" "$dir/blobs/sha256/$layer_sha"
-  local user path=$STD_PATH cmd='"/bin/sh"' wd=/ stop=SIGTERM
+  local user path=$STD_PATH cmd='"/bin/sh"' entry='' wd=/ stop=SIGTERM
   user=$(user_of "$name" | cut -d' ' -f2)
   case $name in
     pause) cmd='"/pause"' ;;
     postgres) path=$PG_PATH; cmd='"postgres"'; stop=SIGINT ;; # fast shutdown, as postgres:15 has
     pgbouncer) cmd='"pgbouncer"' ;;
     redis) cmd='"redis-server"' ;;
-    operator) cmd='"node","/app/dist/main.js"'; wd=/app ;;
+    operator) cmd=''; entry='"node","/app/dist/main.js"'; wd=/app ;; # as the Dockerfile's ENTRYPOINT
   esac
   local pkgs; pkgs=$(tr '\n' ' ' < "$layer.packages" | sed 's/ $//')
   cat > "$dir/config.json" <<JSON
 {"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z",
- "config":{"Env":["PATH=$path"${name:+,\"HOMEOPS_IMAGE=$name\"}],"Cmd":[$cmd],"WorkingDir":"$wd","StopSignal":"$stop"${user:+,\"User\":\"$user\"},
+ "config":{"Env":["PATH=$path"${name:+,\"HOMEOPS_IMAGE=$name\"}],${entry:+\"Entrypoint\":[$entry],}${cmd:+\"Cmd\":[$cmd],}"WorkingDir":"$wd","StopSignal":"$stop"${user:+,\"User\":\"$user\"},
    "Labels":{"org.opencontainers.image.title":"homeops $name","homeops.io/packages":"$pkgs"}},
  "rootfs":{"type":"layers","diff_ids":["sha256:$layer_sha"]},
  "history":[{"created":"1970-01-01T00:00:00Z","created_by":"hack/images.sh $name"}]}

@@ -21,4 +21,13 @@ describe('command line', () => {
     expect(main(['frobnicate'])).toBe(2);
     expect(String(err.mock.calls[0]?.[0])).toContain('unknown command "frobnicate"');
   });
+
+  it('prints the job usage with exit code 0 for job --help, and refuses an unknown job with it', async () => {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await main(['job', '--help'])).toBe(0);
+    expect(String(out.mock.calls[0]?.[0])).toMatch(/^usage: homeops-operator job/);
+    expect(await main(['job', 'frobnicate'])).not.toBe(0);
+    expect(String(err.mock.calls[0]?.[0])).toContain('unknown job "frobnicate"');
+  });
 });

@@ -23,10 +23,7 @@ async function run(argv: string[]): Promise<number> {
   const { loadConfig } = await import('./runtime/config.ts');
   const { Manager } = await import('./runtime/manager.ts');
   const { loadEndpointMap } = await import('./endpoints.ts');
-  const { registerHomeOpsDatabaseController } = await import('./controllers/homeopsdatabase/controller.ts');
-  const { registerReplicaSetController } = await import('./controllers/replicaset/controller.ts');
-  const { registerCacheTierController } = await import('./controllers/cachetier/controller.ts');
-  const { registerDatabaseJobsController } = await import('./controllers/dbjobs/controller.ts');
+  const { registerControllers } = await import('./controllers/index.ts');
   let config: ReturnType<typeof loadConfig>;
   let endpointMap: ReturnType<typeof loadEndpointMap>;
   try {
@@ -41,20 +38,7 @@ async function run(argv: string[]): Promise<number> {
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
   const manager = new Manager(config, kc, log);
-  const images = {
-    postgres: config.postgresImage,
-    timescale: config.timescaleImage,
-    pgbouncer: config.pgbouncerImage,
-    redis: config.redisImage,
-  };
-  registerHomeOpsDatabaseController(manager, {
-    endpointMap,
-    serviceAddresses: config.serviceAddresses,
-    images,
-  });
-  registerReplicaSetController(manager, { endpointMap, serviceAddresses: config.serviceAddresses, images });
-  registerCacheTierController(manager, { endpointMap, serviceAddresses: config.serviceAddresses, images });
-  registerDatabaseJobsController(manager, { operatorImage: config.operatorImage });
+  registerControllers(manager, config, endpointMap);
   manager.handleSignals();
   try {
     await manager.start();

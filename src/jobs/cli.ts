@@ -384,6 +384,11 @@ export async function runJob(argv: string[]): Promise<number> {
       return runBench(rest);
     case 'seed-data':
       return runSeed(rest);
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
     default:
       process.stderr.write(`${job ? `unknown job "${job}"\n` : ''}${USAGE}`);
       return EXIT.invalid;

@@ -259,9 +259,14 @@ export class Manager {
     this.controllers.push(c);
   }
 
+  /**
+   * Ready once the caches are synced, leader or not (as controller-runtime): a standby with warm
+   * caches is what a Deployment should wait for, so a rolling update (maxUnavailable 0) and
+   * `helm --wait` go on while only the leader reconciles. Leadership is in
+   * leader_election_master_status and the Lease.
+   */
   get ready(): boolean {
-    const synced = [...this.informers.values()].every((i) => i.hasSynced);
-    return synced && (!this.config.leaderElect || (this.elector?.isLeader ?? false));
+    return [...this.informers.values()].every((i) => i.hasSynced);
   }
 
   /** Serves /metrics and the probes, syncs the caches, then reconciles (once leader). */

@@ -84,7 +84,7 @@ beforeAll(async () => {
   ns = await testNamespace(kc, 'e2e-rcache');
   await waitForServiceAccount(kc, ns.name);
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  manager = testManager(kc, ns.name, `e2e-rcache-${ns.name}`);
+  manager = testManager(ns.name, `e2e-rcache-${ns.name}`);
   registerCacheTierController(manager, {
     endpointMap: {},
     serviceAddresses: 'cluster-ip',

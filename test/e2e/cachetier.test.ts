@@ -71,7 +71,7 @@ beforeAll(async () => {
   ns = await testNamespace(kc, 'e2e-cache');
   await waitForServiceAccount(kc, ns.name);
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  manager = testManager(kc, ns.name, `e2e-cache-${ns.name}`);
+  manager = testManager(ns.name, `e2e-cache-${ns.name}`);
   registerCacheTierController(manager, { endpointMap: {}, serviceAddresses: 'cluster-ip', images: IMAGES });
   await manager.start();
   await client.create(Resources.CacheTier, {

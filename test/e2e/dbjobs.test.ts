@@ -53,7 +53,7 @@ beforeAll(async () => {
   ns = await testNamespace(kc, 'e2e-jobs');
   await waitForServiceAccount(kc, ns.name);
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  manager = testManager(kc, ns.name, `e2e-jobs-${ns.name}`);
+  manager = testManager(ns.name, `e2e-jobs-${ns.name}`);
   registerHomeOpsDatabaseController(manager, {
     endpointMap: {},
     serviceAddresses: 'cluster-ip',

@@ -45,7 +45,7 @@ let client: KubeClient;
 let manager: Manager;
 
 function startOperator(): Promise<void> {
-  manager = testManager(kc, ns.name, `e2e-${ns.name}-${Date.now()}`);
+  manager = testManager(ns.name, `e2e-${ns.name}-${Date.now()}`);
   registerHomeOpsDatabaseController(manager, {
     endpointMap: {},
     serviceAddresses: 'cluster-ip',

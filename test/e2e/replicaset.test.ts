@@ -87,7 +87,7 @@ beforeAll(async () => {
   ns = await testNamespace(kc, 'e2e-rs');
   await waitForServiceAccount(kc, ns.name);
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  manager = testManager(kc, ns.name, `e2e-rs-${ns.name}`);
+  manager = testManager(ns.name, `e2e-rs-${ns.name}`);
   const opts = { endpointMap: {}, serviceAddresses: 'cluster-ip' as const, images: IMAGES };
   registerHomeOpsDatabaseController(manager, opts);
   registerReplicaSetController(manager, opts);

@@ -103,7 +103,7 @@ beforeAll(async () => {
   });
 
   identity = `hodb-test-${ns.name}`;
-  manager = testManager(kc, ns.name, identity);
+  manager = testManager(ns.name, identity);
   registerHomeOpsDatabaseController(manager, {
     endpointMap,
     probeTimeoutMs: 2000,

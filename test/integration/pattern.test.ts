@@ -32,7 +32,7 @@ beforeAll(async () => {
   await installCrds(kc);
   ns = await testNamespace(kc, 'pattern');
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  manager = testManager(kc, ns.name, `pattern-${ns.name}`);
+  manager = testManager(ns.name, `pattern-${ns.name}`);
   registerTtlPublisher(manager);
   await manager.start();
 });

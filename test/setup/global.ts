@@ -5,9 +5,11 @@
  * unless HOMEOPS_KEEP_STACK=1.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { stringify } from 'yaml';
+import { WATCH_RULES } from '../../src/deploy/rbac.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 
@@ -38,6 +40,71 @@ function isUp(script: string): boolean {
   }
 }
 
+/** The ServiceAccount every test's operator runs as, bound to the chart's rules and nothing else. */
+export const OPERATOR_NAMESPACE = 'homeops-tests';
+export const OPERATOR_ACCOUNT = 'homeops-operator';
+export const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_ACCOUNT}`;
+
+/**
+ * Binds the chart's cluster-wide rules (src/deploy/rbac.ts) to a ServiceAccount and writes a
+ * kubeconfig with a token of it: the tests' operators use it, so a verb a controller needs and
+ * the role lacks fails the test that needs it, and the `rbac` project lists every refusal.
+ */
+function operatorKubeconfig(kubectl: string, adminKubeconfig: string): string {
+  const k = (args: string[], input?: string) =>
+    execFileSync(kubectl, ['--kubeconfig', adminKubeconfig, ...args], {
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }).trim();
+  const name = 'homeops-operator-tests';
+  const objects = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NAMESPACE } },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: OPERATOR_ACCOUNT, namespace: OPERATOR_NAMESPACE },
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name },
+      rules: WATCH_RULES,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_ACCOUNT, namespace: OPERATOR_NAMESPACE }],
+    },
+  ];
+  k(
+    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+    objects.map((o) => stringify(o)).join('---\n'),
+  );
+  const token = k(['create', 'token', OPERATOR_ACCOUNT, '-n', OPERATOR_NAMESPACE, '--duration', '24h']);
+  const admin = JSON.parse(k(['config', 'view', '--raw', '-o', 'json']));
+  const cluster = admin.clusters[0];
+  const file = join(dirname(adminKubeconfig), 'operator-tests.kubeconfig');
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [cluster],
+      users: [{ name: OPERATOR_ACCOUNT, user: { token } }],
+      contexts: [{ name: 'operator', context: { cluster: cluster.name, user: OPERATOR_ACCOUNT } }],
+      'current-context': 'operator',
+    }),
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+/** When this run of the tests began: the `rbac` project reads the audit log from here on. */
+const runStarted = new Date().toISOString();
+
 export default function setup(project: TestProject) {
   // Installs PostgreSQL, PgBouncer and Redis from Debian packages when they are missing.
   hack('dataplane.sh', 'install');
@@ -56,6 +123,11 @@ export default function setup(project: TestProject) {
   project.provide('kubeconfig', kubeconfig);
   project.provide('kubectlPath', clusterEnv.PATH!.split(':')[0]!);
   project.provide('auditLog', clusterEnv.HOMEOPS_APISERVER_AUDIT_LOG!);
+  project.provide(
+    'operatorKubeconfig',
+    operatorKubeconfig(join(clusterEnv.PATH!.split(':')[0]!, 'kubectl'), kubeconfig),
+  );
+  project.provide('runStarted', runStarted);
   project.provide('dataplane', parseEnvFile(readFileSync(dataplaneEnvFile, 'utf8')));
 
   return () => {
@@ -69,6 +141,9 @@ declare module 'vitest' {
     kubeconfig: string;
     kubectlPath: string;
     auditLog: string;
+    /** A kubeconfig of the operator's ServiceAccount, bound to the chart's rules only. */
+    operatorKubeconfig: string;
+    runStarted: string;
     dataplane: Record<string, string>;
   }
 }

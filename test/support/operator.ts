@@ -1,10 +1,22 @@
-/** A Manager for tests: one namespace, no leader election, no HTTP ports, quiet logs. */
-import type { KubeConfig } from '@kubernetes/client-node';
+/**
+ * A Manager for tests: one namespace, no leader election, no HTTP ports, quiet logs. It runs as
+ * the operator's ServiceAccount, bound to the chart's rules only (test/setup/global.ts), so a
+ * controller needing a verb the role lacks fails its test.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import { inject } from 'vitest';
 import { loadConfig } from '../../src/runtime/config.ts';
 import { Manager } from '../../src/runtime/manager.ts';
 
-export function testManager(kc: KubeConfig, namespace: string, identity: string): Manager {
+/** The operator's identity in the tests: its ServiceAccount's token. */
+export function operatorKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(inject('operatorKubeconfig'));
+  return kc;
+}
+
+export function testManager(namespace: string, identity: string): Manager {
   const config = {
     ...loadConfig([], {}),
     namespaces: [namespace],
@@ -13,5 +25,5 @@ export function testManager(kc: KubeConfig, namespace: string, identity: string)
     healthPort: 0,
     identity,
   };
-  return new Manager(config, kc, pino({ level: 'warn' }));
+  return new Manager(config, operatorKubeConfig(), pino({ level: 'warn' }));
 }

@@ -1,0 +1,130 @@
+/**
+ * What the operator may do in the API, one rule per need, each naming the code that needs it.
+ * The chart's ClusterRole (or, with `watchNamespaces`, one Role per namespace) is rendered from
+ * `WATCH_RULES`, its leader-election Role from `LEADER_RULES` (`npm run gen:chart`). The tests
+ * run every controller under exactly these rules (test/setup/global.ts binds them to the
+ * operator's ServiceAccount), and the `rbac` project then fails on any request the API server
+ * refused the operator.
+ */
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+interface Need extends PolicyRule {
+  /** Who needs it, for the reader of the rendered role. */
+  why: string;
+}
+
+const READ = ['get', 'list', 'watch'];
+/** Server-side apply is a PATCH that also needs `create` when the object does not exist yet. */
+const OWN = [...READ, 'create', 'patch', 'delete'];
+
+const NEEDS: Need[] = [
+  {
+    why: 'the three kinds: informers; finalizers and the run annotation are patched',
+    apiGroups: ['homeops.io'],
+    resources: ['homeopsdatabases', 'cachetiers', 'replicasets'],
+    verbs: [...READ, 'patch'],
+  },
+  {
+    why: 'status, server-side applied by each writer under its own field manager',
+    apiGroups: ['homeops.io'],
+    resources: ['homeopsdatabases/status', 'cachetiers/status', 'replicasets/status'],
+    verbs: ['get', 'patch'],
+  },
+  {
+    why: 'ownerReferences with blockOwnerDeletion on children (OwnerReferencesPermissionEnforcement)',
+    apiGroups: ['homeops.io'],
+    resources: ['homeopsdatabases/finalizers', 'cachetiers/finalizers', 'replicasets/finalizers'],
+    verbs: ['update'],
+  },
+  {
+    why: 'children applied and pruned (config, Services); generated Secrets; user migration ConfigMaps and auth Secrets are labelled',
+    apiGroups: [''],
+    resources: ['configmaps', 'secrets', 'services'],
+    verbs: OWN,
+  },
+  {
+    why: 'pod readiness and roles; Redis role labels (patch); Redis rolling restarts (delete)',
+    apiGroups: [''],
+    resources: ['pods'],
+    verbs: [...READ, 'patch', 'delete'],
+  },
+  {
+    why: 'data volumes: size observed, grown in place',
+    apiGroups: [''],
+    resources: ['persistentvolumeclaims'],
+    verbs: [...READ, 'patch'],
+  },
+  {
+    why: 'PostgreSQL, Redis and replica StatefulSets; the PgBouncer Deployment',
+    apiGroups: ['apps'],
+    resources: ['statefulsets', 'deployments'],
+    verbs: OWN,
+  },
+  {
+    why: 'migration, on-demand and scheduled Jobs',
+    apiGroups: ['batch'],
+    resources: ['jobs', 'cronjobs'],
+    verbs: OWN,
+  },
+  {
+    why: 'a PodDisruptionBudget per StatefulSet and pooler',
+    apiGroups: ['policy'],
+    resources: ['poddisruptionbudgets'],
+    verbs: OWN,
+  },
+  {
+    why: 'Events on the resources (condition changes, failovers, regressions)',
+    apiGroups: ['events.k8s.io'],
+    resources: ['events'],
+    verbs: ['create', 'patch'],
+  },
+];
+
+/** Everything the controllers do in a watched namespace (all of them in cluster-wide mode). */
+export const WATCH_RULES: PolicyRule[] = NEEDS.map(({ apiGroups, resources, verbs }) => ({
+  apiGroups,
+  resources,
+  verbs,
+}));
+
+/** Leader election, in the operator's own namespace only (src/runtime/leader.ts). */
+export const LEADER_RULES: PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** The rules with the reason of each as a comment, as the chart's files carry them. */
+export function rulesYaml(rules: readonly PolicyRule[], withReasons = true): string {
+  const why = new Map(NEEDS.map((n) => [n.resources.join(','), n.why]));
+  return rules
+    .map((r) => {
+      const reason = withReasons ? why.get(r.resources.join(',')) : undefined;
+      const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+      return [
+        ...(reason ? [`# ${reason}`] : []),
+        `- apiGroups: ${list(r.apiGroups)}`,
+        `  resources: ${list(r.resources)}`,
+        `  verbs: ${list(r.verbs)}`,
+      ].join('\n');
+    })
+    .join('\n');
+}
+
+/** Whether `rules` allow one request's attributes, as the RBAC authorizer decides it. */
+export function allows(
+  rules: readonly PolicyRule[],
+  req: { verb: string; apiGroup: string; resource: string; subresource?: string },
+): boolean {
+  const resource = req.subresource ? `${req.resource}/${req.subresource}` : req.resource;
+  return rules.some(
+    (r) =>
+      (r.apiGroups.includes(req.apiGroup) || r.apiGroups.includes('*')) &&
+      (r.resources.includes(resource) || r.resources.includes('*')) &&
+      (r.verbs.includes(req.verb) || r.verbs.includes('*')),
+  );
+}
