@@ -42,10 +42,16 @@ const NEEDS: Need[] = [
     verbs: ['update'],
   },
   {
-    why: 'children applied and pruned (config, Services); generated Secrets; user migration ConfigMaps and auth Secrets are labelled',
+    why: 'children applied and pruned (config, Services); user migration ConfigMaps are labelled',
     apiGroups: [''],
-    resources: ['configmaps', 'secrets', 'services'],
+    resources: ['configmaps', 'services'],
     verbs: OWN,
+  },
+  {
+    why: 'generated Secrets (never deleted: garbage collection or Retain decides); a user auth Secret is labelled',
+    apiGroups: [''],
+    resources: ['secrets'],
+    verbs: [...READ, 'create', 'patch'],
   },
   {
     why: 'pod readiness and roles; Redis role labels (patch); Redis rolling restarts (delete)',

@@ -57,6 +57,25 @@ async function helmCmd(...args: string[]): Promise<string> {
   }
 }
 
+/** helm install of the chart with the local images (and `extra` flags), CRDs adopted first. */
+async function install(...extra: string[]): Promise<void> {
+  await adoptCrds(opsNs);
+  await helmCmd(
+    'install',
+    RELEASE,
+    CHART,
+    '-n',
+    opsNs,
+    '--create-namespace',
+    ...localValues(),
+    ...extra,
+    ...WAIT,
+  );
+}
+const WAIT = ['--wait', '--timeout', '5m'];
+const upgrade = (chart: string, ...extra: string[]) =>
+  helmCmd('upgrade', RELEASE, chart, '-n', opsNs, '--reuse-values', ...extra, ...WAIT);
+
 /** --set values that point the chart at the images built on this machine. */
 function localValues(): string[] {
   const image = operatorImage();
@@ -109,6 +128,26 @@ const dbReady = async (namespace: string) => {
     ? db
     : undefined;
 };
+/** Waits until the object's condition `type` passes `ok`, and returns the object. */
+const whenCondition = (get: () => Promise<Db>, type: string, ok: (c: Cond) => boolean, timeoutMs = 240_000) =>
+  eventually(
+    async () => {
+      const o = await get();
+      const c = cond(o, type);
+      return c && ok(c) ? o : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+/** A spec change of the database (a new generation to observe). */
+const changeSpec = (slowQueryMs: number) =>
+  client.patch<Db>(
+    Resources.HomeOpsDatabase,
+    app.name,
+    DB,
+    { spec: { monitoring: { slowQueryMs } } },
+    MERGE_PATCH,
+  );
 const exists = (p: Promise<unknown>) =>
   p.then(
     () => true,
@@ -185,19 +224,7 @@ afterAll(async () => {
 
 describe('the Helm chart on the real node', () => {
   it('installs: two operator pods from the image built here, one holding the Lease; the full sample becomes Ready', async () => {
-    await adoptCrds(opsNs);
-    await helmCmd(
-      'install',
-      RELEASE,
-      CHART,
-      '-n',
-      opsNs,
-      '--create-namespace',
-      ...localValues(),
-      '--wait',
-      '--timeout',
-      '5m',
-    );
+    await install();
     const pods = await eventually(() => readyPods(opsNs, 2), 120_000);
     const names = pods.map((p) => p.metadata.name!);
     const holder = await eventually(
@@ -265,13 +292,7 @@ describe('the Helm chart on the real node', () => {
       expect(handover).toBeLessThan(LEASE_SECONDS + 2 * RETRY_SECONDS + 3);
       expect(after.spec?.holderIdentity).not.toBe(leader);
       // The new leader reconciles: a spec change is observed.
-      await client.patch(
-        Resources.HomeOpsDatabase,
-        app.name,
-        DB,
-        { spec: { monitoring: { slowQueryMs: 900 } } },
-        MERGE_PATCH,
-      );
+      await changeSpec(900);
       await eventually(() => dbReady(app.name), 60_000, 500);
       expect(notReady).toEqual([]);
     } finally {
@@ -283,19 +304,7 @@ describe('the Helm chart on the real node', () => {
 
   it('upgrades: a changed value rolls the operator; a changed CRD is updated in the cluster', async () => {
     const old = (await operatorPods(opsNs)).map((p) => p.metadata.name!);
-    await helmCmd(
-      'upgrade',
-      RELEASE,
-      CHART,
-      '-n',
-      opsNs,
-      '--reuse-values',
-      '--set',
-      'operator.logLevel=debug',
-      '--wait',
-      '--timeout',
-      '5m',
-    );
+    await upgrade(CHART, '--set', 'operator.logLevel=debug');
     const pods = await eventually(async () => {
       const ready = await readyPods(opsNs, 2);
       return ready?.every((p) => !old.includes(p.metadata.name!)) ? ready : undefined;
@@ -313,14 +322,14 @@ describe('the Helm chart on the real node', () => {
       description: 'Added by the upgrade test.',
     };
     writeFileSync(crdFile, stringify(crd));
-    await helmCmd('upgrade', RELEASE, dir, '-n', opsNs, '--reuse-values', '--wait', '--timeout', '5m');
+    await upgrade(dir);
     const field = (o: string) =>
       JSON.parse(o).spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.upgradeProbe;
     expect(field(await kubectl('get', 'crd', 'homeopsdatabases.homeops.io', '-o', 'json'))).toMatchObject({
       type: 'string',
     });
     // And back to the chart as it is.
-    await helmCmd('upgrade', RELEASE, CHART, '-n', opsNs, '--reuse-values', '--wait', '--timeout', '5m');
+    await upgrade(CHART);
     expect(field(await kubectl('get', 'crd', 'homeopsdatabases.homeops.io', '-o', 'json'))).toBeUndefined();
     await eventually(() => dbReady(app.name), 120_000, 1000);
   });
@@ -336,13 +345,7 @@ describe('the Helm chart on the real node', () => {
     expect(await exists(getDb(app.name))).toBe(true);
     expect(await psqlInPod(app.name, `${DB}-0`, 'SELECT v FROM helm_kept')).toBe('kept');
     // Nothing reconciles now: a spec change stays unobserved.
-    const changed = await client.patch<Db>(
-      Resources.HomeOpsDatabase,
-      app.name,
-      DB,
-      { spec: { monitoring: { slowQueryMs: 700 } } },
-      MERGE_PATCH,
-    );
+    const changed = await changeSpec(700);
     await new Promise((r) => setTimeout(r, 5000));
     const unobserved = await getDb(app.name);
     expect(unobserved.metadata.generation).toBe(changed.metadata.generation);
@@ -351,20 +354,7 @@ describe('the Helm chart on the real node', () => {
   });
 
   it('with watchNamespaces: Roles only, works in its namespaces, ignores a resource outside them, no RBAC error', async () => {
-    await adoptCrds(opsNs);
-    await helmCmd(
-      'install',
-      RELEASE,
-      CHART,
-      '-n',
-      opsNs,
-      ...localValues(),
-      '--set',
-      `watchNamespaces={${watched.name}}`,
-      '--wait',
-      '--timeout',
-      '5m',
-    );
+    await install('--set', `watchNamespaces={${watched.name}}`);
     expect(await kubectl('get', 'clusterrole,clusterrolebinding', '-l', SELECTOR, '-o', 'name')).toBe('');
     const tier = (namespace: string) => ({
       apiVersion: 'homeops.io/v1alpha1',
@@ -390,39 +380,25 @@ describe('the Helm chart on the real node', () => {
       },
     });
     const getTier = (ns: string, name: string) => client.get<Db>(Resources.CacheTier, ns, name);
-    capture(
-      'cachetier-ready',
-      await eventually(
-        async () => {
-          const t = await getTier(watched.name, 'cache');
-          return cond(t, 'Ready')?.status === 'True' ? t : undefined;
-        },
-        240_000,
-        1000,
-      ),
-    );
-    capture(
-      'cachetier-stalled',
-      await eventually(
-        async () => {
-          const t = await getTier(watched.name, 'toobig');
-          return cond(t, 'Stalled')?.status === 'True' ? t : undefined;
-        },
+    const states: [string, () => Promise<Db>, string, (c: Cond) => boolean, number][] = [
+      ['cachetier-ready', () => getTier(watched.name, 'cache'), 'Ready', (c) => c.status === 'True', 240_000],
+      [
+        'cachetier-stalled',
+        () => getTier(watched.name, 'toobig'),
+        'Stalled',
+        (c) => c.status === 'True',
         60_000,
-        1000,
-      ),
-    );
-    capture(
-      'homeopsdatabase-image-pull',
-      await eventually(
-        async () => {
-          const o = await client.get<Db>(Resources.HomeOpsDatabase, watched.name, 'badimage');
-          return /Image|Pull/.test(cond(o, 'Ready')?.reason ?? '') ? o : undefined;
-        },
+      ],
+      [
+        'homeopsdatabase-image-pull',
+        () => client.get<Db>(Resources.HomeOpsDatabase, watched.name, 'badimage'),
+        'Ready',
+        (c) => /Image|Pull/.test(c.reason ?? ''),
         120_000,
-        1000,
-      ),
-    );
+      ],
+    ];
+    for (const [fixture, get, type, ok, timeout] of states)
+      capture(fixture, await whenCondition(get, type, ok, timeout));
     // Outside: no status, nothing made, and the database of the first install untouched too.
     await new Promise((r) => setTimeout(r, 10_000));
     const ignored = await getTier(outside.name, 'cache');
@@ -487,13 +463,7 @@ describe('the Helm chart on the real node', () => {
         ).trim(),
       ).not.toBe('');
     // It reconciles the database the chart's operator left behind.
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      app.name,
-      DB,
-      { spec: { monitoring: { slowQueryMs: 800 } } },
-      MERGE_PATCH,
-    );
+    await changeSpec(800);
     await eventually(() => dbReady(app.name), 120_000, 1000);
     // The third kind under the plain install: a replica of the database, and one of nothing.
     const rs = (name: string, database: string) => ({
@@ -504,28 +474,24 @@ describe('the Helm chart on the real node', () => {
     });
     await client.create(Resources.ReplicaSet, rs('read', DB));
     await client.create(Resources.ReplicaSet, rs('orphan', 'no-such-database'));
-    capture(
-      'replicaset-ready',
-      await eventually(
-        async () => {
-          const o = await client.get<Db>(Resources.ReplicaSet, app.name, 'read');
-          return cond(o, 'Ready')?.status === 'True' ? o : undefined;
-        },
+    const states: [string, () => Promise<Db>, string, (c: Cond) => boolean, number][] = [
+      [
+        'replicaset-ready',
+        () => client.get<Db>(Resources.ReplicaSet, app.name, 'read'),
+        'Ready',
+        (c) => c.status === 'True',
         240_000,
-        1000,
-      ),
-    );
-    capture(
-      'replicaset-database-missing',
-      await eventually(
-        async () => {
-          const o = await client.get<Db>(Resources.ReplicaSet, app.name, 'orphan');
-          return cond(o, 'Ready')?.reason === 'DatabaseNotFound' ? o : undefined;
-        },
+      ],
+      [
+        'replicaset-database-missing',
+        () => client.get<Db>(Resources.ReplicaSet, app.name, 'orphan'),
+        'Ready',
+        (c) => c.reason === 'DatabaseNotFound',
         60_000,
-        1000,
-      ),
-    );
+      ],
+    ];
+    for (const [fixture, get, type, ok, timeout] of states)
+      capture(fixture, await whenCondition(get, type, ok, timeout));
     for (const name of ['read', 'orphan']) await client.delete(Resources.ReplicaSet, app.name, name);
     expect(await operatorLogs(PLAIN_NS)).not.toMatch(/forbidden/i);
   });

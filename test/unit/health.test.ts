@@ -27,7 +27,22 @@ type Obj = {
   metadata: { generation?: number };
   status?: { conditions?: { type: string; status: string; reason?: string; lastTransitionTime?: string }[] };
 };
-const load = (name: string): Obj => JSON.parse(readFileSync(join(fixtures, `${name}.json`), 'utf8'));
+/**
+ * A fixture as if captured just now: every condition's lastTransitionTime moved by the same
+ * amount so that the newest is one second ago (the Argo CD check's timeout counts from it).
+ */
+function load(name: string): Obj {
+  const o: Obj = JSON.parse(readFileSync(join(fixtures, `${name}.json`), 'utf8'));
+  const conds = o.status?.conditions ?? [];
+  const newest = Math.max(...conds.map((c) => Date.parse(c.lastTransitionTime ?? '') || 0));
+  const shift = Date.now() - 1000 - newest;
+  for (const c of conds)
+    if (c.lastTransitionTime)
+      c.lastTransitionTime = new Date(Date.parse(c.lastTransitionTime) + shift)
+        .toISOString()
+        .replace(/\.\d+Z$/, 'Z');
+  return o;
+}
 
 function judge(o: Obj): { argocd: string; kstatus: string; message: string } {
   const dir = mkdtempSync(join(tmpdir(), 'homeops-health-'));
