@@ -32,3 +32,10 @@ only=${1:-all}
 [[ $only == all || $only == promtool ]] && build promtool "" github.com/prometheus/prometheus/cmd/promtool
 [[ $only == all || $only == health ]] && build health "" .
 for t in etcd kube kwok coredns helm promtool health; do echo "$t=$(tool_dir $t)"; done
+# The Prometheus Operator's CRDs, to check the chart's ServiceMonitor and PrometheusRule on the
+# API server: its module from the Go module proxy (Go's module cache keeps it), nothing built.
+if [[ $only == all || $only == promcrds ]]; then
+  dir=$(cd /tmp && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | sed -nE 's/^\t"Dir": "(.*)",?$/\1/p')
+  [ -n "$dir" ] || die "could not download the Prometheus Operator module $PROMETHEUS_OPERATOR_VERSION"
+  echo "promcrds=$dir/example/prometheus-operator-crd"
+fi

@@ -12,6 +12,8 @@ KUBE_VERSION=v1.35.4
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.22.0
+# The Prometheus Operator's CRDs (ServiceMonitor, PrometheusRule), from its Go module's example/.
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -1,16 +1,37 @@
 /**
  * The chart's output accepted by the real API server: `helm template` piped to a server-side dry
  * run (admission, schema validation of every object, RBAC escalation checks of the roles), in
- * both RBAC modes. ServiceMonitor and PrometheusRule need the Prometheus Operator's CRDs, which
- * this cluster does not have: promtool checks the rules (test/unit/alerts.test.ts).
+ * both RBAC modes; the ServiceMonitor and PrometheusRule against the Prometheus Operator's own
+ * CRDs (from its Go module, pinned in hack/lib.sh). promtool checks the rules themselves
+ * (test/unit/alerts.test.ts).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { KUBE_VERSION } from '../../src/cmd/gen-chart.ts';
 import { CHART, helm } from '../support/chart.ts';
 
 const run = promisify(execFile);
+const repo = join(import.meta.dirname, '..', '..');
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = execFile(
+    `${inject('kubectlPath')}/kubectl`,
+    ['--kubeconfig', inject('kubeconfig'), ...args],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  child.stdin!.end(input ?? '');
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)));
+  if (code !== 0) throw new Error(`kubectl ${args[0]} failed:\n${err}`);
+  return out;
+}
 
 async function dryRun(set: string[]): Promise<string> {
   const { stdout: rendered } = await run(
@@ -27,31 +48,12 @@ async function dryRun(set: string[]): Promise<string> {
     ],
     { maxBuffer: 64 * 1024 * 1024 },
   );
-  const kubectl = `${inject('kubectlPath')}/kubectl`;
-  const child = execFile(
-    kubectl,
-    [
-      '--kubeconfig',
-      inject('kubeconfig'),
-      'apply',
-      '--server-side',
-      '--dry-run=server',
-      '--force-conflicts',
-      '-f',
-      '-',
-    ],
-    {
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  child.stdin!.end(rendered);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)));
-  if (code !== 0) throw new Error(`server-side dry run refused the chart:\n${err}`);
-  return out;
+  return kubectl(
+    ['apply', '--server-side', '--dry-run=server', '--force-conflicts', '-f', '-'],
+    rendered,
+  ).catch((e) => {
+    throw new Error(`server-side dry run refused the chart: ${(e as Error).message}`);
+  });
 }
 
 describe('the chart on the API server (server-side dry run)', () => {
@@ -65,6 +67,39 @@ describe('the chart on the API server (server-side dry run)', () => {
       'configmap/homeops-operator-dashboard',
     ])
       expect(out).toContain(`${kind} serverside-applied (server dry run)`);
+  });
+
+  it("has a ServiceMonitor and a PrometheusRule the Prometheus Operator's CRDs accept", async () => {
+    const out = execFileSync('bash', [join(repo, 'hack', 'build-tools.sh'), 'promcrds'], {
+      encoding: 'utf8',
+    });
+    const dir = /^promcrds=(.*)$/m.exec(out)![1]!;
+    for (const crd of ['servicemonitors', 'prometheusrules'])
+      await kubectl([
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '-f',
+        join(dir, `monitoring.coreos.com_${crd}.yaml`),
+      ]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/servicemonitors.monitoring.coreos.com',
+      'crd/prometheusrules.monitoring.coreos.com',
+    ]);
+    const applied = await dryRun([
+      'serviceMonitor.enabled=true',
+      'serviceMonitor.additionalLabels.release=kube-prometheus-stack',
+      'prometheusRule.enabled=true',
+      'prometheusRule.disabled={HomeOpsSlowQueries}',
+    ]);
+    expect(applied).toContain(
+      'servicemonitor.monitoring.coreos.com/homeops-operator serverside-applied (server dry run)',
+    );
+    expect(applied).toContain(
+      'prometheusrule.monitoring.coreos.com/homeops-operator serverside-applied (server dry run)',
+    );
   });
 
   it('is accepted with watchNamespaces, Roles only', async () => {
