@@ -69,6 +69,10 @@ describe('samples', () => {
   });
 
   it('lists all three kinds in the homeops category', async () => {
+    // kubectl resolves categories from its discovery cache (~/.kube/cache, kept for hours and
+    // shared by every kubectl on the machine): refresh it, or a cache made before the CRDs
+    // existed answers "no resource type homeops".
+    await kubectl('api-resources', '--cached=false', '-o', 'name');
     const out = await kubectl('get', 'homeops', '-n', ns.name, '-o', 'name');
     expect(out).toContain('homeopsdatabase.homeops.io/homeops');
     expect(out).toContain('cachetier.homeops.io/cache');

@@ -66,7 +66,10 @@ function observeCluster(db: HomeOpsDatabase, ctx: ReconcileContext): ClusterView
   const ready = (kind: 'StatefulSet' | 'Deployment', name: string) =>
     cached<KubeObject & { status?: { readyReplicas?: number } }>(ctx, kind, ns, name)?.status
       ?.readyReplicas ?? 0;
-  const primaryPodReady = ready('StatefulSet', n.statefulSet) >= 1;
+  const pod = cached<KubeObject & Parameters<typeof podProblem>[0]>(ctx, 'Pod', ns, n.pod);
+  // A primary pod being deleted is not a primary: the StatefulSet's readyReplicas may count it
+  // until it is gone, and may never show 0 if its replacement is Ready by the next status sync.
+  const primaryPodReady = ready('StatefulSet', n.statefulSet) >= 1 && !pod?.metadata.deletionTimestamp;
   return {
     primaryPodReady,
     poolerReadyInstances: db.spec.pooler.enabled ? ready('Deployment', n.pooler) : 0,
@@ -74,7 +77,7 @@ function observeCluster(db: HomeOpsDatabase, ctx: ReconcileContext): ClusterView
     ...(primaryPodReady
       ? {}
       : {
-          podIssue: podProblem(cached<KubeObject & Parameters<typeof podProblem>[0]>(ctx, 'Pod', ns, n.pod)),
+          podIssue: podProblem(pod),
         }),
   };
 }
@@ -317,11 +320,12 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     .owns(Resources.Deployment, { reads: readyReplicas })
     .owns(Resources.PodDisruptionBudget)
     .owns(Resources.Secret)
-    // Only a pod that will not start by itself wakes its database (a pod becoming Ready moves
-    // its StatefulSet's status, which does): pods' many ordinary updates cost no reconcile.
+    // Only a pod that will not start by itself, or one being deleted, wakes its database (a pod
+    // becoming Ready moves its StatefulSet's status, which does): pods' many ordinary updates
+    // cost no reconcile.
     .watches(Resources.Pod, (p) => {
       const db = p.metadata.labels?.['homeops.io/database'];
-      return db && podProblem(p as Parameters<typeof podProblem>[0])
+      return db && (p.metadata.deletionTimestamp || podProblem(p as Parameters<typeof podProblem>[0]))
         ? [keyOf({ metadata: { namespace: p.metadata.namespace, name: db } })]
         : [];
     })
