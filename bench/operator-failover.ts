@@ -10,15 +10,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { helmBinary } from '../src/cmd/gen-chart.ts';
 import type { KubeObject } from '../src/runtime/client.ts';
 import { Resources } from '../src/runtime/types.ts';
+import { adoptCrdCommands } from '../test/support/chart.ts';
 import { freezePod } from '../test/support/freezer.ts';
 import { benchCluster, median, sleep, waitFor } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const repo = join(import.meta.dirname, '..');
 const { sh, kubeconfig, client, ns } = await benchCluster('bench-opfo');
-const helmBin = join(sh('bash hack/build-tools.sh helm | sed -n "s/^helm=//p"'), 'helm');
+const helmBin = helmBinary();
 const helm = (...args: string[]) =>
   execFileSync(helmBin, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', cwd: repo });
 const RELEASE = 'homeops-operator';
@@ -48,10 +50,8 @@ async function handover(old: string, from: number): Promise<number> {
 
 const image = sh('bash hack/images.sh ref operator');
 const at = image.lastIndexOf(':');
-for (const plural of ['homeopsdatabases', 'cachetiers', 'replicasets'])
-  sh(
-    `eval "$(bash hack/cluster.sh env)"; kubectl label crd ${plural}.homeops.io app.kubernetes.io/managed-by=Helm --overwrite >/dev/null; kubectl annotate crd ${plural}.homeops.io meta.helm.sh/release-name=${RELEASE} meta.helm.sh/release-namespace=${ns} --overwrite >/dev/null`,
-  );
+for (const args of adoptCrdCommands(RELEASE, ns))
+  sh(`eval "$(bash hack/cluster.sh env)"; kubectl ${args.map((a) => `'${a}'`).join(' ')} >/dev/null`);
 try {
   const t0 = Date.now();
   helm(

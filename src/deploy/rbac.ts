@@ -7,6 +7,8 @@
  * refused the operator.
  */
 
+import { Document, isMap, isSeq } from 'yaml';
+
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
@@ -107,18 +109,11 @@ export const LEADER_RULES: PolicyRule[] = [
 /** The rules with the reason of each as a comment, as the chart's files carry them. */
 export function rulesYaml(rules: readonly PolicyRule[], withReasons = true): string {
   const why = new Map(NEEDS.map((n) => [n.resources.join(','), n.why]));
-  return rules
-    .map((r) => {
-      const reason = withReasons ? why.get(r.resources.join(',')) : undefined;
-      const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
-      return [
-        ...(reason ? [`# ${reason}`] : []),
-        `- apiGroups: ${list(r.apiGroups)}`,
-        `  resources: ${list(r.resources)}`,
-        `  verbs: ${list(r.verbs)}`,
-      ].join('\n');
-    })
-    .join('\n');
+  const doc = new Document(rules);
+  if (withReasons && isSeq(doc.contents))
+    for (const [i, item] of doc.contents.items.entries())
+      if (isMap(item)) item.commentBefore = ` ${why.get(rules[i]!.resources.join(',')) ?? ''}`;
+  return doc.toString();
 }
 
 /** Whether `rules` allow one request's attributes, as the RBAC authorizer decides it. */

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { KubeApiError, KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
 import { Resources } from '../../src/runtime/types.ts';
-import { CHART, helm } from '../support/chart.ts';
+import { adoptCrdCommands, CHART, helm } from '../support/chart.ts';
 import { installCrds } from '../support/crds.ts';
 import { freezePod } from '../support/freezer.ts';
 import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
@@ -96,17 +96,7 @@ function localValues(): string[] {
  * documents it: its ownership label and annotations. The README gives the same commands.
  */
 async function adoptCrds(namespace: string): Promise<void> {
-  for (const plural of ['homeopsdatabases', 'cachetiers', 'replicasets']) {
-    await kubectl('label', 'crd', `${plural}.homeops.io`, 'app.kubernetes.io/managed-by=Helm', '--overwrite');
-    await kubectl(
-      'annotate',
-      'crd',
-      `${plural}.homeops.io`,
-      `meta.helm.sh/release-name=${RELEASE}`,
-      `meta.helm.sh/release-namespace=${namespace}`,
-      '--overwrite',
-    );
-  }
+  for (const args of adoptCrdCommands(RELEASE, namespace)) await kubectl(...args);
 }
 
 const operatorPods = async (namespace: string) =>

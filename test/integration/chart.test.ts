@@ -9,7 +9,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { KUBE_VERSION } from '../../src/cmd/gen-chart.ts';
+import { KUBE_VERSION, toolDir } from '../../src/cmd/gen-chart.ts';
 import { CHART, helm } from '../support/chart.ts';
 
 const run = promisify(execFile);
@@ -70,10 +70,7 @@ describe('the chart on the API server (server-side dry run)', () => {
   });
 
   it("has a ServiceMonitor and a PrometheusRule the Prometheus Operator's CRDs accept", async () => {
-    const out = execFileSync('bash', [join(repo, 'hack', 'build-tools.sh'), 'promcrds'], {
-      encoding: 'utf8',
-    });
-    const dir = /^promcrds=(.*)$/m.exec(out)![1]!;
+    const dir = toolDir('promcrds');
     for (const crd of ['servicemonitors', 'prometheusrules'])
       await kubectl([
         'apply',

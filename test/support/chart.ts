@@ -26,6 +26,23 @@ export interface Rendered {
   [k: string]: unknown;
 }
 
+/**
+ * The kubectl calls that let a release adopt CRDs another tool applied (the other test files,
+ * a user's earlier `kubectl apply`): Helm's ownership label and annotations, as the README gives.
+ */
+export const adoptCrdCommands = (release: string, namespace: string): string[][] =>
+  ['homeopsdatabases', 'cachetiers', 'replicasets'].flatMap((plural) => [
+    ['label', 'crd', `${plural}.homeops.io`, 'app.kubernetes.io/managed-by=Helm', '--overwrite'],
+    [
+      'annotate',
+      'crd',
+      `${plural}.homeops.io`,
+      `meta.helm.sh/release-name=${release}`,
+      `meta.helm.sh/release-namespace=${namespace}`,
+      '--overwrite',
+    ],
+  ]);
+
 /** `helm template` of the chart with `--set` values, parsed. */
 export function renderChart(set: string[] = [], namespace = 'homeops-system'): Rendered[] {
   const out = execFileSync(

@@ -11,14 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { toolDir } from '../../src/cmd/gen-chart.ts';
 import { ALERTS, ruleGroups } from '../../src/deploy/alerts.ts';
 import { exportedSeries, renderChart } from '../support/chart.ts';
 
-const repo = join(import.meta.dirname, '..', '..');
-const promtool = () => {
-  const out = execFileSync('bash', [join(repo, 'hack', 'build-tools.sh'), 'promtool'], { encoding: 'utf8' });
-  return join(/^promtool=(.*)$/m.exec(out)![1]!, 'promtool');
-};
+const promtool = () => join(toolDir('promtool'), 'promtool');
 
 const DB = { namespace: 'shop', name: 'orders' };
 const RS = { namespace: 'shop', replicaset: 'orders-read' };

@@ -10,18 +10,14 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { toolDir } from '../../src/cmd/gen-chart.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const fixtures = join(repo, 'test', 'fixtures', 'health');
 const script = join(repo, 'manifests', 'argocd', 'health.lua');
 
 let bin: string | undefined;
-const health = () => {
-  if (bin) return bin;
-  const out = execFileSync('bash', [join(repo, 'hack', 'build-tools.sh'), 'health'], { encoding: 'utf8' });
-  bin = join(/^health=(.*)$/m.exec(out)![1]!, 'health');
-  return bin;
-};
+const health = () => (bin ??= join(toolDir('health'), 'health'));
 
 type Obj = {
   metadata: { generation?: number };
