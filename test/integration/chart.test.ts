@@ -5,7 +5,7 @@
  * CRDs (from its Go module, pinned in hack/lib.sh). promtool checks the rules themselves
  * (test/unit/alerts.test.ts).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
@@ -13,7 +13,6 @@ import { KUBE_VERSION, toolDir } from '../../src/cmd/gen-chart.ts';
 import { CHART, helm } from '../support/chart.ts';
 
 const run = promisify(execFile);
-const repo = join(import.meta.dirname, '..', '..');
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const child = execFile(
