@@ -21,6 +21,11 @@ KCM_PORT=${HOMEOPS_KCM_PORT:-50257}
 SCHED_PORT=${HOMEOPS_SCHEDULER_PORT:-50259}
 KWOK_PORT=${HOMEOPS_KWOK_PORT:-50247}
 NODES=${HOMEOPS_KWOK_NODES:-2}
+# Client-side QPS of the controller-manager's controllers and the scheduler (upstream defaults:
+# 20 and 50). At 1,000 databases each of the StatefulSet, ReplicaSet and endpoint controllers
+# ran at its 20 requests/s cap for ten minutes (the audit log, per user): the cluster, not the
+# operator, set the pace. Large clusters raise these too.
+CP_QPS=${HOMEOPS_CONTROL_PLANE_QPS:-100}
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 REAL_NODE=${HOMEOPS_REAL_NODE:-1}
 source "$HACK_DIR/node.sh"
@@ -247,12 +252,14 @@ AUDIT
     --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
     --use-service-account-credentials=true --leader-elect=false \
     --enable-hostpath-provisioner=true \
-    --concurrent-gc-syncs 5 --node-monitor-grace-period 60s --v 1
+    --concurrent-gc-syncs 5 --node-monitor-grace-period 60s \
+    --kube-api-qps "$CP_QPS" --kube-api-burst "$((CP_QPS * 2))" --v 1
   start kube-scheduler "$KUBE_BIN/kube-scheduler" \
     --kubeconfig "$CL_DIR/kube-scheduler.kubeconfig" \
     --authentication-kubeconfig "$CL_DIR/kube-scheduler.kubeconfig" \
     --authorization-kubeconfig "$CL_DIR/kube-scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --cert-dir "$CL_DIR/scheduler-certs" \
+    --kube-api-qps "$CP_QPS" --kube-api-burst "$((CP_QPS * 2))" \
     --leader-elect=false --v 1
   start kwok "$KWOK_BIN" --kubeconfig "$CL_DIR/kwok.kubeconfig" --config "$CL_DIR/kwok.yaml" \
     --server-address "127.0.0.1:$KWOK_PORT"

@@ -15,7 +15,7 @@ export function registerControllers(manager: Manager, config: RuntimeConfig, end
     redis: config.redisImage,
   };
   const opts = { endpointMap, serviceAddresses: config.serviceAddresses, images };
-  registerHomeOpsDatabaseController(manager, opts);
+  registerHomeOpsDatabaseController(manager, { ...opts, probeConcurrency: config.probeConcurrency });
   registerReplicaSetController(manager, opts);
   registerCacheTierController(manager, opts);
   registerDatabaseJobsController(manager, { operatorImage: config.operatorImage });

@@ -36,9 +36,23 @@ export interface ReconcileContext {
 export interface Reconciler<T extends KubeObject> {
   /** Drives the world toward `obj`'s spec; `obj` comes from the cache. */
   reconcile(obj: T, ctx: ReconcileContext): Promise<Result | undefined>;
-  /** With `finalizer` set: runs once when `obj` is being deleted, before the finalizer is removed. */
+  /**
+   * With `finalizer` (or a retired one) set: runs once when `obj` is being deleted, before the
+   * finalizer is removed. Only for work that must happen while the object still exists.
+   */
   cleanup?(obj: T, ctx: ReconcileContext): Promise<Result | undefined>;
   finalizer?: string;
+  /**
+   * Finalizers an earlier version of the controller added and this one no longer needs: removed
+   * from a live object when it is next reconciled, and from a deleting one after `cleanup`, so
+   * that no object waits forever for a finalizer nobody handles.
+   */
+  retiredFinalizers?: readonly string[];
+  /**
+   * The object is gone from the cache: drop what is kept in memory for it (metrics series, last
+   * measurements). No request: the object no longer exists.
+   */
+  forget?(key: { namespace: string | undefined; name: string }): void;
 }
 
 export interface ControllerOptions {
@@ -154,6 +168,7 @@ export class Controller<T extends KubeObject> {
     try {
       if (!obj) {
         log.debug('gone from the cache; nothing to do');
+        this.reconciler.forget?.({ namespace, name });
         this.queue.forget(key);
         return;
       }
@@ -194,24 +209,31 @@ export class Controller<T extends KubeObject> {
   /** Finalizer handling around the reconciler: add before side effects, clean up once on delete. */
   private async step(obj: T, ctx: ReconcileContext): Promise<Result | undefined> {
     const finalizer = this.reconciler.finalizer;
-    if (finalizer && obj.metadata.deletionTimestamp) {
-      if (!hasFinalizer(obj, finalizer)) return undefined;
+    const retired = (this.reconciler.retiredFinalizers ?? []).filter((f) => hasFinalizer(obj, f));
+    if (obj.metadata.deletionTimestamp) {
+      const held = [...(finalizer && hasFinalizer(obj, finalizer) ? [finalizer] : []), ...retired];
+      if (!held.length) return undefined;
       const uid = obj.metadata.uid!;
       if (!this.cleanedUp.has(uid)) {
         const r = await this.reconciler.cleanup?.(obj, ctx);
         if (r?.requeueAfterMs !== undefined) return r; // cleanup not finished yet
         this.cleanedUp.add(uid);
       }
-      await removeFinalizer(this.writer.client, this.type, obj, finalizer);
-      ctx.log.info('cleanup done; finalizer removed');
+      await removeFinalizer(this.writer.client, this.type, obj, held);
+      ctx.log.info({ finalizers: held }, 'cleanup done; finalizer removed');
       return undefined;
     }
-    if (obj.metadata.deletionTimestamp) return undefined;
     let current = obj;
-    if (finalizer && !hasFinalizer(obj, finalizer)) {
+    if (retired.length) {
+      const patched = await removeFinalizer(this.writer.client, this.type, obj, retired);
+      if (!patched) return undefined;
+      current = trim(patched as never) as T;
+      ctx.log.info({ finalizers: retired }, 'removed a finalizer this version no longer uses');
+    }
+    if (finalizer && !hasFinalizer(current, finalizer)) {
       // Go on with the object the patch returned: a trip to the back of the queue for the
       // finalizer's own update event costs a new resource seconds when the queue is long.
-      current = trim((await addFinalizer(this.writer.client, this.type, obj, finalizer)) as never) as T;
+      current = trim((await addFinalizer(this.writer.client, this.type, current, finalizer)) as never) as T;
     }
     return this.reconciler.reconcile(this.parse ? this.parse(current) : current, ctx);
   }

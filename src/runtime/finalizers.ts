@@ -28,27 +28,34 @@ export async function addFinalizer(
   return client.patch(type, obj.metadata.namespace, obj.metadata.name!, ops, JSON_PATCH);
 }
 
+/** Removes `finalizers` (those `obj` has) in one patch; the object as patched, if it still exists. */
 export async function removeFinalizer(
   client: KubeClient,
   type: ResourceType,
   obj: KubeObject,
-  finalizer: string,
-): Promise<void> {
-  const i = obj.metadata.finalizers?.indexOf(finalizer) ?? -1;
-  if (i < 0) return;
+  finalizers: string | readonly string[],
+): Promise<KubeObject | undefined> {
+  const list = obj.metadata.finalizers ?? [];
+  // From the last index down, so that each remove leaves the earlier indices as they were.
+  const at = [...new Set(typeof finalizers === 'string' ? [finalizers] : finalizers)]
+    .map((f) => list.indexOf(f))
+    .filter((i) => i >= 0)
+    .sort((a, b) => b - a);
+  if (!at.length) return obj;
   try {
-    await client.patch(
+    return await client.patch(
       type,
       obj.metadata.namespace,
       obj.metadata.name!,
-      [
-        { op: 'test', path: `/metadata/finalizers/${i}`, value: finalizer },
+      at.flatMap((i) => [
+        { op: 'test', path: `/metadata/finalizers/${i}`, value: list[i] },
         { op: 'remove', path: `/metadata/finalizers/${i}` },
-      ],
+      ]),
       JSON_PATCH,
     );
   } catch (e) {
     // Gone already: the last finalizer was removed and the object deleted; nothing left to do.
     if (!(e instanceof KubeApiError && e.notFound)) throw e;
+    return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { trim } from './informer.ts';
+import { Interner, trim, UNREAD_FIELDS } from './informer.ts';
 
 describe('trim: what the cache keeps', () => {
   it('drops managedFields but status applies, and the last-applied annotation', () => {
@@ -36,5 +36,46 @@ describe('trim: what the cache keeps', () => {
       },
     });
     expect(t.metadata).toEqual({ name: 'y' });
+  });
+
+  it("drops a kind's unread fields: a pod keeps its labels, deletion and status, not its spec", () => {
+    const pod = {
+      metadata: { name: 'p', labels: { a: 'b' }, deletionTimestamp: 't' },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+      status: { podIP: '198.18.0.9', conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    const t = trim(structuredClone(pod) as never, UNREAD_FIELDS.Pod);
+    expect(t).toEqual({ metadata: pod.metadata, status: pod.status });
+    // Other kinds keep their spec.
+    expect((trim(structuredClone(pod) as never, UNREAD_FIELDS.StatefulSet) as typeof pod).spec).toEqual(
+      pod.spec,
+    );
+  });
+});
+
+describe('Interner: one copy of repeated strings', () => {
+  it('leaves every value equal, and skips the values unique to an object', () => {
+    const i = new Interner();
+    const obj = {
+      metadata: { name: 'db-1', namespace: 'ns', uid: 'u-1', resourceVersion: '7', labels: { a: 'b' } },
+      spec: { containers: [{ image: 'x:1', args: ['a', 'b'] }] },
+      status: { conditions: [{ type: 'Ready', lastTransitionTime: '2026-12-02T06:00:00Z' }] },
+    };
+    const copy = structuredClone(obj);
+    expect(i.walk(copy)).toEqual(obj);
+    // db-1, ns, b (a label value and an arg), x:1, a, Ready; not the uid, the
+    // resourceVersion or the time.
+    expect(i.size).toBe(6);
+    i.walk(structuredClone(obj));
+    expect(i.size).toBe(6);
+  });
+
+  it('empties its table when it is full, so that churn cannot grow it', () => {
+    const i = new Interner(3);
+    for (const s of ['a', 'b', 'c']) i.string(s);
+    expect(i.size).toBe(3);
+    expect(i.string('d')).toBe('d');
+    expect(i.size).toBe(1);
+    expect(i.string('a')).toBe('a');
   });
 });

@@ -1,13 +1,18 @@
 /**
  * Secrets a resource needs, for every kind: created once from the builder (CSPRNG passwords),
- * never rewritten; one the user made first is adopted (the owner's reference and the operator's
- * label added, its data left alone). The Secret cache holds only the operator's own (a label
- * selector), so a Secret missing from it is looked for with one direct read: rare, only until
- * it is adopted or made.
+ * never rewritten; one the user made first is adopted (the builder's labels added, its data left
+ * alone). The Secret cache holds only the operator's own (a label selector), so a Secret missing
+ * from it is looked for with one direct read: rare, only until it is adopted or made.
+ *
+ * Ownership follows `owned` (default true): an owned Secret carries the owner's reference and is
+ * garbage-collected with it; one that must outlive its owner (credentials of retained volumes)
+ * carries none, so no finalizer is needed to keep it. A change of `owned` adds or removes the
+ * reference.
  */
 import { KubeApiError, type KubeObject, MERGE_PATCH } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, Resources } from './types.ts';
+import { ownerRef } from './status.ts';
+import { Resources } from './types.ts';
 
 /**
  * The live Secrets, in the order asked for (one just made is the object the API server
@@ -18,6 +23,7 @@ export async function ensureSecrets(
   ctx: ReconcileContext,
   owner: KubeObject,
   wanted: readonly { name: string; build: () => KubeObject }[],
+  { owned = true }: { owned?: boolean } = {},
 ): Promise<KubeObject[] | undefined> {
   const ns = owner.metadata.namespace;
   // One Secret's round trips do not wait for another's.
@@ -30,8 +36,10 @@ export async function ensureSecrets(
           throw e;
         }));
       if (!live) {
+        const secret = build();
+        secret.metadata.ownerReferences = owned ? [ownerRef(owner)] : undefined;
         try {
-          const made = await ctx.client.create<KubeObject>(Resources.Secret, build());
+          const made = await ctx.client.create<KubeObject>(Resources.Secret, secret);
           ctx.log.info({ secret: name }, 'generated Secret');
           return made;
         } catch (e) {
@@ -39,30 +47,33 @@ export async function ensureSecrets(
           return undefined; // 409: made meanwhile, the cache is behind; its event brings the owner back
         }
       }
-      const owned = (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
-      const labelled = live.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY[MANAGED_BY_LABEL];
-      if (!owned || !labelled) {
-        // A Secret the user made first (or one retained from an earlier resource): adopt it.
-        await ctx.client.patch(
+      const refs = live.metadata.ownerReferences ?? [];
+      const isOwned = refs.some((r) => r.uid === owner.metadata.uid);
+      const labels = build().metadata.labels ?? {};
+      const labelled = Object.entries(labels).every(([k, v]) => live.metadata.labels?.[k] === v);
+      if (isOwned !== owned || !labelled) {
+        // A Secret the user made first, one retained from an earlier resource, or one whose
+        // owner's reclaim policy changed: adopt it, or let it go.
+        const patched = await ctx.client.patch<KubeObject>(
           Resources.Secret,
           ns,
           name,
           {
             metadata: {
-              labels: MANAGED_BY,
-              ...(owned
+              labels,
+              ...(isOwned === owned
                 ? {}
                 : {
-                    ownerReferences: [
-                      ...(live.metadata.ownerReferences ?? []),
-                      ...(build().metadata.ownerReferences ?? []),
-                    ],
+                    ownerReferences: owned
+                      ? [...refs, ownerRef(owner)]
+                      : refs.filter((r) => r.uid !== owner.metadata.uid),
                   }),
             },
           },
           MERGE_PATCH,
         );
-        ctx.log.info({ secret: name }, 'adopted existing Secret');
+        ctx.log.info({ secret: name, owned }, labelled ? 'ownership changed' : 'adopted existing Secret');
+        return patched;
       }
       return live;
     }),

@@ -1,9 +1,10 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { KubeClient } from './client.ts';
+import type { KubeClient, KubeObject } from './client.ts';
 import { microTime } from './events.ts';
 import { fingerprint } from './manager.ts';
 import {
+  APPLIED_DIGEST,
   conditionEvent,
   isSubset,
   ownedPart,
@@ -11,6 +12,7 @@ import {
   statusNeedsWrite,
   statusOwnership,
   Writer,
+  withAppliedDigest,
 } from './status.ts';
 import { Resources } from './types.ts';
 
@@ -218,8 +220,8 @@ describe('Writer: a write the cache has not shown yet is not made twice', () => 
     data: { v },
   });
   const cached = (v: string, resourceVersion: string) => ({
-    ...cm(v),
-    metadata: { ...cm(v).metadata, resourceVersion },
+    ...withAppliedDigest(cm(v)),
+    metadata: { ...withAppliedDigest(cm(v)).metadata, resourceVersion },
   });
 
   it('skips the same apply while the cache holds the version it was made over', async () => {
@@ -235,6 +237,27 @@ describe('Writer: a write the cache has not shown yet is not made twice', () => 
     // Seen, then deleted (pruned): made again at once, not taken for the same unseen creation.
     expect(await writer.applyChild(Resources.ConfigMap, cm('2'), undefined)).toBe(true);
     expect(applied).toHaveLength(5);
+  });
+
+  it('applies a desired object that lost a field: the digest annotation tells it from the live one', async () => {
+    const { applied, writer } = setup();
+    const two = { ...cm('1'), data: { v: '1', w: '2' } };
+    const live = {
+      ...withAppliedDigest(two),
+      metadata: { ...withAppliedDigest(two).metadata, resourceVersion: '3' },
+    };
+    expect(await writer.applyChild(Resources.ConfigMap, two, live)).toBe(false);
+    // `w` is no longer desired: every desired field is still on the live object, yet it is applied.
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), live)).toBe(true);
+    expect(applied).toHaveLength(1);
+    expect((applied[0] as KubeObject).metadata.annotations?.[APPLIED_DIGEST]).toBe(
+      withAppliedDigest(cm('1')).metadata.annotations?.[APPLIED_DIGEST],
+    );
+    // The digest does not depend on an annotation already set, and differs for different content.
+    expect(withAppliedDigest(withAppliedDigest(cm('1')))).toEqual(withAppliedDigest(cm('1')));
+    expect(withAppliedDigest(cm('1')).metadata.annotations?.[APPLIED_DIGEST]).not.toBe(
+      withAppliedDigest(cm('2')).metadata.annotations?.[APPLIED_DIGEST],
+    );
   });
 
   it('makes a child again that was created, seen, and deleted', async () => {

@@ -37,6 +37,28 @@ export function isSubset(desired: unknown, live: unknown): boolean {
   return false;
 }
 
+/**
+ * The annotation that carries a digest of what was last applied to a child. The cache check is
+ * "every desired field has its value on the live object", which cannot see a field the builders
+ * no longer set (a removed resources block, a pooler's keys dropped from a ConfigMap): with the
+ * digest among the desired fields, any change to the desired object, removals included, fails
+ * the check and is applied, and server-side apply removes what the field manager left out.
+ */
+export const APPLIED_DIGEST = 'homeops.io/applied-digest';
+
+/** `desired` with APPLIED_DIGEST set to the digest of the rest of it. */
+export function withAppliedDigest(desired: KubeObject): KubeObject {
+  const { [APPLIED_DIGEST]: _, ...annotations } = desired.metadata.annotations ?? {};
+  const bare = {
+    ...desired,
+    metadata: { ...desired.metadata, annotations: Object.keys(annotations).length ? annotations : undefined },
+  };
+  return {
+    ...desired,
+    metadata: { ...desired.metadata, annotations: { ...annotations, [APPLIED_DIGEST]: digest(bare) } },
+  };
+}
+
 /** A controller ownerReference to `owner`, so the garbage collector deletes the child with it. */
 export function ownerRef(owner: KubeObject): OwnerReference {
   return {
@@ -189,6 +211,7 @@ export class Writer {
    */
   async applyChild(type: ResourceType, desired: KubeObject, live: KubeObject | undefined): Promise<boolean> {
     const key = `${type.apiVersion}/${type.kind}/${desired.metadata.namespace}/${desired.metadata.name}`;
+    desired = withAppliedDigest(desired);
     if (live && isSubset(desired, live)) {
       // The cache has it: forget the write, or a later deletion (a pruned child) would look
       // like the same not-yet-seen creation and never be made again.

@@ -140,7 +140,6 @@ describe('a database on the local servers', () => {
       [Resources.Deployment, 'ready-pooler'],
       [Resources.Service, 'ready-pooler'],
       [Resources.PodDisruptionBudget, 'ready'],
-      [Resources.Secret, 'ready-superuser'],
     ] as const) {
       const child = await client.get(type, ns.name, name);
       expect(child.metadata.ownerReferences?.[0], `${type.kind}/${name}`).toMatchObject({
@@ -148,8 +147,13 @@ describe('a database on the local servers', () => {
         controller: true,
       });
     }
-    // The user's Secret was adopted, its data untouched.
+    // No finalizer: nothing has to happen before a database goes.
+    expect(ready.metadata.finalizers ?? []).toEqual([]);
+    // The user's Secret was adopted (labelled), its data untouched; under Retain (the default)
+    // it has no owner: it must outlive the database, like the volume it opens.
     const s = await secret('ready-superuser');
+    expect(s.metadata.labels?.['homeops.io/database']).toBe('ready');
+    expect(s.metadata.ownerReferences ?? []).toEqual([]);
     expect(Buffer.from(s.data!.password!, 'base64').toString()).toBe(
       dataplane().HOMEOPS_PG_SUPERUSER_PASSWORD,
     );
@@ -368,6 +372,51 @@ describe('credentials', () => {
     );
   });
 
+  it('follows the reclaim policy: owned by the database under Delete, not under Retain', async () => {
+    const owners = async () =>
+      (
+        await Promise.all(['superuser', 'app', 'replication', 'pooler-auth'].map((r) => secret(`gen-${r}`)))
+      ).map((x) => (x.metadata.ownerReferences ?? []).map((o) => o.name).join(','));
+    expect(await owners()).toEqual(['', '', '', '']);
+    const setPolicy = (reclaimPolicy: string) =>
+      client.patch(
+        Resources.HomeOpsDatabase,
+        ns.name,
+        'gen',
+        { spec: { postgres: { storage: { reclaimPolicy } } } },
+        MERGE_PATCH,
+      );
+    await setPolicy('Delete');
+    await eventually(async () => (await owners()).every((o) => o === 'gen'), 30_000);
+    await setPolicy('Retain');
+    await eventually(async () => (await owners()).every((o) => o === ''), 30_000);
+  });
+
+  it('removes the finalizer earlier versions added, from a live database and from a deleted one', async () => {
+    for (const name of ['legacy-live', 'legacy-gone']) {
+      await client.create(Resources.HomeOpsDatabase, {
+        apiVersion: 'homeops.io/v1alpha1',
+        kind: 'HomeOpsDatabase',
+        metadata: { name, namespace: ns.name, finalizers: ['homeops.io/finalizer'] },
+        spec: onKwok({ pooler: { enabled: false } }),
+      });
+    }
+    await client.delete(Resources.HomeOpsDatabase, ns.name, 'legacy-gone');
+    await eventually(async () => {
+      const o = await getDb('legacy-live');
+      return (o.metadata.finalizers ?? []).length === 0 && o.status?.observedGeneration ? o : undefined;
+    }, 30_000);
+    await eventually(
+      () =>
+        getDb('legacy-gone').then(
+          () => undefined,
+          () => true,
+        ),
+      30_000,
+    );
+    await client.delete(Resources.HomeOpsDatabase, ns.name, 'legacy-live');
+  });
+
   it('refuses a malformed Secret with a clear reason, leaves it alone, and goes on once it is fixed', async () => {
     await makeSecret('bad-superuser', { username: 'postgres' });
     await createDb('bad');
@@ -393,18 +442,25 @@ describe('children no longer desired', () => {
     const pooler = [
       [Resources.Deployment, 'nopool-pooler'],
       [Resources.Service, 'nopool-pooler'],
-      [Resources.ConfigMap, 'nopool-pooler-config'],
       [Resources.PodDisruptionBudget, 'nopool-pooler'],
     ] as const;
-    const present = () =>
-      Promise.all(
+    // The pooler's objects, and its files in the database's ConfigMap.
+    const present = async () => [
+      ...(await Promise.all(
         pooler.map(([t, n]) =>
           client.get(t, ns.name, n).then(
             () => true,
             () => false,
           ),
         ),
-      );
+      )),
+      await client
+        .get<KubeObject & { data?: Record<string, string> }>(Resources.ConfigMap, ns.name, 'nopool-config')
+        .then(
+          (cm) => 'pgbouncer-pgbouncer.ini' in (cm.data ?? {}),
+          () => false,
+        ),
+    ];
     await eventually(async () => (await present()).every(Boolean), 60_000);
     await client.patch(
       Resources.HomeOpsDatabase,
@@ -435,7 +491,7 @@ describe('children no longer desired', () => {
       MERGE_PATCH,
     );
     await eventually(async () => (await present()).every(Boolean), 60_000);
-    await client.delete(Resources.HomeOpsDatabase, ns.name, 'nopool');
+    // Deleted in the deletion test below.
   });
 });
 
@@ -463,5 +519,20 @@ describe('deletion', () => {
     expect(pvc.metadata.deletionTimestamp).toBeUndefined();
     const s = await secret('ready-superuser');
     expect(s.metadata.ownerReferences ?? []).toEqual([]);
+  });
+
+  it('under Delete, garbage-collects the Secrets with the database', async () => {
+    // nopool: reclaimPolicy Delete, its Secrets generated and owned.
+    const owned = await secret('nopool-superuser');
+    expect(owned.metadata.ownerReferences?.[0]?.name).toBe('nopool');
+    await client.delete(Resources.HomeOpsDatabase, ns.name, 'nopool');
+    await eventually(
+      () =>
+        secret('nopool-superuser').then(
+          () => undefined,
+          () => true,
+        ),
+      90_000,
+    );
   });
 });

@@ -6,9 +6,8 @@ import { type HomeOpsDatabase, homeOpsDatabase } from '../../api/v1alpha1/index.
 import { DEFAULT_IMAGES } from '../../images.ts';
 import {
   buildChildren,
-  buildPoolerConfigMap,
+  buildConfigMap,
   buildPoolerDeployment,
-  buildPostgresConfigMap,
   buildStatefulSet,
   CHECKSUM_ANNOTATION,
   postgresUid,
@@ -26,7 +25,7 @@ const full = sample('homeopsdatabase-full.yaml');
 type Any = Record<string, any>;
 
 describe('postgresql.conf and pg_hba.conf', () => {
-  const data = buildPostgresConfigMap(full).data as Record<string, string>;
+  const data = buildConfigMap(full).data as Record<string, string>;
   const conf = data['postgresql.conf']!;
 
   it("carries the guide's settings", () => {
@@ -58,7 +57,7 @@ describe('postgresql.conf and pg_hba.conf', () => {
         postgres: { ...full.spec.postgres, timescale: 'enabled' as const, image: undefined },
       },
     };
-    const tsConf = (buildPostgresConfigMap(ts).data as Record<string, string>)['postgresql.conf']!;
+    const tsConf = (buildConfigMap(ts).data as Record<string, string>)['postgresql.conf']!;
     expect(tsConf).toContain("shared_preload_libraries = 'pg_stat_statements,timescaledb'");
     const pod = (buildStatefulSet(ts, 'd').spec as Any).template.spec;
     expect(pod.containers[0].image).toBe(DEFAULT_IMAGES.timescale);
@@ -75,7 +74,7 @@ describe('postgresql.conf and pg_hba.conf', () => {
 });
 
 describe('pgbouncer.ini', () => {
-  const ini = (buildPoolerConfigMap(minimal).data as Record<string, string>)['pgbouncer.ini']!;
+  const ini = (buildConfigMap(minimal).data as Record<string, string>)['pgbouncer-pgbouncer.ini']!;
   it("carries the guide's pool settings and authenticates through auth_query", () => {
     for (const line of [
       'pool_mode = transaction',
@@ -119,7 +118,6 @@ describe('children', () => {
       'Service/homeops-rw',
       'StatefulSet/homeops',
       'PodDisruptionBudget/homeops',
-      'ConfigMap/homeops-pooler-config',
       'Deployment/homeops-pooler',
       'Service/homeops-pooler',
       'PodDisruptionBudget/homeops-pooler',
@@ -202,19 +200,56 @@ describe('images, the image contract and placement', () => {
     expect(c.command).toEqual(['sh', '/etc/homeops/config/start.sh']);
     expect(c.args).toBeUndefined();
     expect(c.env.map((e: Any) => e.name)).not.toContain('POSTGRES_PASSWORD_FILE');
-    const cm = buildPostgresConfigMap(minimal).data as Record<string, string>;
-    expect(Object.keys(cm).sort()).toEqual(['pg_hba.conf', 'postgresql.conf', 'start.sh']);
+    const cm = buildConfigMap(minimal).data as Record<string, string>;
+    expect(Object.keys(cm).sort()).toEqual([
+      'pg_hba.conf',
+      'pgbouncer-pgbouncer.ini',
+      'pgbouncer-start.sh',
+      'postgresql.conf',
+      'start.sh',
+    ]);
     expect(cm['postgresql.conf']).toContain("hba_file = '/etc/homeops/config/pg_hba.conf'");
     const p = (buildPoolerDeployment(minimal, 'd').spec as Any).template.spec;
     expect(p.initContainers).toBeUndefined();
     expect(p.containers[0].command).toEqual(['sh', '/etc/pgbouncer/start.sh']);
-    const pcm = buildPoolerConfigMap(minimal).data as Record<string, string>;
-    expect(pcm['pgbouncer.ini']).toContain('auth_file = /var/run/pgbouncer/userlist.txt');
-    expect(pcm['start.sh']).toContain('> /var/run/pgbouncer/userlist.txt');
+    expect(cm['pgbouncer-pgbouncer.ini']).toContain('auth_file = /var/run/pgbouncer/userlist.txt');
+    expect(cm['pgbouncer-start.sh']).toContain('> /var/run/pgbouncer/userlist.txt');
+  });
+
+  it('share one ConfigMap: each pod mounts only its own files, and a pooler change does not roll the primary', () => {
+    const volume = (spec: Any) => spec.template.spec.volumes.find((v: Any) => v.name === 'config').configMap;
+    const sts = volume(buildStatefulSet(minimal, 'd').spec as Any);
+    const dep = volume(buildPoolerDeployment(minimal, 'd').spec as Any);
+    expect(sts.name).toBe('homeops-config');
+    expect(dep.name).toBe('homeops-config');
+    expect(sts.items.map((i: Any) => i.path).sort()).toEqual(['pg_hba.conf', 'postgresql.conf', 'start.sh']);
+    expect(dep.items).toEqual([
+      { key: 'pgbouncer-pgbouncer.ini', path: 'pgbouncer.ini' },
+      { key: 'pgbouncer-start.sh', path: 'start.sh' },
+    ]);
+    // Every key mounted exists in the ConfigMap.
+    const keys = Object.keys(buildConfigMap(minimal).data as object);
+    for (const i of [...sts.items, ...dep.items]) expect(keys).toContain(i.key);
+    const checksum = (spec: Any) => spec.template.metadata.annotations['homeops.io/config-checksum'];
+    const bigger = {
+      ...minimal,
+      spec: { ...minimal.spec, pooler: { ...minimal.spec.pooler, defaultPoolSize: 7 } },
+    } as HomeOpsDatabase;
+    expect(checksum(buildStatefulSet(bigger, 'd').spec as Any)).toBe(
+      checksum(buildStatefulSet(minimal, 'd').spec as Any),
+    );
+    expect(checksum(buildPoolerDeployment(bigger, 'd').spec as Any)).not.toBe(
+      checksum(buildPoolerDeployment(minimal, 'd').spec as Any),
+    );
+    // The pooler disabled: its keys leave the ConfigMap.
+    const off = { ...minimal, spec: { ...minimal.spec, pooler: { ...minimal.spec.pooler, enabled: false } } };
+    expect(Object.keys(buildConfigMap(off).data as object).some((k) => k.startsWith('pgbouncer-'))).toBe(
+      false,
+    );
   });
 
   it('bootstrap a new cluster beside PGDATA and move it into place only when complete', () => {
-    const script = (buildPostgresConfigMap(full).data as Record<string, string>)['start.sh']!;
+    const script = (buildConfigMap(full).data as Record<string, string>)['start.sh']!;
     const at = (s: string) => {
       const i = script.indexOf(s);
       expect(i, s).toBeGreaterThanOrEqual(0);

@@ -118,16 +118,40 @@ export function postgresProbes() {
   };
 }
 
-export function buildPostgresConfigMap(db: HomeOpsDatabase): KubeObject {
-  const n = names(db);
+/** The primary's files: mounted whole by the StatefulSet. */
+function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
+  return {
+    'postgresql.conf': renderPostgresConf(db.spec, timescaleEnabled(db)),
+    'pg_hba.conf': renderPgHba(),
+    'start.sh': renderPostgresStartScript(db.spec.database.name, db.spec.database.owner),
+  };
+}
+
+/** PgBouncer's files, by their path in its pod (the key in the ConfigMap is `pgbouncer-` + path). */
+function poolerFiles(db: HomeOpsDatabase): Record<string, string> {
+  return {
+    'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, names(db).rwService)),
+    'start.sh': renderPgBouncerStartScript(),
+  };
+}
+const POOLER_KEY_PREFIX = 'pgbouncer-';
+
+/**
+ * One ConfigMap for the database: the primary's files, and PgBouncer's (prefixed) when the
+ * pooler is enabled. Each pod mounts only its own keys, and each pod template's checksum covers
+ * only its own files, so a pooler change never restarts the primary. One object, not two: one
+ * request less per database to converge.
+ */
+export function buildConfigMap(db: HomeOpsDatabase): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: meta(db, n.config, 'config'),
+    metadata: meta(db, names(db).config, 'config'),
     data: {
-      'postgresql.conf': renderPostgresConf(db.spec, timescaleEnabled(db)),
-      'pg_hba.conf': renderPgHba(),
-      'start.sh': renderPostgresStartScript(db.spec.database.name, db.spec.database.owner),
+      ...postgresFiles(db),
+      ...(db.spec.pooler.enabled
+        ? Object.fromEntries(Object.entries(poolerFiles(db)).map(([k, v]) => [`${POOLER_KEY_PREFIX}${k}`, v]))
+        : {}),
     },
   };
 }
@@ -145,7 +169,7 @@ export function buildStatefulSet(
   const n = names(db);
   const pg = db.spec.postgres;
   const uid = postgresUid(db, images);
-  const config = buildPostgresConfigMap(db).data as Record<string, string>;
+  const config = postgresFiles(db);
   const secretVolume = (name: string, secret: string) => ({
     name,
     secret: { secretName: secret, defaultMode: 0o400 },
@@ -201,7 +225,14 @@ export function buildStatefulSet(
             },
           ],
           volumes: [
-            { name: 'config', configMap: { name: n.config, defaultMode: 0o444 } },
+            {
+              name: 'config',
+              configMap: {
+                name: n.config,
+                defaultMode: 0o444,
+                items: Object.keys(config).map((k) => ({ key: k, path: k })),
+              },
+            },
             secretVolume('superuser', n.superuserSecret),
             secretVolume('app', n.appSecret),
             secretVolume('replication', n.replicationSecret),
@@ -240,18 +271,6 @@ export function buildPrimaryPdb(db: HomeOpsDatabase): KubeObject {
   return pdbObject(meta(db, names(db).pdb, 'postgres'), selector(db), { minAvailable: 1 });
 }
 
-export function buildPoolerConfigMap(db: HomeOpsDatabase): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: meta(db, names(db).poolerConfig, 'pooler'),
-    data: {
-      'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, names(db).rwService)),
-      'start.sh': renderPgBouncerStartScript(),
-    },
-  };
-}
-
 export function buildPoolerDeployment(
   db: HomeOpsDatabase,
   secretsDigest: string,
@@ -259,7 +278,7 @@ export function buildPoolerDeployment(
 ): KubeObject {
   const n = names(db);
   const p = db.spec.pooler;
-  const config = buildPoolerConfigMap(db).data as Record<string, string>;
+  const config = poolerFiles(db);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -303,7 +322,14 @@ export function buildPoolerDeployment(
             },
           ],
           volumes: [
-            { name: 'config', configMap: { name: n.poolerConfig, defaultMode: 0o444 } },
+            {
+              name: 'config',
+              configMap: {
+                name: n.config,
+                defaultMode: 0o444,
+                items: Object.keys(config).map((k) => ({ key: `${POOLER_KEY_PREFIX}${k}`, path: k })),
+              },
+            },
             { name: 'pooler-secret', secret: { secretName: n.poolerSecret, defaultMode: 0o400 } },
             { name: 'auth', emptyDir: { medium: 'Memory' } },
             { name: 'tmp', emptyDir: {} },
@@ -328,19 +354,14 @@ export function buildChildren(
   images: DefaultImages = DEFAULT_IMAGES,
 ): KubeObject[] {
   const out = [
-    buildPostgresConfigMap(db),
+    buildConfigMap(db),
     buildHeadlessService(db),
     buildRwService(db),
     buildStatefulSet(db, secretsDigest, images),
     buildPrimaryPdb(db),
   ];
   if (db.spec.pooler.enabled) {
-    out.push(
-      buildPoolerConfigMap(db),
-      buildPoolerDeployment(db, secretsDigest, images),
-      buildPoolerService(db),
-      buildPoolerPdb(db),
-    );
+    out.push(buildPoolerDeployment(db, secretsDigest, images), buildPoolerService(db), buildPoolerPdb(db));
   }
   return out;
 }

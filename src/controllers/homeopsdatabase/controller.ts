@@ -25,7 +25,7 @@ import { DEFAULT_POLARITY } from '../../runtime/status.ts';
 import { MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { buildChildren } from './builders.ts';
-import { ALERT_CONDITIONS, podProblem } from './health.ts';
+import { ALERT_CONDITIONS, median, podProblem } from './health.ts';
 import { DatabaseMetrics } from './metrics.ts';
 import { names, POOLER_PORT, POSTGRES_PORT, serviceHost } from './names.ts';
 import { POOLER_AUTH_SQL } from './pgconfig.ts';
@@ -42,7 +42,11 @@ import {
 } from './secrets.ts';
 import { databaseStatus, type Observation } from './status.ts';
 
-export const FINALIZER = 'homeops.io/finalizer';
+/**
+ * The finalizer versions before 0.2 added: the Secrets' ownership now follows the reclaim policy
+ * (see `secrets`), so deletion needs no finalizer; objects that still carry it lose it.
+ */
+export const RETIRED_FINALIZER = 'homeops.io/finalizer';
 
 export interface HomeOpsDatabaseControllerOptions {
   endpointMap: EndpointMap;
@@ -58,6 +62,9 @@ export interface HomeOpsDatabaseControllerOptions {
 
 type ClusterView = Pick<Observation, 'primaryPodReady' | 'podIssue' | 'poolerReadyInstances'>;
 type Measured = Pick<Observation, 'primary' | 'primaryError' | 'pooler' | 'poolerError'>;
+
+/** How many probes' response times the status' median covers. */
+const RESPONSE_WINDOW = 5;
 
 /** What Kubernetes reports of the primary and the pooler, from the cache. */
 function observeCluster(db: HomeOpsDatabase, ctx: ReconcileContext): ClusterView {
@@ -109,14 +116,20 @@ const POLARITY = {
 type Db = HomeOpsDatabase & KubeObject;
 
 export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
-  readonly finalizer = FINALIZER;
+  readonly retiredFinalizers = [RETIRED_FINALIZER];
   private readonly opts: HomeOpsDatabaseControllerOptions;
   private readonly probes: Semaphore;
   readonly metrics: DatabaseMetrics;
-  /** The last probe of each database, by uid: when, under which view, and what it measured. */
-  private readonly lastProbe = new Map<string, { at: number; key: string; measured: Measured }>();
-  /** Databases whose monitoring objects (pg_stat_statements, the pooler auth function) exist. */
-  private readonly prepared = new Set<string>();
+  /**
+   * The last probe of each database, by namespace/name: of which object (uid), when, under which
+   * view, and what it measured.
+   */
+  private readonly lastProbe = new Map<
+    string,
+    { uid: string; at: number; key: string; measured: Measured; responses: number[] }
+  >();
+  /** Databases whose monitoring objects (pg_stat_statements, the pooler auth function) exist: their uids by key. */
+  private readonly prepared = new Map<string, string>();
 
   constructor(registry: Registry, opts: HomeOpsDatabaseControllerOptions) {
     this.opts = opts;
@@ -140,14 +153,22 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       db.spec.postgres.storage.size,
     );
     const seen = observeCluster(db, ctx);
-    const { measured, nextProbeMs } = seen.primaryPodReady
+    const { measured, responseMedianMs, nextProbeMs } = seen.primaryPodReady
       ? await this.measureWhenDue(db, secrets, seen, ctx)
-      : { measured: {}, nextProbeMs: db.spec.monitoring.intervalSeconds * 1000 };
+      : { measured: {}, responseMedianMs: undefined, nextProbeMs: db.spec.monitoring.intervalSeconds * 1000 };
     this.metrics.primary(db.metadata.namespace!, db.metadata.name!, measured.primary);
     if (db.spec.pooler.enabled)
       this.metrics.pooler(db.metadata.namespace!, db.metadata.name!, measured.pooler);
     // Status is a pure function of what was observed, written only when it differs.
-    const status = databaseStatus(db, { ...seen, ...measured }, (db.status ?? {}) as HomeOpsDatabaseStatus);
+    const status = databaseStatus(
+      db,
+      {
+        ...seen,
+        ...measured,
+        ...(measured.primary && responseMedianMs !== undefined ? { responseMedianMs } : {}),
+      },
+      (db.status ?? {}) as HomeOpsDatabaseStatus,
+    );
     await ctx.writer.applyStatus(Resources.HomeOpsDatabase, db, status as Record<string, unknown>, POLARITY);
     return requeueAfter(nextProbeMs);
   }
@@ -163,7 +184,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     secrets: { credentials: Record<SecretRole, { username: string; password: string }>; digest: string },
     seen: ClusterView,
     ctx: ReconcileContext,
-  ): Promise<{ measured: Measured; nextProbeMs: number }> {
+  ): Promise<{ measured: Measured; responseMedianMs?: number; nextProbeMs: number }> {
     const interval = db.spec.monitoring.intervalSeconds * 1000;
     const key = JSON.stringify([
       db.metadata.generation,
@@ -171,16 +192,23 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       seen.poolerReadyInstances > 0,
       secrets.digest,
     ]);
-    const last = this.lastProbe.get(db.metadata.uid!);
+    const last = this.lastProbe.get(keyOf(db));
     const age = last ? Date.now() - last.at : Infinity;
     // 10 % early is on time: the requeue that brings the key back is not to the millisecond.
-    if (last && last.key === key && age < interval * 0.9)
-      return { measured: last.measured, nextProbeMs: interval - age };
+    const mine = last?.uid === db.metadata.uid ? last : undefined;
+    if (mine && mine.key === key && age < interval * 0.9)
+      return {
+        measured: mine.measured,
+        responseMedianMs: median(mine.responses),
+        nextProbeMs: interval - age,
+      };
     const endTimer = this.metrics.probeDuration.startTimer();
     const measured = await this.measure(db, secrets.credentials, seen, ctx);
     endTimer({ result: measured.primaryError || measured.poolerError ? 'error' : 'ok' });
-    this.lastProbe.set(db.metadata.uid!, { at: Date.now(), key, measured });
-    return { measured, nextProbeMs: interval };
+    const rt = measured.primary?.responseMs;
+    const responses = [...(mine?.responses ?? []), ...(rt === undefined ? [] : [rt])].slice(-RESPONSE_WINDOW);
+    this.lastProbe.set(keyOf(db), { uid: db.metadata.uid!, at: Date.now(), key, measured, responses });
+    return { measured, responseMedianMs: median(responses), nextProbeMs: interval };
   }
 
   /** The children the spec asks for, applied where the cache differs; the rest pruned. */
@@ -216,9 +244,9 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     const out: Measured = {};
     await this.probes.run(async () => {
       try {
-        if (!this.prepared.has(db.metadata.uid!)) {
+        if (this.prepared.get(keyOf(db)) !== db.metadata.uid) {
           await ensureMonitoringObjects(target, POOLER_AUTH_SQL, this.opts.probeTimeoutMs).then(
-            () => this.prepared.add(db.metadata.uid!),
+            () => this.prepared.set(keyOf(db), db.metadata.uid!),
             (e) => ctx.log.warn({ err: String(e?.message ?? e) }, 'could not create the monitoring objects'),
           );
         }
@@ -250,11 +278,20 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     return out;
   }
 
+  /** Gone: its metrics series and last measurements with it. */
+  forget({ namespace, name }: { namespace: string | undefined; name: string }) {
+    this.metrics.forget(namespace!, name);
+    const key = keyOf({ metadata: { namespace, name } });
+    this.prepared.delete(key);
+    this.lastProbe.delete(key);
+  }
+
+  /**
+   * Only for a database deleted while it still carries the retired finalizer (made by an earlier
+   * version, not reconciled since): its Secrets may still be owned; under Retain they must stay.
+   */
   async cleanup(raw: Db, ctx: ReconcileContext) {
     const ns = raw.metadata.namespace!;
-    this.metrics.forget(ns, raw.metadata.name!);
-    this.prepared.delete(raw.metadata.uid!);
-    this.lastProbe.delete(raw.metadata.uid!);
     const parsed = homeOpsDatabase.safeParse(raw);
     const retain = !parsed.success || parsed.data.spec.postgres.storage.reclaimPolicy === 'Retain';
     if (retain) {
@@ -277,12 +314,17 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     return undefined;
   }
 
-  /** The four Secrets (shared ensureSecrets), then their credentials, checked: a malformed one stalls. */
+  /**
+   * The four Secrets (shared ensureSecrets), then their credentials, checked: a malformed one
+   * stalls. Under reclaimPolicy Retain they are not owned by the database: the volumes outlive it,
+   * so must the credentials that open them (and no finalizer is needed to let them go).
+   */
   private async secrets(db: Db, ctx: ReconcileContext) {
     const live = await ensureSecrets(
       ctx,
       db,
       SECRET_ROLES.map((role) => ({ name: secretName(db, role), build: () => buildSecret(db, role) })),
+      { owned: db.spec.postgres.storage.reclaimPolicy === 'Delete' },
     );
     if (!live) return undefined;
     const objects = {} as Record<SecretRole, KubeObject>;
@@ -299,6 +341,12 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     return { objects, credentials, digest: secretsDigest(SECRET_ROLES.map((r) => objects[r])) };
   }
 }
+
+/** The database a child names in its `homeops.io/database` label. */
+const ofDatabaseLabel = (o: KubeObject) => {
+  const db = o.metadata.labels?.['homeops.io/database'];
+  return db ? [keyOf({ metadata: { namespace: o.metadata.namespace, name: db } })] : [];
+};
 
 const readyReplicas = (o: KubeObject) => (o.status as { readyReplicas?: number } | undefined)?.readyReplicas;
 
@@ -319,14 +367,14 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     .owns(Resources.StatefulSet, { reads: readyReplicas })
     .owns(Resources.Deployment, { reads: readyReplicas })
     .owns(Resources.PodDisruptionBudget)
-    .owns(Resources.Secret)
+    // By label: under Retain the Secrets have no owner reference.
+    .watches(Resources.Secret, ofDatabaseLabel)
     // Only a pod that will not start by itself, or one being deleted, wakes its database (a pod
     // becoming Ready moves its StatefulSet's status, which does): pods' many ordinary updates
     // cost no reconcile.
     .watches(Resources.Pod, (p) => {
-      const db = p.metadata.labels?.['homeops.io/database'];
-      return db && (p.metadata.deletionTimestamp || podProblem(p as Parameters<typeof podProblem>[0]))
-        ? [keyOf({ metadata: { namespace: p.metadata.namespace, name: db } })]
+      return p.metadata.deletionTimestamp || podProblem(p as Parameters<typeof podProblem>[0])
+        ? ofDatabaseLabel(p)
         : [];
     })
     .complete(reconciler);

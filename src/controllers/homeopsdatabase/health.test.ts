@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
-import { podProblem, primaryStatus, sticky, thresholdConditions } from './health.ts';
+import { median, podProblem, primaryStatus, sticky, thresholdConditions } from './health.ts';
 import type { PrimaryMeasurement } from './prober.ts';
 
 const mon = homeOpsDatabaseSpec.parse({}).monitoring;
@@ -72,6 +72,11 @@ describe('status figures', () => {
     // A busy node's jitter of a few ms is not news; a slowdown past 5 ms is.
     expect(primaryStatus({ ...healthy, responseMs: 5.5 }, first, mon).responseMs).toBe(first.responseMs);
     expect(primaryStatus({ ...healthy, responseMs: 6.2 }, first, mon).responseMs).toBe(6.2);
+    // Past 5 ms, only a doubling or a halving moves it.
+    const at20 = primaryStatus({ ...healthy, responseMs: 20 }, first, mon);
+    expect(primaryStatus({ ...healthy, responseMs: 39 }, at20, mon).responseMs).toBe(20);
+    expect(primaryStatus({ ...healthy, responseMs: 10.5 }, at20, mon).responseMs).toBe(20);
+    expect(primaryStatus({ ...healthy, responseMs: 41 }, at20, mon).responseMs).toBe(41);
   });
 });
 
@@ -115,5 +120,30 @@ describe('podProblem', () => {
     expect(podProblem(waiting('PodInitializing'))).toBeUndefined();
     expect(podProblem({ status: {} })).toBeUndefined();
     expect(podProblem(undefined)).toBeUndefined();
+  });
+});
+
+describe('the response time status shows', () => {
+  it('is the median of the last probes: one spike moves nothing, a lasting slowdown does', () => {
+    expect(median([])).toBeUndefined();
+    expect(median([3])).toBe(3);
+    expect(median([1, 100, 2])).toBe(2);
+    expect(median([1, 2, 3, 100])).toBe(2.5);
+    // A loaded node: probes mostly ~10 ms with spikes to 80 ms.
+    const probes = [10, 11, 80, 9, 12, 75, 10, 11, 90, 10];
+    let shown: ReturnType<typeof primaryStatus> | undefined;
+    const seen = new Set<number>();
+    for (let i = 0; i < probes.length; i++) {
+      const m = median(probes.slice(Math.max(0, i - 4), i + 1))!;
+      shown = primaryStatus({ ...healthy, responseMs: m }, shown, mon);
+      seen.add(shown.responseMs!);
+    }
+    expect([...seen]).toEqual([10]);
+    // Lasting: every probe at 60 ms.
+    for (let i = 0; i < 3; i++) {
+      const m = median([...probes.slice(-2), ...Array(i + 1).fill(60)].slice(-5))!;
+      shown = primaryStatus({ ...healthy, responseMs: m }, shown, mon);
+    }
+    expect(shown!.responseMs).toBe(60);
   });
 });

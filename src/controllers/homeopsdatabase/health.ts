@@ -101,6 +101,13 @@ export function sticky(
   return rounded;
 }
 
+export function median(xs: readonly number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 type Primary = NonNullable<HomeOpsDatabaseStatus['primary']>;
 type Pooler = NonNullable<HomeOpsDatabaseStatus['pooler']>;
 
@@ -110,10 +117,12 @@ export function primaryStatus(
   mon: HomeOpsDatabaseSpec['monitoring'],
 ): Primary {
   const p = prev ?? {};
-  // Response time: steady within 50% or 5 ms, whichever is larger. A health check's SELECT 1
-  // jitters by a few ms on a busy node; status moves only on a change worth reading (the exact
-  // value is the homeops_database_response_seconds metric).
-  const rt = sticky(p.responseMs, m.responseMs, Math.max(5, (p.responseMs ?? 0) * 0.5), 1);
+  // Response time (the controller passes the median of the last probes): steady until it
+  // doubles, halves or moves by 5 ms, whichever is larger. A SELECT 1 on a loaded node jitters by
+  // tens of ms (1,000 databases on one server moved it past a 50 % band 333 times in an idle
+  // minute); status moves only on a change worth reading. The exact last value is the
+  // homeops_database_response_seconds metric.
+  const rt = sticky(p.responseMs, m.responseMs, Math.max(5, p.responseMs ?? 0), 1);
   return {
     responseMs: rt,
     connections: {

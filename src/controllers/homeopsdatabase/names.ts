@@ -31,7 +31,6 @@ export function names(db: HomeOpsDatabase) {
     replicationSecret: `${n}-replication`,
     poolerSecret: `${n}-pooler-auth`,
     pooler: `${n}-pooler`,
-    poolerConfig: `${n}-pooler-config`,
   };
 }
 

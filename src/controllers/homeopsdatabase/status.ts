@@ -22,6 +22,8 @@ export interface Observation {
   podIssue?: Failure;
   poolerReadyInstances: number;
   primary?: PrimaryMeasurement;
+  /** The median response time of the last few probes (status shows it; metrics the last one). */
+  responseMedianMs?: number;
   primaryError?: Failure;
   pooler?: PoolerMeasurement;
   poolerError?: Failure;
@@ -172,7 +174,15 @@ export function databaseStatus(
       pooler: n.poolerSecret,
     },
     ...(o.primary ? { timescale: o.primary.timescale } : prev.timescale ? { timescale: prev.timescale } : {}),
-    ...(o.primary ? { primary: primaryStatus(o.primary, prev.primary, db.spec.monitoring) } : {}),
+    ...(o.primary
+      ? {
+          primary: primaryStatus(
+            { ...o.primary, responseMs: o.responseMedianMs ?? o.primary.responseMs },
+            prev.primary,
+            db.spec.monitoring,
+          ),
+        }
+      : {}),
     ...(db.spec.pooler.enabled && o.pooler
       ? { pooler: poolerStatus(o.pooler, o.poolerReadyInstances, prev.pooler) }
       : {}),
