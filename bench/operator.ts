@@ -38,6 +38,8 @@ export async function startOperator(opts: {
     process.execPath,
     [
       ...(opts.maxOldSpaceMiB ? [`--max-old-space-size=${opts.maxOldSpaceMiB}`] : []),
+      // More V8 flags for the operator, such as --max-semi-space-size=4 (HOMEOPS_BENCH_NODE_ARGS).
+      ...(process.env.HOMEOPS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
       // A CPU profile of the whole run, written on exit (HOMEOPS_BENCH_CPU_PROFILE=DIR).
       ...(process.env.HOMEOPS_BENCH_CPU_PROFILE
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.HOMEOPS_BENCH_CPU_PROFILE}`]

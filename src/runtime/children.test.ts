@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyChildren } from './children.ts';
 import type { KubeObject, ResourceType } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
+import { APPLIED_DIGEST, withAppliedDigest } from './status.ts';
 import { Resources } from './types.ts';
 
 const owner: KubeObject = {
@@ -111,5 +112,23 @@ describe('applyChildren', () => {
       },
     });
     expect(desired.spec).toEqual({ immutable: 'live', other: 1 });
+  });
+
+  it('digests what the builders made, before fields kept from the live object', async () => {
+    const live = { ...child('StatefulSet', 'apps/v1', 'db'), spec: { volumeClaimTemplates: ['defaulted'] } };
+    const { ctx } = fakeCtx([live]);
+    const seen: KubeObject[] = [];
+    (ctx.writer as unknown as { applyChild: unknown }).applyChild = async (_t: unknown, d: KubeObject) =>
+      seen.push(d);
+    const built = () => ({
+      ...child('StatefulSet', 'apps/v1', 'db'),
+      spec: { volumeClaimTemplates: ['as built'] },
+    });
+    await applyChildren(ctx, owner, [built()], { ...opts, prune: [] });
+    // The server's defaults on the kept field do not change the digest: no apply on every pass.
+    expect(seen[0]!.metadata.annotations?.[APPLIED_DIGEST]).toBe(
+      withAppliedDigest(built()).metadata.annotations?.[APPLIED_DIGEST],
+    );
+    expect((seen[0]!.spec as { volumeClaimTemplates: string[] }).volumeClaimTemplates).toEqual(['defaulted']);
   });
 });

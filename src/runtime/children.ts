@@ -8,6 +8,7 @@
 import type { KubeObject, ResourceType } from './client.ts';
 import { KubeApiError } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
+import { withAppliedDigest } from './status.ts';
 import { resourceOf } from './types.ts';
 
 export interface ApplyChildrenOptions {
@@ -41,7 +42,10 @@ export async function applyChildren(
   // Applied at once, not one after another: a new resource's children cost one round trip,
   // not nine (nothing orders them: a pod waits for its ConfigMap and Secrets by itself).
   const applies: Promise<boolean>[] = [];
-  for (const child of desired) {
+  for (const built of desired) {
+    // The digest of what the builders made, before fields are kept from the live object: those
+    // change once the server has defaulted them, and would make every later check fail.
+    const child = withAppliedDigest(built);
     const type = resourceOf(child.apiVersion, child.kind);
     const live = ctx.cache.get(type, child.metadata.namespace ?? ns, child.metadata.name!);
     if (live?.metadata.deletionTimestamp) {

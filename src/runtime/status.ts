@@ -211,7 +211,8 @@ export class Writer {
    */
   async applyChild(type: ResourceType, desired: KubeObject, live: KubeObject | undefined): Promise<boolean> {
     const key = `${type.apiVersion}/${type.kind}/${desired.metadata.namespace}/${desired.metadata.name}`;
-    desired = withAppliedDigest(desired);
+    // Set by applyChildren before fields kept from the live object; here for a direct call.
+    if (desired.metadata.annotations?.[APPLIED_DIGEST] === undefined) desired = withAppliedDigest(desired);
     if (live && isSubset(desired, live)) {
       // The cache has it: forget the write, or a later deletion (a pruned child) would look
       // like the same not-yet-seen creation and never be made again.
