@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { OPERATOR_NODE_FLAGS } from '../src/images.ts';
 
 const repo = join(import.meta.dirname, '..');
 let built = false;
@@ -37,6 +38,8 @@ export async function startOperator(opts: {
   const proc = spawn(
     process.execPath,
     [
+      // As the image runs it.
+      ...OPERATOR_NODE_FLAGS,
       ...(opts.maxOldSpaceMiB ? [`--max-old-space-size=${opts.maxOldSpaceMiB}`] : []),
       // More V8 flags for the operator, such as --max-semi-space-size=4 (HOMEOPS_BENCH_NODE_ARGS).
       ...(process.env.HOMEOPS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
