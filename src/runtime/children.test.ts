@@ -49,6 +49,8 @@ function fakeCtx(live: KubeObject[]) {
         live.find((o) => o.kind === type.kind && o.metadata.namespace === ns && o.metadata.name === name),
       list: (type: ResourceType, ns?: string) =>
         live.filter((o) => o.kind === type.kind && (!ns || o.metadata.namespace === ns)),
+      owned: (type: ResourceType, uid: string) =>
+        live.filter((o) => o.kind === type.kind && o.metadata.ownerReferences?.some((r) => r.uid === uid)),
     },
     writer: {
       applyChild: async (_t: ResourceType, d: KubeObject) => {

@@ -62,7 +62,8 @@ export async function applyChildren(
   const wanted = new Set(desired.map((d) => id(d.kind, d.metadata.name)));
   const pruned: string[] = [];
   for (const type of opts.prune) {
-    for (const live of ctx.cache.list(type, ns)) {
+    // The owner's children from the cache's owner index: no scan of the namespace.
+    for (const live of ctx.cache.owned(type, owner.metadata.uid!)) {
       const labels = live.metadata.labels ?? {};
       if (
         wanted.has(id(type.kind, live.metadata.name)) ||

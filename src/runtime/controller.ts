@@ -22,6 +22,8 @@ export interface CacheReader {
     name: string,
   ): T | undefined;
   list<T extends KubeObject = KubeObject>(type: ResourceType, namespace?: string): T[];
+  /** The cached objects of `type` with an ownerReference to `uid` (an index, not a scan). */
+  owned<T extends KubeObject = KubeObject>(type: ResourceType, uid: string): T[];
 }
 
 /** Everything a reconcile may use: the cache, the client, the writer and its logger; not the Manager. */

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Interner, trim, UNREAD_FIELDS } from './informer.ts';
 
@@ -77,5 +78,37 @@ describe('Interner: one copy of repeated strings', () => {
     expect(i.string('d')).toBe('d');
     expect(i.size).toBe(1);
     expect(i.string('a')).toBe('a');
+  });
+});
+
+describe("the owner index: a reconcile's children without a scan", () => {
+  it('follows adds, owner changes and deletes', async () => {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const { Informer } = await import('./informer.ts');
+    const { Resources } = await import('./types.ts');
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const inf = new Informer(kc, {} as never, Resources.ConfigMap, pino({ level: 'silent' }));
+    const feed = inf as unknown as { index(o: unknown): void; unindex(o: unknown): void };
+    const cm = (name: string, ...owners: string[]) => ({
+      metadata: { name, namespace: 'ns', ownerReferences: owners.map((uid) => ({ uid })) },
+    });
+    feed.index(cm('a', 'db1'));
+    feed.index(cm('b', 'db1', 'db2'));
+    feed.index(cm('c'));
+    const names = (uid: string) => inf.owned(uid).map((o) => o.metadata.name);
+    expect(names('db1').sort()).toEqual(['a', 'b']);
+    expect(names('db2')).toEqual(['b']);
+    feed.index(cm('a', 'db2')); // its owner changed
+    expect(names('db1')).toEqual(['b']);
+    expect(names('db2').sort()).toEqual(['a', 'b']);
+    feed.unindex(cm('b'));
+    expect(names('db1')).toEqual([]);
+    expect(names('db2')).toEqual(['a']);
   });
 });

@@ -199,6 +199,10 @@ export class Informer<T extends KubeObject = KubeObject> {
         false,
         opts.labelSelector,
       );
+      // The owner index first, so that handlers (and the reconciles they enqueue) see it current.
+      lw.on('add', (o) => this.index(o as unknown as T));
+      lw.on('update', (o) => this.index(o as unknown as T));
+      lw.on('delete', (o) => this.unindex(o as unknown as T));
       lw.on('add', (o) => this.emit('add', o as unknown as T));
       lw.on('update', (o) => this.emit('update', o as unknown as T));
       lw.on('delete', (o) => this.emit('delete', o as unknown as T));
@@ -245,6 +249,46 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   list(namespace?: string): T[] {
     return this.watches.flatMap((lw) => lw.list(namespace) as unknown as T[]);
+  }
+
+  /**
+   * The cached objects with an ownerReference to `uid` (client-go's indexer, one index): what a
+   * reconcile needs of its children without scanning the namespace. At 1,000 databases in one
+   * namespace, scanning 8,000 children on every reconcile was the operator's largest CPU cost.
+   */
+  owned(uid: string): T[] {
+    const m = this.byOwner.get(uid);
+    return m ? [...m.values()] : [];
+  }
+
+  /** ownerReference uid → (namespace/name → object), and each object's owners as indexed. */
+  private readonly byOwner = new Map<string, Map<string, T>>();
+  private readonly ownersOf = new Map<string, string[]>();
+
+  private index(obj: T): void {
+    const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    const owners = (obj.metadata.ownerReferences ?? []).map((r) => r.uid);
+    const before = this.ownersOf.get(key) ?? [];
+    for (const uid of before) if (!owners.includes(uid)) this.drop(uid, key);
+    for (const uid of owners) {
+      const m = this.byOwner.get(uid) ?? new Map<string, T>();
+      this.byOwner.set(uid, m);
+      m.set(key, obj);
+    }
+    if (owners.length) this.ownersOf.set(key, owners);
+    else this.ownersOf.delete(key);
+  }
+
+  private unindex(obj: T): void {
+    const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    for (const uid of this.ownersOf.get(key) ?? []) this.drop(uid, key);
+    this.ownersOf.delete(key);
+  }
+
+  private drop(uid: string, key: string): void {
+    const m = this.byOwner.get(uid);
+    m?.delete(key);
+    if (m && !m.size) this.byOwner.delete(uid);
   }
 
   private emit(event: InformerEvent, obj: T): void {

@@ -249,6 +249,7 @@ export class Manager {
       this.informer<T>(type).get(namespace, name),
     list: <T extends KubeObject>(type: ResourceType, namespace?: string) =>
       this.informer<T>(type).list(namespace),
+    owned: <T extends KubeObject>(type: ResourceType, uid: string) => this.informer<T>(type).owned(uid),
   };
 
   controller<T extends KubeObject>(name: string): ControllerBuilder<T> {

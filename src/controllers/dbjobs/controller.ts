@@ -144,15 +144,16 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
       { prune: [Resources.CronJob], selector: { 'homeops.io/database': db.metadata.name!, ...MANAGED_BY } },
     );
     const ran = await this.runNow(db, jctx, wanted, ready);
-    const runs = ctx.cache
-      .list<Job>(Resources.Job, ns)
+    // The database's runs: Jobs of its CronJobs, and those it owns (asked for by annotation).
+    const runs = [db, ...ctx.cache.owned<KubeObject>(Resources.CronJob, db.metadata.uid!)]
+      .flatMap((owner) => ctx.cache.owned<Job>(Resources.Job, owner.metadata.uid!))
       .filter(
         (j) =>
           j.metadata.labels?.['homeops.io/database'] === db.metadata.name &&
           j.metadata.labels?.[SCHEDULE_LABEL],
       )
       .map((j) => ({
-        ...jobView(j, this.podsOf(ctx, ns, j.metadata.name!)),
+        ...jobView(j, this.podsOf(ctx, j)),
         schedule: j.metadata.labels![SCHEDULE_LABEL]!,
         kind: j.metadata.labels![JOB_LABEL] ?? '',
         ...(j.metadata.creationTimestamp ? { created: String(j.metadata.creationTimestamp) } : {}),
@@ -221,9 +222,9 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
         ctx.log.info({ job: name, inputs: inputs.summary }, 'migration Job made');
       }
       if (job) {
-        o.job = jobView(job, this.podsOf(ctx, ns, name));
+        o.job = jobView(job, this.podsOf(ctx, job));
         // One migration Job per database: those of older inputs go (their pods with them).
-        for (const old of ctx.cache.list<Job>(Resources.Job, ns))
+        for (const old of ctx.cache.owned<Job>(Resources.Job, db.metadata.uid!))
           if (
             old.metadata.labels?.['homeops.io/database'] === db.metadata.name &&
             old.metadata.labels?.[JOB_LABEL] === 'migrate' &&
@@ -298,10 +299,9 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
     );
   }
 
-  private podsOf(ctx: ReconcileContext, ns: string, job: string): Pod[] {
-    return ctx.cache
-      .list<Pod>(Resources.Pod, ns)
-      .filter((p) => p.metadata.labels?.['batch.kubernetes.io/job-name'] === job);
+  /** A Job's pods, from the cache's owner index (none for a Job not cached yet). */
+  private podsOf(ctx: ReconcileContext, job: Job): Pod[] {
+    return job.metadata.uid ? ctx.cache.owned<Pod>(Resources.Pod, job.metadata.uid) : [];
   }
 
   /**
