@@ -25,4 +25,4 @@ COPY sql ./sql
 # The image's own non-root user (uid 1000); the root filesystem can be mounted read-only.
 USER 1000:1000
 # --max-semi-space-size: OPERATOR_NODE_FLAGS in src/images.ts.
-ENTRYPOINT ["node", "--max-semi-space-size=16", "/app/dist/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/dist/main.js"]

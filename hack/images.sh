@@ -152,7 +152,7 @@ oci_archive() {
     postgres) path=$PG_PATH; cmd='"postgres"'; stop=SIGINT ;; # fast shutdown, as postgres:15 has
     pgbouncer) cmd='"pgbouncer"' ;;
     redis) cmd='"redis-server"' ;;
-    operator) cmd=''; entry='"node","--max-semi-space-size=16","/app/dist/main.js"'; wd=/app ;; # as the Dockerfile's ENTRYPOINT
+    operator) cmd=''; entry='"node","--max-semi-space-size=8","/app/dist/main.js"'; wd=/app ;; # as the Dockerfile's ENTRYPOINT
   esac
   local pkgs; pkgs=$(tr '\n' ' ' < "$layer.packages" | sed 's/ $//')
   cat > "$dir/config.json" <<JSON

@@ -24,6 +24,6 @@ export const DEFAULT_OPERATOR_IMAGE = 'ghcr.io/homeops/homeops-operator:latest';
 /**
  * V8 flags the operator runs with (the image's entrypoint, the local image, the benchmarks). At
  * 1,000 databases V8 had grown the young generation to 128 MiB committed for 1 MiB live: a third
- * of the process' RSS. 16 MiB semi-spaces cost a few more (short) scavenges.
+ * of the process' RSS. 8 MiB semi-spaces (16 MiB of young generation) cost more, short scavenges.
  */
-export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=16'];
+export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=8'];
