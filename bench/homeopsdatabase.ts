@@ -215,6 +215,8 @@ for (const N of sizes) {
   const done = new Promise<void>((r) => {
     allReady = r;
   });
+  const convergeMoved: Record<string, number> = {};
+  const convergeStatus = new Map<string, unknown>();
   const informers = [
     watch<KubeObject & { status?: { readyReplicas?: number } }>(Resources.StatefulSet, (o, now) => {
       const n = o.metadata.name!;
@@ -230,6 +232,16 @@ for (const N of sizes) {
       Resources.HomeOpsDatabase,
       (o, now) => {
         const n = o.metadata.name!;
+        // Which status fields each write moved on the way to Ready (top-level, conditions by type
+        // and reason): what the status writes per database are made of.
+        if (!readyAt.has(n))
+          for (const p of new Set(
+            changedPaths(convergeStatus.get(n), o.status, 'status').map((x) =>
+              x.replace(/^(status\.[a-zA-Z]+(\[[A-Za-z]+\])?).*/, '$1'),
+            ),
+          ))
+            convergeMoved[p] = (convergeMoved[p] ?? 0) + 1;
+        convergeStatus.set(n, o.status);
         if (!readyAt.has(n) && o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
           readyAt.set(n, now);
         if (
@@ -321,6 +333,12 @@ for (const N of sizes) {
     `  API requests to converge     ${(sum(converge) / N).toFixed(1)} per database ${JSON.stringify(converge)}`,
   );
   console.log(`    per database: ${byResource(converge, N)}`);
+  console.log(
+    `    status updates until Ready moved, per database: ${Object.entries(convergeMoved)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${(v / N).toFixed(2)}`)
+      .join(', ')}`,
+  );
   const toMigrated = names.map((n) => (migratedAt.get(n)! - created.get(n)!) / 1000);
   console.log(
     `  apply -> migrations done      median ${pct(toMigrated, 50).toFixed(2)} s, p95 ${pct(toMigrated, 95).toFixed(2)} s (the migration Job, on kwok: no real run)`,
