@@ -43,7 +43,7 @@ import {
 import { databaseStatus, type Observation } from './status.ts';
 
 /**
- * The finalizer versions before 0.2 added: the Secrets' ownership now follows the reclaim policy
+ * The finalizer earlier builds added: the Secrets' ownership now follows the reclaim policy
  * (see `secrets`), so deletion needs no finalizer; objects that still carry it lose it.
  */
 export const RETIRED_FINALIZER = 'homeops.io/finalizer';
