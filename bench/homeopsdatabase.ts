@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import { labels } from '../src/controllers/homeopsdatabase/names.ts';
 import { KubeClient, type KubeObject, type ResourceType } from '../src/runtime/client.ts';
 import { Informer } from '../src/runtime/informer.ts';
 import { Resources } from '../src/runtime/types.ts';
@@ -40,6 +41,14 @@ const SETTLE_S = Number(process.env.HOMEOPS_BENCH_SETTLE_S ?? 150);
 const NOISE = Number(process.env.HOMEOPS_BENCH_NOISE ?? 0);
 /** Node's heap limit for the operator (MiB), as a container memory limit would set it; none when 0. */
 const MAX_OLD_SPACE = Number(process.env.HOMEOPS_BENCH_MAX_OLD_SPACE ?? 0);
+/**
+ * The benchmark makes each database's Secrets (the local servers' passwords). They carry the
+ * operator's labels unless HOMEOPS_BENCH_SECRETS=unlabelled (then the operator reads and adopts
+ * each: 8 requests per database more).
+ */
+const UNLABELLED_SECRETS = process.env.HOMEOPS_BENCH_SECRETS === 'unlabelled';
+/** One database whose every status the benchmark prints (HOMEOPS_BENCH_TRACE=db-0): what each write changed. */
+const TRACE = process.env.HOMEOPS_BENCH_TRACE;
 const repo = join(import.meta.dirname, '..');
 const hack = (script: string, cmd: string) =>
   execFileSync('bash', [join(repo, 'hack', script), cmd], {
@@ -167,7 +176,13 @@ for (const N of sizes) {
       client.create(Resources.Secret, {
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: { name: `${n}-${role}`, namespace: ns },
+        metadata: {
+          name: `${n}-${role}`,
+          namespace: ns,
+          // Labelled as the operator labels its own, so it uses them with no request (the
+          // README's bring-your-own path); unlabelled, each costs a read and an adoption patch.
+          ...(UNLABELLED_SECRETS ? {} : { labels: labels({ metadata: { name: n } } as never, 'secret') }),
+        },
         stringData: { username: user, password },
       }),
   );
@@ -216,6 +231,7 @@ for (const N of sizes) {
     allReady = r;
   });
   const convergeMoved: Record<string, number> = {};
+  let traced: unknown;
   const convergeStatus = new Map<string, unknown>();
   const informers = [
     watch<KubeObject & { status?: { readyReplicas?: number } }>(Resources.StatefulSet, (o, now) => {
@@ -232,6 +248,17 @@ for (const N of sizes) {
       Resources.HomeOpsDatabase,
       (o, now) => {
         const n = o.metadata.name!;
+        if (n === TRACE)
+          console.log(
+            `  trace ${n} +${((now - (created.get(n) ?? now)) / 1000).toFixed(1)} s: ${changedPaths(traced, o.status, 'status').join(' ')} | ${(
+              o.status?.conditions ?? []
+            )
+              .map(
+                (c) => `${c.type}=${c.status}${'reason' in c ? `/${(c as { reason?: string }).reason}` : ''}`,
+              )
+              .join(' ')}`,
+          );
+        if (n === TRACE) traced = o.status;
         // Which status fields each write moved on the way to Ready (top-level, conditions by type
         // and reason): what the status writes per database are made of.
         if (!readyAt.has(n))

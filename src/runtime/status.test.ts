@@ -7,6 +7,7 @@ import {
   APPLIED_DIGEST,
   conditionEvent,
   isSubset,
+  olderVersion,
   ownedPart,
   ownerRef,
   statusNeedsWrite,
@@ -286,5 +287,62 @@ describe('Writer: a write the cache has not shown yet is not made twice', () => 
       ),
     ).toBe(false);
     expect(applied).toHaveLength(2);
+  });
+
+  it('a second writer of the status skips its write while the cache shows a version older than its own', async () => {
+    // The API server answers each status apply with the object at the next revision.
+    let rev = 10;
+    const applied: unknown[] = [];
+    const client = {
+      apply: async (_t: unknown, obj: KubeObject) => {
+        applied.push(obj);
+        return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++rev) } };
+      },
+    } as unknown as KubeClient;
+    const main = new Writer(client, 'homeops-operator', pino({ level: 'silent' }));
+    const db = (resourceVersion: string, status: Record<string, unknown> = {}) => ({
+      apiVersion: 'homeops.io/v1alpha1',
+      kind: 'HomeOpsDatabase',
+      metadata: { name: 'd', namespace: 'n', resourceVersion },
+      status,
+    });
+    // The jobs' writer is the same object on every call: what it wrote outlives one reconcile.
+    expect(main.as('homeops-operator-jobs')).toBe(main.as('homeops-operator-jobs'));
+    expect(main.as('homeops-operator')).toBe(main);
+    const jobs = () => main.as('homeops-operator-jobs');
+    expect(
+      await jobs().applyStatus(Resources.HomeOpsDatabase, db('9'), { migrations: { result: 'Running' } }),
+    ).toBe(true); // made revision 11
+    // The cache then shows revision 10: the main writer's change, made between the version the
+    // jobs' write was made over (9) and the one it made (11), seen first. Not the same write.
+    expect(
+      await jobs().applyStatus(Resources.HomeOpsDatabase, db('10', { phase: 'Ready' }), {
+        migrations: { result: 'Running' },
+      }),
+    ).toBe(false);
+    // A revision at or past its own write is trusted: its content is what counts.
+    expect(
+      await jobs().applyStatus(Resources.HomeOpsDatabase, db('11', { migrations: { result: 'Running' } }), {
+        migrations: { result: 'Running' },
+      }),
+    ).toBe(false);
+    expect(
+      await jobs().applyStatus(Resources.HomeOpsDatabase, db('12', {}), {
+        migrations: { result: 'Running' },
+      }),
+    ).toBe(true); // someone removed it after: put back
+    expect(applied).toHaveLength(2);
+  });
+
+  it.each([
+    ['9', '10', true],
+    ['10', '10', false],
+    ['11', '10', false],
+    ['99999999999999999998', '99999999999999999999', true],
+    [undefined, '10', false],
+    ['abc', '10', false],
+    ['9', 'x9', false],
+  ] as const)('olderVersion(%s, %s) = %s', (a, b, older) => {
+    expect(olderVersion(a, b)).toBe(older);
   });
 });

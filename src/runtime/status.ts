@@ -196,13 +196,26 @@ export class Writer {
    * child's event would otherwise re-apply its other children and its status, whose own
    * events are still on their way.
    */
-  private readonly unseen = new Map<string, { over: string | undefined; wrote: string; at: number }>();
+  private readonly unseen = new Map<
+    string,
+    { over: string | undefined; wrote: string; at: number; made: string | undefined }
+  >();
+  /** The writers of other field managers (`as`): one each, so their unseen writes are kept too. */
+  private readonly others: Map<string, Writer>;
 
-  constructor(client: KubeClient, fieldManager: string, log: Logger, events?: EventRecorder) {
+  constructor(
+    client: KubeClient,
+    fieldManager: string,
+    log: Logger,
+    events?: EventRecorder,
+    others = new Map<string, Writer>(),
+  ) {
     this.client = client;
     this.fieldManager = fieldManager;
     this.log = log;
     this.events = events;
+    this.others = others;
+    others.set(fieldManager, this);
   }
 
   /**
@@ -220,8 +233,8 @@ export class Writer {
       return false;
     }
     if (this.cacheBehind(key, live, desired)) return false;
-    await this.client.apply(type, desired, this.fieldManager);
-    this.wrote(key, live, desired);
+    const made = await this.client.apply(type, desired, this.fieldManager);
+    this.wrote(key, live, desired, made);
     this.log.debug(
       { kind: desired.kind, name: desired.metadata.name },
       live ? 'updated child' : 'created child',
@@ -237,9 +250,15 @@ export class Writer {
     await this.events?.record(obj, e);
   }
 
-  /** The same writer under another field manager: a second owner of a shared status. */
+  /**
+   * The same writer under another field manager: a second owner of a shared status. The same
+   * object on every call (its unseen writes must outlive one reconcile).
+   */
   as(fieldManager: string): Writer {
-    return new Writer(this.client, fieldManager, this.log, this.events);
+    return (
+      this.others.get(fieldManager) ??
+      new Writer(this.client, fieldManager, this.log, this.events, this.others)
+    );
   }
 
   /** This writer's part of `obj`'s cached status. */
@@ -263,7 +282,7 @@ export class Writer {
     if (!statusNeedsWrite(current, clean, statusOwnership(obj, this.fieldManager))) return false;
     const key = `${type.apiVersion}/${type.kind}/${obj.metadata.namespace}/${obj.metadata.name}/status`;
     if (this.cacheBehind(key, obj, clean)) return false;
-    await this.client.apply(
+    const made = await this.client.apply(
       type,
       {
         apiVersion: obj.apiVersion,
@@ -274,7 +293,7 @@ export class Writer {
       this.fieldManager,
       { subresource: 'status' },
     );
-    this.wrote(key, obj, clean);
+    this.wrote(key, obj, clean, made);
     if (this.events) {
       const before = (current.conditions as Condition[] | undefined) ?? [];
       for (const c of (clean.conditions as Condition[] | undefined) ?? []) {
@@ -289,26 +308,51 @@ export class Writer {
     return true;
   }
 
-  /** True when the same write was made over the version the cache still holds. */
+  /**
+   * True when the same write was made over the version the cache still holds, or the cache
+   * holds a version older than the one the write made (another writer's change, made before
+   * this write and seen first: the status of an object with two writers).
+   */
   private cacheBehind(key: string, live: KubeObject | undefined, content: unknown): boolean {
     const u = this.unseen.get(key);
     if (!u) return false;
+    const seen = live?.metadata.resourceVersion;
     if (
       Date.now() - u.at < UNSEEN_TTL_MS &&
-      u.over === live?.metadata.resourceVersion &&
-      u.wrote === digest(content)
+      u.wrote === digest(content) &&
+      (u.over === seen || olderVersion(seen, u.made))
     )
       return true;
-    this.unseen.delete(key); // the cache moved on (to this write or another): trust it again
+    this.unseen.delete(key); // the cache moved on (to this write or past it): trust it again
     return false;
   }
 
-  private wrote(key: string, live: KubeObject | undefined, content: unknown): void {
+  private wrote(
+    key: string,
+    live: KubeObject | undefined,
+    content: unknown,
+    made: KubeObject | undefined,
+  ): void {
     const now = Date.now();
     if (this.unseen.size >= 10_000)
       for (const [k, u] of this.unseen) if (now - u.at >= UNSEEN_TTL_MS) this.unseen.delete(k);
-    this.unseen.set(key, { over: live?.metadata.resourceVersion, wrote: digest(content), at: now });
+    this.unseen.set(key, {
+      over: live?.metadata.resourceVersion,
+      wrote: digest(content),
+      at: now,
+      made: made?.metadata?.resourceVersion,
+    });
   }
+}
+
+/**
+ * True when resourceVersion `a` is older than `b`. Both are etcd revisions (integers) on every
+ * API server this runs on; resourceVersions are opaque by the API's contract, so anything else
+ * (or either missing) is never called older, and the cache is trusted.
+ */
+export function olderVersion(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
 }
 
 /** A short sha256 of a value's JSON: enough to tell two writes or two states apart. */

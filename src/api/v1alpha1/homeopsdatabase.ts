@@ -366,7 +366,10 @@ export const homeOpsDatabaseStatus = z.object({
       lastApplied: z.string().optional().describe('The last migration applied, as SET/VERSION_name.'),
       job: z.string().optional().describe('The migration Job of the current inputs.'),
       result: z.enum(['Running', 'Succeeded', 'Failed']).optional(),
-      lastRunTime: z.string().optional(),
+      lastRunTime: z
+        .string()
+        .optional()
+        .describe('When the last migration Job ended (one running keeps the time of the one before).'),
       failedMigration: z.string().optional().describe('file:line of the statement that failed.'),
     })
     .optional(),

@@ -262,7 +262,8 @@ export const cronJobName = (db: HomeOpsDatabase, id: string) =>
 /**
  * One schedule as a CronJob: Forbid (a run never overlaps the last), 3 successful and 3 failed
  * Jobs kept, a missed start given up after 5 minutes (never a burst of catch-up runs), in UTC,
- * and suspended while the database is not Ready.
+ * and suspended while the database is not Ready (the controller makes it once the database is
+ * first Ready).
  */
 export function buildCronJob(
   db: HomeOpsDatabase,

@@ -140,7 +140,11 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
     await applyChildren(
       jctx,
       db,
-      wanted.map((s) => buildCronJob(db, s, this.opts.operatorImage, !ready)),
+      // A CronJob is made once the database is Ready (one apply, not a suspended one first);
+      // one that exists is suspended while it is not.
+      wanted
+        .filter((s) => ready || ctx.cache.get(Resources.CronJob, ns, cronJobName(db, s.id)))
+        .map((s) => buildCronJob(db, s, this.opts.operatorImage, !ready)),
       { prune: [Resources.CronJob], selector: { 'homeops.io/database': db.metadata.name!, ...MANAGED_BY } },
     );
     const ran = await this.runNow(db, jctx, wanted, ready);
@@ -197,7 +201,12 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
       prev,
     );
     const status = jobsStatus(db, [migration.status, scheduled], prev);
-    await writer.applyStatus(Resources.HomeOpsDatabase, db, status, POLARITY);
+    // Before the database is first Ready this writer has nothing to tell that Ready=False does
+    // not (migrations wait for it, schedules are not made): it writes from then on, or at once
+    // for a problem of its own (a migration ConfigMap missing).
+    const nothingYet =
+      !ready && !migration.missing && !runs.length && Object.keys(writer.ownStatus(db)).length === 0;
+    if (!nothingYet) await writer.applyStatus(Resources.HomeOpsDatabase, db, status, POLARITY);
     if (scheduled.benchmarks) this.metrics.set(ns, db.metadata.name!, scheduled.benchmarks);
     // The pin is taken: the annotation goes (an annotation is an instruction, run once).
     if (pin && scheduled.benchmarks?.baseline?.pinned)

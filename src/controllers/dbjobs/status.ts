@@ -127,7 +127,13 @@ export function migrationStatus(
       ...(before?.lastApplied ? { lastApplied: before.lastApplied } : {}),
       job: job.name,
       result: job.succeeded ? 'Succeeded' : job.failed ? 'Failed' : 'Running',
-      ...(job.completionTime || job.startTime ? { lastRunTime: job.completionTime ?? job.startTime } : {}),
+      // When the last run ended: a running Job keeps the one before (its start would be one
+      // more status write per run, and says less than result: Running).
+      ...(job.completionTime
+        ? { lastRunTime: job.completionTime }
+        : before?.lastRunTime
+          ? { lastRunTime: before.lastRunTime }
+          : {}),
     };
     if (job.succeeded && s?.ok) {
       migrations.applied = (s.applied?.length ?? 0) + (s.alreadyApplied ?? 0);
