@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrd } from './api/crdfile.ts';
 import { buildCrds } from './api/crdgen.ts';
+import { installSlimClient } from './runtime/slimclient.ts';
 
 const USAGE = `usage: homeops-operator <command>
 
@@ -18,7 +19,8 @@ commands:
 `;
 
 async function run(argv: string[]): Promise<number> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  // The client's module itself, not its index (which imports every generated API).
+  const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
   const { default: pino } = await import('pino');
   const { loadConfig } = await import('./runtime/config.ts');
   const { Manager } = await import('./runtime/manager.ts');
@@ -84,6 +86,8 @@ export function main(argv: string[]): number | Promise<number> {
 }
 
 if (import.meta.main) {
+  // Before the first import of the client (every one of them is dynamic, below main).
+  installSlimClient();
   // exitCode, not exit(): a large `crds` output to a pipe must be flushed first. `run` exits itself.
   Promise.resolve(main(process.argv.slice(2))).then((code) => {
     process.exitCode = code;

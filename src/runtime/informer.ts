@@ -9,7 +9,12 @@
  * except the status-subresource entries of server-side apply, by which a writer of a shared
  * status knows its own fields (see status.ts).
  */
-import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+// The modules themselves, not the package's index (which imports every generated API: see
+// slimclient.ts).
+import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
+import type { KubernetesObject } from '@kubernetes/client-node/dist/types.js';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import { type KubeClient, type KubeObject, type ResourceType, resourcePath } from './client.ts';
 
