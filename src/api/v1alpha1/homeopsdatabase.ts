@@ -328,7 +328,13 @@ export const homeOpsDatabaseStatus = z.object({
     .optional(),
   primary: z
     .object({
-      responseMs: z.number().min(0).optional(),
+      responseMs: z
+        .number()
+        .min(0)
+        .optional()
+        .describe(
+          'Median of the last five probes (SELECT 1), in ms; moves when it doubles, halves or changes by 5 ms. The exact last value is the metric homeops_database_response_seconds.',
+        ),
       connections: z
         .object({
           active: z.number().int().min(0),
@@ -337,7 +343,10 @@ export const homeOpsDatabaseStatus = z.object({
           max: z.number().int().min(0),
           usagePercent: z.number().min(0),
         })
-        .optional(),
+        .optional()
+        .describe(
+          'As measured when the total last left its band (2 connections or 10 %, whichever is larger) or max changed; the exact values are the metrics. HighConnectionUsage is judged on every probe.',
+        ),
       cacheHitRatio: ratio.optional(),
       slowQueries: z.number().int().min(0).optional(),
       tablesLowIndexUsage: z.number().int().min(0).optional(),
@@ -348,7 +357,14 @@ export const homeOpsDatabaseStatus = z.object({
   pooler: z
     .object({
       readyInstances: z.number().int().min(0).optional(),
-      clientsActive: z.number().int().min(0).optional(),
+      clientsActive: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe(
+          'This and the next three: as measured when they last moved by more than 2 or 10 % (whichever is larger), or to or from zero; the exact values are the metrics.',
+        ),
       clientsWaiting: z.number().int().min(0).optional(),
       serversActive: z.number().int().min(0).optional(),
       serversIdle: z.number().int().min(0).optional(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
-import { median, podProblem, primaryStatus, sticky, thresholdConditions } from './health.ts';
+import { median, podProblem, primaryStatus, steadyCount, sticky, thresholdConditions } from './health.ts';
 import type { PrimaryMeasurement } from './prober.ts';
 
 const mon = homeOpsDatabaseSpec.parse({}).monitoring;
@@ -77,6 +77,41 @@ describe('status figures', () => {
     expect(primaryStatus({ ...healthy, responseMs: 39 }, at20, mon).responseMs).toBe(20);
     expect(primaryStatus({ ...healthy, responseMs: 10.5 }, at20, mon).responseMs).toBe(20);
     expect(primaryStatus({ ...healthy, responseMs: 41 }, at20, mon).responseMs).toBe(41);
+  });
+});
+
+describe('counts in status', () => {
+  it.each([
+    [undefined, 7, 7],
+    [10, 12, 10], // within 2
+    [10, 13, 13],
+    [50, 55, 50], // within 10 %
+    [50, 56, 56],
+    [0, 1, 1], // from zero: a first waiting client is news
+    [1, 0, 0], // to zero
+    [3, 1, 3],
+  ] as const)('steadyCount(%s, %s) = %s', (prev, next, shown) => {
+    expect(steadyCount(prev, next)).toBe(shown);
+  });
+
+  it('connections move together, on the total leaving its band or max changing', () => {
+    const at = (total: number, max = 100) => ({
+      ...healthy,
+      connections: { active: 1, idle: total - 1, total, max, usagePercent: (total / max) * 100 },
+    });
+    const first = primaryStatus(at(40), undefined, mon);
+    expect(first.connections).toEqual({ active: 1, idle: 39, total: 40, max: 100, usagePercent: 40 });
+    // A busy database: 36..44 connections from probe to probe, shown as 40.
+    for (const n of [36, 44, 41, 38])
+      expect(primaryStatus(at(n), first, mon).connections).toBe(first.connections);
+    expect(primaryStatus(at(45), first, mon).connections).toEqual({
+      active: 1,
+      idle: 44,
+      total: 45,
+      max: 100,
+      usagePercent: 45,
+    });
+    expect(primaryStatus(at(40, 200), first, mon).connections?.max).toBe(200);
   });
 });
 

@@ -101,6 +101,17 @@ export function sticky(
   return rounded;
 }
 
+/**
+ * A count as status shows it: the previous one while the new one is within 2 or 10 % of it,
+ * whichever is larger; always the new one to or from zero (a first waiting client is news). A
+ * busy database's connection and client counts move on every probe; the exact values are the
+ * metrics.
+ */
+export function steadyCount(previous: number | undefined, next: number): number {
+  if (previous === undefined || previous === 0 || next === 0) return next;
+  return Math.abs(next - previous) <= Math.max(2, previous * 0.1) ? previous : next;
+}
+
 export function median(xs: readonly number[]): number | undefined {
   if (!xs.length) return undefined;
   const s = [...xs].sort((a, b) => a - b);
@@ -123,12 +134,16 @@ export function primaryStatus(
   // minute); status moves only on a change worth reading. The exact last value is the
   // homeops_database_response_seconds metric.
   const rt = sticky(p.responseMs, m.responseMs, Math.max(5, p.responseMs ?? 0), 1);
+  // Connections move together, when the total leaves its band (steadyCount) or max changes.
+  const c = m.connections;
+  const pc = p.connections;
+  const connections =
+    pc && pc.max === c.max && steadyCount(pc.total, c.total) === pc.total
+      ? pc
+      : { ...c, usagePercent: Number(c.usagePercent.toFixed(0)) };
   return {
     responseMs: rt,
-    connections: {
-      ...m.connections,
-      usagePercent: sticky(p.connections?.usagePercent, m.connections.usagePercent, 1, 0),
-    },
+    connections,
     ...(m.cacheHitRatio !== undefined
       ? { cacheHitRatio: sticky(p.cacheHitRatio, m.cacheHitRatio, 0.005, 3) }
       : {}),
@@ -147,10 +162,10 @@ export function poolerStatus(
 ): Pooler {
   return {
     ...(readyInstances !== undefined ? { readyInstances } : {}),
-    clientsActive: m.clientsActive,
-    clientsWaiting: m.clientsWaiting,
-    serversActive: m.serversActive,
-    serversIdle: m.serversIdle,
+    clientsActive: steadyCount(prev?.clientsActive, m.clientsActive),
+    clientsWaiting: steadyCount(prev?.clientsWaiting, m.clientsWaiting),
+    serversActive: steadyCount(prev?.serversActive, m.serversActive),
+    serversIdle: steadyCount(prev?.serversIdle, m.serversIdle),
     maxWaitSeconds: sticky(prev?.maxWaitSeconds, m.maxWaitSeconds, 0.5, 1),
   };
 }
