@@ -151,7 +151,7 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
       );
     }
     const access = this.access(db.object, ctx);
-    const pods = this.memberPods(rs, ctx);
+    const pods = this.memberPods(rs, sts, ctx);
     let primary: PrimaryView | undefined;
     let primaryError: Failure | undefined;
     if (db.view.state === 'Ready' && access.login) {
@@ -321,9 +321,16 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
   }
 
   /** The member pods in the cache, by ordinal. */
-  private memberPods(rs: Rs, ctx: ReconcileContext): Map<number, Pod> {
+  /**
+   * The members' pods: the StatefulSet's (the owner index), or, with no StatefulSet in the cache
+   * (deleted, its pods possibly still going), those of the namespace with the ReplicaSet's label.
+   */
+  private memberPods(rs: Rs, sts: KubeObject | undefined, ctx: ReconcileContext): Map<number, Pod> {
     const out = new Map<number, Pod>();
-    for (const p of ctx.cache.list<Pod>(Resources.Pod, rs.metadata.namespace)) {
+    const candidates = sts?.metadata.uid
+      ? ctx.cache.owned<Pod>(Resources.Pod, sts.metadata.uid)
+      : ctx.cache.list<Pod>(Resources.Pod, rs.metadata.namespace);
+    for (const p of candidates) {
       if (p.metadata.labels?.['homeops.io/replicaset'] !== rs.metadata.name) continue;
       const i = ordinalOf(rs, p.metadata.name!);
       if (i !== undefined) out.set(i, p);
