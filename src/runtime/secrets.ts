@@ -22,13 +22,14 @@ import { Resources } from './types.ts';
 export async function ensureSecrets(
   ctx: ReconcileContext,
   owner: KubeObject,
-  wanted: readonly { name: string; build: () => KubeObject }[],
+  /** Each Secret: its name, the labels it carries (its cache selects on them), and its builder (run only to make it). */
+  wanted: readonly { name: string; labels: Record<string, string>; build: () => KubeObject }[],
   { owned = true }: { owned?: boolean } = {},
 ): Promise<KubeObject[] | undefined> {
   const ns = owner.metadata.namespace;
   // One Secret's round trips do not wait for another's.
   const found = await Promise.all(
-    wanted.map(async ({ name, build }) => {
+    wanted.map(async ({ name, labels, build }) => {
       const live =
         ctx.cache.get(Resources.Secret, ns, name) ??
         (await ctx.client.get(Resources.Secret, ns, name).catch((e) => {
@@ -49,7 +50,6 @@ export async function ensureSecrets(
       }
       const refs = live.metadata.ownerReferences ?? [];
       const isOwned = refs.some((r) => r.uid === owner.metadata.uid);
-      const labels = build().metadata.labels ?? {};
       const labelled = Object.entries(labels).every(([k, v]) => live.metadata.labels?.[k] === v);
       if (isOwned !== owned || !labelled) {
         // A Secret the user made first, one retained from an earlier resource, or one whose

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { type CacheTier, cacheTierSpec } from '../../api/v1alpha1/index.ts';
 import {
   buildAuthSecret,
+  buildOperatorSecret,
   buildRedisConfigMap,
   buildRedisStatefulSet,
   buildTtlConfigMap,
   restartChecksum,
 } from './builders.ts';
 import { readPassword } from './controller.ts';
+import { tierLabels } from './names.ts';
 import { aclPasswords, parseInfo, type RedisProbe } from './probe.ts';
 import { liveSettings, redisBytes, renderRedisConf } from './redisconf.ts';
 import { passwordHash, rotationStep } from './rotation.ts';
@@ -67,6 +69,11 @@ describe('redis.conf', () => {
       /^[A-Za-z0-9_-]{43}$/,
     );
     expect(buildTtlConfigMap(tier()).data).toMatchObject({ session: '900', realtime: '30' });
+  });
+
+  it("gives its Secrets the labels the controller passes to ensureSecrets (the cache's and the adoption's)", () => {
+    for (const s of [buildAuthSecret(tier()), buildOperatorSecret(tier())])
+      expect(s.metadata.labels).toEqual(tierLabels(tier(), 'secret'));
   });
 });
 

@@ -21,7 +21,7 @@ import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, Resources } from '../..
 import { growVolume, parseQuantity } from '../../runtime/volumes.ts';
 import { podProblem } from '../homeopsdatabase/health.ts';
 import { buildAuthSecret, buildOperatorSecret, buildTierChildren } from './builders.ts';
-import { OPERATOR_USER, REDIS_PORT, ROLE_LABEL, type RoleLabel, tierNames } from './names.ts';
+import { OPERATOR_USER, REDIS_PORT, ROLE_LABEL, type RoleLabel, tierLabels, tierNames } from './names.ts';
 import { PROBE_TIMEOUT_MS, probeRedis, type RedisTarget, replicaOf, switchover } from './probe.ts';
 import { liveSettings, redisBytes } from './redisconf.ts';
 import { nextRestart, type RollMember } from './roll.ts';
@@ -533,8 +533,10 @@ export class CacheTierReconciler implements Reconciler<Tier> {
   ): Promise<{ password: string; operator: string } | Failure | undefined> {
     const ns = t.metadata.namespace!;
     const n = tierNames(t);
-    const wanted = [{ name: n.operatorSecret, build: () => buildOperatorSecret(t) }];
-    if (!t.spec.auth.secretRef) wanted.push({ name: n.authSecret, build: () => buildAuthSecret(t) });
+    const secretLabels = tierLabels(t, 'secret');
+    const wanted = [{ name: n.operatorSecret, labels: secretLabels, build: () => buildOperatorSecret(t) }];
+    if (!t.spec.auth.secretRef)
+      wanted.push({ name: n.authSecret, labels: secretLabels, build: () => buildAuthSecret(t) });
     const made = await ensureSecrets(ctx, t, wanted);
     if (!made) return undefined;
     let secret = made[1];

@@ -27,7 +27,7 @@ import { growVolume } from '../../runtime/volumes.ts';
 import { buildChildren } from './builders.ts';
 import { ALERT_CONDITIONS, median, podProblem } from './health.ts';
 import { DatabaseMetrics } from './metrics.ts';
-import { names, POOLER_PORT, POSTGRES_PORT, serviceHost } from './names.ts';
+import { names, POOLER_PORT, POSTGRES_PORT, labels as resourceLabels, serviceHost } from './names.ts';
 import { POOLER_AUTH_SQL } from './pgconfig.ts';
 import { ensureMonitoringObjects, type ProbeTarget, probePooler, probePrimary } from './prober.ts';
 import {
@@ -323,7 +323,11 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     const live = await ensureSecrets(
       ctx,
       db,
-      SECRET_ROLES.map((role) => ({ name: secretName(db, role), build: () => buildSecret(db, role) })),
+      SECRET_ROLES.map((role) => ({
+        name: secretName(db, role),
+        labels: resourceLabels(db, 'secret'),
+        build: () => buildSecret(db, role),
+      })),
       { owned: db.spec.postgres.storage.reclaimPolicy === 'Delete' },
     );
     if (!live) return undefined;

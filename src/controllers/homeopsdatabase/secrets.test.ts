@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { labels } from './names.ts';
 import {
   buildSecret,
   generatePassword,
   InvalidSecretError,
   readCredentials,
+  SECRET_ROLES,
   secretsDigest,
 } from './secrets.ts';
 
@@ -21,6 +23,11 @@ const asSecret = (data: Record<string, string>) => ({
 });
 
 describe('secrets', () => {
+  it("carry the labels the controller passes to ensureSecrets (the cache's and the adoption's)", () => {
+    for (const role of SECRET_ROLES)
+      expect(buildSecret(db, role).metadata.labels).toEqual(labels(db, 'secret'));
+  });
+
   it('generates 256-bit passwords that differ every time', () => {
     const seen = new Set(Array.from({ length: 1000 }, () => generatePassword()));
     expect(seen.size).toBe(1000);
