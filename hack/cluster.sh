@@ -205,6 +205,9 @@ up() {
   command -v openssl >/dev/null || die "openssl is missing: hack/dataplane.sh install brings it"
   bash "$HACK_DIR/build-tools.sh" >/dev/null
   bins
+  # The control plane's and the real node's ports (node.sh: kubelet -2..+6, DNS +1 health, +2 ready).
+  reserve_ports "$ETCD_PORT-$((ETCD_PORT + 1))" "$API_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT" \
+    "$((KUBELET_PORT - 2))-$((KUBELET_PORT + 6))" "$DNS_PORT-$((DNS_PORT + 2))"
   mkdir -p "$CL_DIR"
   pki
   kwok_config

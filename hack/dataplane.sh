@@ -229,6 +229,7 @@ CONF
 up() {
   command -v pgbouncer >/dev/null && [ -x "$PG_BIN/initdb" ] && command -v redis-server >/dev/null \
     || die "PostgreSQL 15, PgBouncer or Redis is missing: run hack/dataplane.sh install"
+  reserve_ports "$PG_PORT" "$REPLICA_PORT" "$BOUNCER_PORT" "$REDIS_PORT"
   mkdir -p "$DP_DIR/sock"
   chown "$PG_USER" "$DP_DIR" "$DP_DIR/sock"; chmod 711 "$DP_DIR"
   if [ "$(id -u)" = 0 ] && ! runuser -u "$PG_USER" -- test -x "$DP_DIR"; then

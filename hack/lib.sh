@@ -26,6 +26,18 @@ tool_dir() {
   echo "$HOMEOPS_CACHE/bin/$name-$key"
 }
 
+# reserve_ports PORT|FROM-TO...: keeps the stack's listening ports out of the kernel's ephemeral
+# range (32768-60999 here, where they all are): a client connection given one of them as its
+# local port makes the server's later bind fail ("address already in use": CoreDNS's health
+# port 50054 once, in CI). Needs root; without it, nothing changes.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur want
+  [ -w "$f" ] || return 0
+  cur=$(cat "$f")
+  want=$(IFS=,; echo "$*")
+  echo "${cur:+$cur,}$want" > "$f" 2>/dev/null || true
+}
+
 # wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND every half second.
 wait_for() {
   local what=$1 secs=$2; shift 2
