@@ -22,6 +22,9 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
           environment: 'node',
+          // Some unit tests run a Go-built tool (promtool, helm, the health checks) or a child
+          // Node process: seconds each on a busy 2-core machine, not the default 5 s budget.
+          testTimeout: 60_000,
           sequence: { groupOrder: 0 },
         },
       },

@@ -83,6 +83,17 @@ export class KubeApiError extends Error {
   }
 }
 
+/**
+ * A refusal because the object's namespace is being deleted, directly or as the cause of another
+ * error: expected while a namespace goes (its objects' deletion comes next), never retried and
+ * never a warning.
+ */
+export function isNamespaceTerminating(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof KubeApiError && e.namespaceTerminating) return true;
+  return false;
+}
+
 export interface RequestSpec {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;

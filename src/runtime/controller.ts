@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { KubeApiError, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
+import { isNamespaceTerminating, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
 import { setCondition } from './conditions.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
 import { type Informer, trim } from './informer.ts';
@@ -191,9 +191,9 @@ export class Controller<T extends KubeObject> {
         );
         if (obj)
           await this.markStalled(obj, err).catch((e) =>
-            log.error({ err: String(e) }, 'could not set Stalled'),
+            isNamespaceTerminating(e) ? undefined : log.error({ err: String(e) }, 'could not set Stalled'),
           );
-      } else if (err instanceof KubeApiError && err.namespaceTerminating) {
+      } else if (isNamespaceTerminating(err)) {
         // Its namespace is going: the object's own deletion comes next; retrying only adds load.
         this.queue.forget(key);
         log.debug('namespace is being deleted; not retrying');

@@ -3,7 +3,7 @@
  * one per reconcile. Event text never carries secrets: callers pass reasons and messages only.
  */
 import type { Logger } from 'pino';
-import type { KubeClient, KubeObject } from './client.ts';
+import { isNamespaceTerminating, type KubeClient, type KubeObject } from './client.ts';
 import { Resources } from './types.ts';
 
 /** MicroTime as the API wants it: RFC 3339 with exactly six fractional digits. */
@@ -55,8 +55,11 @@ export class EventRecorder {
         },
       });
     } catch (err) {
-      // An Event is best effort: failing to record one must not fail the reconcile.
-      this.log.warn({ err: String(err), reason: e.reason }, 'could not record event');
+      // An Event is best effort: failing to record one must not fail the reconcile. In a
+      // namespace being deleted none can be made, and that is no news.
+      if (isNamespaceTerminating(err))
+        this.log.debug({ reason: e.reason }, 'namespace is being deleted; no event');
+      else this.log.warn({ err: String(err), reason: e.reason }, 'could not record event');
     }
   }
 }

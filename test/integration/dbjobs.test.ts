@@ -98,10 +98,12 @@ describe('the Jobs of a database being set up', () => {
   it('say nothing before it is Ready, unless they have a problem of their own', async () => {
     await createDb('waiting');
     await createDb('typo', { migrations: { configMaps: [{ name: 'no-such-map' }] } });
-    // Its own problem is told at once, before the database is Ready.
+    // Its own problem is told at once, before the database is Ready. The two writers (the
+    // database's controller with `Ready`, the Jobs' with `MigrationsApplied`) write in no fixed
+    // order: wait for the state where both have spoken.
     const typo = await eventually(async () => {
       const o = await getDb('typo');
-      return cond(o, 'MigrationsApplied')?.reason === 'ConfigMapNotFound' ? o : undefined;
+      return cond(o, 'MigrationsApplied')?.reason === 'ConfigMapNotFound' && cond(o, 'Ready') ? o : undefined;
     }, 60_000);
     expect(cond(typo, 'MigrationsApplied')?.message).toContain('no-such-map');
     expect(cond(typo, 'Ready')?.status).toBe('False');

@@ -1,15 +1,22 @@
 /**
- * Global setup of the integration project: brings the local control plane and data plane up
- * (hack/cluster.sh, hack/dataplane.sh; both are idempotent and fast when already running) and
- * hands their coordinates to the test files. It stops at the end only what it started itself,
- * unless HOMEOPS_KEEP_STACK=1.
+ * Global setup of the live projects: the tests run on a local stack of their own, started clean
+ * (hack/cluster.sh, hack/dataplane.sh), and hand its coordinates to the test files.
+ *
+ * - By default a stack left up by someone else (`npm run demo -- --once`, an earlier run killed
+ *   half-way) is taken down first and started anew, so nothing an earlier run left (namespaces
+ *   stuck Terminating, the demo's pods and operator-less objects) reaches a test; the stack the
+ *   tests started is stopped at the end.
+ * - With HOMEOPS_KEEP_STACK=1 (the dev loop: one file at a time) a running stack is reused and
+ *   left up; test namespaces an earlier run left Terminating are released first.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
 import { stringify } from 'yaml';
 import { WATCH_RULES } from '../../src/deploy/rbac.ts';
+import { releaseLeftoverNamespaces } from '../support/namespaces.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 
@@ -105,12 +112,20 @@ function operatorKubeconfig(kubectl: string, adminKubeconfig: string): string {
 /** When this run of the tests began: the `rbac` project reads the audit log from here on. */
 const runStarted = new Date().toISOString();
 
-export default function setup(project: TestProject) {
+export default async function setup(project: TestProject) {
   // Installs PostgreSQL, PgBouncer and Redis from Debian packages when they are missing.
   hack('dataplane.sh', 'install');
+  const keep = process.env.HOMEOPS_KEEP_STACK === '1';
   const started: string[] = [];
-  for (const script of ['cluster.sh', 'dataplane.sh']) {
+  for (const script of ['dataplane.sh', 'cluster.sh']) {
     if (!isUp(script)) started.push(script);
+    else if (!keep) {
+      console.error(
+        `[global setup] ${script}: a stack is up (the demo's?); the tests start from a clean one`,
+      );
+      hack(script, 'down');
+      started.push(script);
+    }
   }
   const kubeconfig = hack('cluster.sh', 'up').split('\n').pop()!;
   const dataplaneEnvFile = hack('dataplane.sh', 'up').split('\n').pop()!;
@@ -120,6 +135,13 @@ export default function setup(project: TestProject) {
     );
   }
   const clusterEnv = parseEnvFile(hack('cluster.sh', 'env').replaceAll('export ', ''));
+  if (keep) {
+    const admin = new KubeConfig();
+    admin.loadFromFile(kubeconfig);
+    const released = await releaseLeftoverNamespaces(admin);
+    if (released.length)
+      console.error(`[global setup] released namespaces left Terminating: ${released.join(', ')}`);
+  }
   project.provide('kubeconfig', kubeconfig);
   project.provide('kubectlPath', clusterEnv.PATH!.split(':')[0]!);
   project.provide('auditLog', clusterEnv.HOMEOPS_APISERVER_AUDIT_LOG!);
@@ -131,8 +153,9 @@ export default function setup(project: TestProject) {
   project.provide('dataplane', parseEnvFile(readFileSync(dataplaneEnvFile, 'utf8')));
 
   return () => {
-    if (process.env.HOMEOPS_KEEP_STACK === '1') return;
-    for (const script of started.reverse()) hack(script, 'down');
+    if (keep) return;
+    for (const script of ['dataplane.sh', 'cluster.sh'].filter((x) => started.includes(x)))
+      hack(script, 'down');
   };
 }
 

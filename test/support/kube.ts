@@ -9,6 +9,9 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { releaseNamespace, TEST_NAMESPACE_LABEL } from './namespaces.ts';
+
+export { releaseNamespace } from './namespaces.ts';
 
 export const FIELD_MANAGER = 'homeops-tests';
 
@@ -18,12 +21,12 @@ export function kubeConfig(): KubeConfig {
   return kc;
 }
 
-/** A namespace of its own for one test file; `cleanup` deletes it. */
+/** A namespace of its own for one test file; `cleanup` deletes it (see `releaseNamespace`). */
 export async function testNamespace(kc: KubeConfig, prefix: string) {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   const core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name, labels: { 'homeops.io/test': prefix } } } });
-  return { name, cleanup: () => core.deleteNamespace({ name }).catch(() => undefined) };
+  await core.createNamespace({ body: { metadata: { name, labels: { [TEST_NAMESPACE_LABEL]: prefix } } } });
+  return { name, cleanup: () => releaseNamespace(kc, name) };
 }
 
 /**
