@@ -4,12 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { CacheTier } from '../../api/v1alpha1/index.ts';
+import { generatePassword } from '../../common/passwords.ts';
+import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../../common/podspec.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
-import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../homeopsdatabase/builders.ts';
-import { generatePassword } from '../homeopsdatabase/secrets.ts';
 import {
   AUTH_DIR,
   CONFIG_DIR,

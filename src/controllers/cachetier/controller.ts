@@ -8,6 +8,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import { type CacheTier, type CacheTierStatus, cacheTier } from '../../api/v1alpha1/index.ts';
+import { type PodLike, podProblem } from '../../common/pods.ts';
 import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { applyChildren } from '../../runtime/children.ts';
@@ -19,7 +20,6 @@ import { ensureSecrets } from '../../runtime/secrets.ts';
 import { DEFAULT_POLARITY } from '../../runtime/status.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { growVolume, parseQuantity } from '../../runtime/volumes.ts';
-import { podProblem } from '../homeopsdatabase/health.ts';
 import { buildAuthSecret, buildOperatorSecret, buildTierChildren } from './builders.ts';
 import { OPERATOR_USER, REDIS_PORT, ROLE_LABEL, type RoleLabel, tierLabels, tierNames } from './names.ts';
 import { PROBE_TIMEOUT_MS, probeRedis, type RedisTarget, replicaOf, switchover } from './probe.ts';
@@ -76,7 +76,7 @@ export function redisPodProblem(pod: Pod): Failure | undefined {
     if (t?.exitCode === 78 && t.message?.includes('redis-server'))
       return { reason: 'RedisServerMissing', message: `container ${c.name}: ${t.message.trim()}` };
   }
-  return podProblem(pod as Parameters<typeof podProblem>[0]);
+  return podProblem(pod as PodLike);
 }
 const CHILD_KINDS = [
   Resources.ConfigMap,

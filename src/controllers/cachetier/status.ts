@@ -1,9 +1,9 @@
 /** The status of a CacheTier from what reconcile observed. Pure: table-tested in cachetier.test.ts. */
 import type { CacheTier, CacheTierStatus } from '../../api/v1alpha1/index.ts';
+import { sticky } from '../../common/figures.ts';
+import { serviceHost } from '../../common/hosts.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { type Check, summarize } from '../../runtime/summary.ts';
-import { sticky } from '../homeopsdatabase/health.ts';
-import { serviceHost } from '../homeopsdatabase/names.ts';
 import { REDIS_PORT, tierNames } from './names.ts';
 import type { RedisProbe } from './probe.ts';
 
@@ -248,10 +248,10 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
         ? 'Degraded'
         : 'Ready',
     conditions: conditionsFrom(prev.conditions, conds, gen),
-    endpoint: `${serviceHost(t as never, n.service)}:${REDIS_PORT}`,
+    endpoint: `${serviceHost(t, n.service)}:${REDIS_PORT}`,
     ...(replicated
       ? {
-          readEndpoint: `${serviceHost(t as never, n.readService)}:${REDIS_PORT}`,
+          readEndpoint: `${serviceHost(t, n.readService)}:${REDIS_PORT}`,
           ...(o.writer ? { writer: o.writer } : {}),
           members: o.members.map((m) => memberStatus(m, o, prev)),
         }

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type HomeOpsDatabase, homeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { CHECKSUM_ANNOTATION } from '../../common/podspec.ts';
 import { DEFAULT_IMAGES } from '../../images.ts';
 import {
   buildChildren,
   buildConfigMap,
   buildPoolerDeployment,
   buildStatefulSet,
-  CHECKSUM_ANNOTATION,
   postgresUid,
 } from './builders.ts';
 

@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { serviceHost } from '../../common/hosts.ts';
+import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../../common/podspec.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
@@ -22,7 +24,6 @@ import {
   SECRETS_DIR,
   SOCKET_DIR,
   selector,
-  serviceHost,
 } from './names.ts';
 import {
   renderPgBouncerIni,
@@ -31,8 +32,6 @@ import {
   renderPostgresConf,
   renderPostgresStartScript,
 } from './pgconfig.ts';
-
-export const CHECKSUM_ANNOTATION = 'homeops.io/config-checksum';
 
 /** The uid each default image runs PostgreSQL as (postgres:15 and the local image: 999). */
 const TIMESCALE_HA_UID = 1000;
@@ -52,15 +51,6 @@ export function postgresUid(db: HomeOpsDatabase, images: DefaultImages = DEFAULT
   return /timescaledb-ha/.test(postgresImage(db, images)) ? TIMESCALE_HA_UID : POSTGRES_UID;
 }
 
-/** nodeSelector, tolerations and affinity for a pod spec, only those the spec sets. */
-export function placement(s: HomeOpsDatabase['spec']['postgres']['scheduling']) {
-  return {
-    ...(s?.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
-    ...(s?.tolerations ? { tolerations: s.tolerations } : {}),
-    ...(s?.affinity ? { affinity: s.affinity } : {}),
-  };
-}
-
 const sha = (...parts: string[]) =>
   createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
 
@@ -70,19 +60,6 @@ function meta(db: HomeOpsDatabase, name: string, component: Parameters<typeof la
     namespace: db.metadata.namespace,
     labels: labels(db, component),
     ownerReferences: [ownerRef(db as never)],
-  };
-}
-
-/** Non-root, no privilege escalation, no capabilities, read-only root filesystem. */
-export function containerSecurity(uid: number) {
-  return {
-    runAsNonRoot: true,
-    runAsUser: uid,
-    runAsGroup: uid,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
   };
 }
 

@@ -9,6 +9,9 @@ import {
   type HomeOpsDatabaseStatus,
   homeOpsDatabase,
 } from '../../api/v1alpha1/index.ts';
+import { median } from '../../common/figures.ts';
+import { serviceHost } from '../../common/hosts.ts';
+import { type PodLike, podProblem } from '../../common/pods.ts';
 import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { RetryPolicy } from '../../pg/client.ts';
@@ -25,9 +28,9 @@ import { DEFAULT_POLARITY } from '../../runtime/status.ts';
 import { MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { buildChildren } from './builders.ts';
-import { ALERT_CONDITIONS, median, podProblem } from './health.ts';
+import { ALERT_CONDITIONS } from './health.ts';
 import { DatabaseMetrics } from './metrics.ts';
-import { names, POOLER_PORT, POSTGRES_PORT, labels as resourceLabels, serviceHost } from './names.ts';
+import { names, POOLER_PORT, POSTGRES_PORT, labels as resourceLabels } from './names.ts';
 import { POOLER_AUTH_SQL } from './pgconfig.ts';
 import { ensureMonitoringObjects, type ProbeTarget, probePooler, probePrimary } from './prober.ts';
 import {
@@ -73,7 +76,7 @@ function observeCluster(db: HomeOpsDatabase, ctx: ReconcileContext): ClusterView
   const ready = (kind: 'StatefulSet' | 'Deployment', name: string) =>
     cached<KubeObject & { status?: { readyReplicas?: number } }>(ctx, kind, ns, name)?.status
       ?.readyReplicas ?? 0;
-  const pod = cached<KubeObject & Parameters<typeof podProblem>[0]>(ctx, 'Pod', ns, n.pod);
+  const pod = cached<KubeObject & PodLike>(ctx, 'Pod', ns, n.pod);
   // A primary pod being deleted is not a primary: the StatefulSet's readyReplicas may count it
   // until it is gone, and may never show 0 if its replacement is Ready by the next status sync.
   const primaryPodReady = ready('StatefulSet', n.statefulSet) >= 1 && !pod?.metadata.deletionTimestamp;
@@ -377,9 +380,7 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     // becoming Ready moves its StatefulSet's status, which does): pods' many ordinary updates
     // cost no reconcile.
     .watches(Resources.Pod, (p) => {
-      return p.metadata.deletionTimestamp || podProblem(p as Parameters<typeof podProblem>[0])
-        ? ofDatabaseLabel(p)
-        : [];
+      return p.metadata.deletionTimestamp || podProblem(p as PodLike) ? ofDatabaseLabel(p) : [];
     })
     .complete(reconciler);
   return { reconciler, controller };

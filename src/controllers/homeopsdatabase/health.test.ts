@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
-import { median, podProblem, primaryStatus, steadyCount, sticky, thresholdConditions } from './health.ts';
+import { median } from '../../common/figures.ts';
+import { primaryStatus, thresholdConditions } from './health.ts';
 import type { PrimaryMeasurement } from './prober.ts';
 
 const mon = homeOpsDatabaseSpec.parse({}).monitoring;
@@ -59,12 +60,6 @@ describe("the guide's alert thresholds", () => {
 });
 
 describe('status figures', () => {
-  it('keep the previous value while the new one is within tolerance', () => {
-    expect(sticky(1.0, 1.3, 2, 1)).toBe(1.0);
-    expect(sticky(1.0, 9.87, 2, 1)).toBe(9.9);
-    expect(sticky(undefined, 0.8123, 2, 1)).toBe(0.8);
-  });
-
   it('do not change when an idle database wobbles', () => {
     const first = primaryStatus(healthy, undefined, mon);
     const second = primaryStatus({ ...healthy, responseMs: 1.3, cacheHitRatio: 0.9912 }, first, mon);
@@ -81,19 +76,6 @@ describe('status figures', () => {
 });
 
 describe('counts in status', () => {
-  it.each([
-    [undefined, 7, 7],
-    [10, 12, 10], // within 2
-    [10, 13, 13],
-    [50, 55, 50], // within 10 %
-    [50, 56, 56],
-    [0, 1, 1], // from zero: a first waiting client is news
-    [1, 0, 0], // to zero
-    [3, 1, 3],
-  ] as const)('steadyCount(%s, %s) = %s', (prev, next, shown) => {
-    expect(steadyCount(prev, next)).toBe(shown);
-  });
-
   it('connections move together, on the total leaving its band or max changing', () => {
     const at = (total: number, max = 100) => ({
       ...healthy,
@@ -115,55 +97,8 @@ describe('counts in status', () => {
   });
 });
 
-describe('podProblem', () => {
-  const waiting = (reason: string, message?: string) => ({
-    status: {
-      containerStatuses: [
-        { name: 'postgres', state: { waiting: { reason, ...(message ? { message } : {}) } } },
-      ],
-    },
-  });
-
-  it('names an image that cannot be pulled, a crash loop and a config error', () => {
-    expect(podProblem(waiting('ErrImageNeverPull', 'image "x" is not present'))).toEqual({
-      reason: 'ErrImageNeverPull',
-      message: 'container postgres: ErrImageNeverPull: image "x" is not present',
-    });
-    for (const r of [
-      'ErrImagePull',
-      'ImagePullBackOff',
-      'InvalidImageName',
-      'CrashLoopBackOff',
-      'CreateContainerConfigError',
-    ])
-      expect(podProblem(waiting(r))?.reason).toBe(r);
-  });
-
-  it('names an unschedulable pod', () => {
-    const pod = {
-      status: {
-        conditions: [
-          { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes' },
-        ],
-      },
-    };
-    expect(podProblem(pod)).toEqual({ reason: 'Unschedulable', message: '0/3 nodes' });
-  });
-
-  it('says nothing while a pod is only starting, or of no pod', () => {
-    expect(podProblem(waiting('ContainerCreating'))).toBeUndefined();
-    expect(podProblem(waiting('PodInitializing'))).toBeUndefined();
-    expect(podProblem({ status: {} })).toBeUndefined();
-    expect(podProblem(undefined)).toBeUndefined();
-  });
-});
-
 describe('the response time status shows', () => {
   it('is the median of the last probes: one spike moves nothing, a lasting slowdown does', () => {
-    expect(median([])).toBeUndefined();
-    expect(median([3])).toBe(3);
-    expect(median([1, 100, 2])).toBe(2);
-    expect(median([1, 2, 3, 100])).toBe(2.5);
     // A loaded node: probes mostly ~10 ms with spikes to 80 ms.
     const probes = [10, 11, 80, 9, 12, 75, 10, 11, 90, 10];
     let shown: ReturnType<typeof primaryStatus> | undefined;

@@ -4,6 +4,7 @@
  * response time wobbles by microseconds, causes no status write. Pure.
  */
 import type { HomeOpsDatabaseSpec, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
+import { steadyCount, sticky } from '../../common/figures.ts';
 import type { ConditionInput } from '../../runtime/conditions.ts';
 import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
@@ -89,36 +90,6 @@ export function thresholdConditions(
   return out;
 }
 
-/** Keeps `previous` while `next` is within `tolerance` of it: rounding that does not flap. */
-export function sticky(
-  previous: number | undefined,
-  next: number,
-  tolerance: number,
-  digits: number,
-): number {
-  const rounded = Number(next.toFixed(digits));
-  if (previous !== undefined && Math.abs(previous - next) <= tolerance) return previous;
-  return rounded;
-}
-
-/**
- * A count as status shows it: the previous one while the new one is within 2 or 10 % of it,
- * whichever is larger; always the new one to or from zero (a first waiting client is news). A
- * busy database's connection and client counts move on every probe; the exact values are the
- * metrics.
- */
-export function steadyCount(previous: number | undefined, next: number): number {
-  if (previous === undefined || previous === 0 || next === 0) return next;
-  return Math.abs(next - previous) <= Math.max(2, previous * 0.1) ? previous : next;
-}
-
-export function median(xs: readonly number[]): number | undefined {
-  if (!xs.length) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 type Primary = NonNullable<HomeOpsDatabaseStatus['primary']>;
 type Pooler = NonNullable<HomeOpsDatabaseStatus['pooler']>;
 
@@ -168,51 +139,4 @@ export function poolerStatus(
     serversIdle: steadyCount(prev?.serversIdle, m.serversIdle),
     maxWaitSeconds: sticky(prev?.maxWaitSeconds, m.maxWaitSeconds, 0.5, 1),
   };
-}
-
-/** Waiting reasons that mean a container will not start by itself soon: named in status. */
-const FAILING_WAITING = new Set([
-  'ErrImagePull',
-  'ImagePullBackOff',
-  'ErrImageNeverPull',
-  'InvalidImageName',
-  'CrashLoopBackOff',
-  'CreateContainerConfigError',
-  'CreateContainerError',
-  'RunContainerError',
-]);
-
-interface PodLike {
-  status?: {
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-    initContainerStatuses?: ContainerStatusLike[];
-    containerStatuses?: ContainerStatusLike[];
-  };
-}
-interface ContainerStatusLike {
-  name: string;
-  state?: { waiting?: { reason?: string; message?: string } };
-}
-
-/**
- * Why a pod that is not Ready will not become Ready by itself, from what the kubelet and the
- * scheduler wrote in its status: an image that cannot be pulled, a container that keeps
- * crashing, a pod no node can take. Undefined while it is merely starting. Pure.
- */
-export function podProblem(pod: PodLike | undefined): { reason: string; message: string } | undefined {
-  if (!pod?.status) return undefined;
-  for (const c of [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])]) {
-    const w = c.state?.waiting;
-    if (w?.reason && FAILING_WAITING.has(w.reason)) {
-      return {
-        reason: w.reason,
-        message: `container ${c.name}: ${w.reason}${w.message ? `: ${w.message}` : ''}`,
-      };
-    }
-  }
-  const scheduled = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
-  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-    return { reason: 'Unschedulable', message: scheduled.message ?? 'no node can run the pod' };
-  }
-  return undefined;
 }

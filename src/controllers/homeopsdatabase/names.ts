@@ -53,8 +53,3 @@ export const poolerSelector = (db: HomeOpsDatabase) => ({
   'homeops.io/database': db.metadata.name!,
   'homeops.io/role': 'pooler',
 });
-
-/** In-cluster DNS names the operator (and applications) connect to. */
-export function serviceHost(db: HomeOpsDatabase, service: string): string {
-  return `${service}.${db.metadata.namespace}.svc`;
-}

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { generatePassword } from '../../common/passwords.ts';
 import { labels } from './names.ts';
-import {
-  buildSecret,
-  generatePassword,
-  InvalidSecretError,
-  readCredentials,
-  SECRET_ROLES,
-  secretsDigest,
-} from './secrets.ts';
+import { buildSecret, InvalidSecretError, readCredentials, SECRET_ROLES, secretsDigest } from './secrets.ts';
 
 const db = homeOpsDatabase.parse({
   apiVersion: 'homeops.io/v1alpha1',

@@ -4,8 +4,10 @@
  * the database, to bring their own credentials) is kept as it is, and only checked. Neither
  * the passwords nor the Secrets' data are ever logged, put in status or in events.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { serviceHost } from '../../common/hosts.ts';
+import { generatePassword } from '../../common/passwords.ts';
 import type { KubeObject } from '../../runtime/client.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import {
@@ -16,7 +18,6 @@ import {
   POSTGRES_PORT,
   REPLICATION_USER,
   SUPERUSER,
-  serviceHost,
 } from './names.ts';
 
 export type SecretRole = 'superuser' | 'app' | 'replication' | 'pooler';
@@ -25,11 +26,6 @@ export const SECRET_ROLES: SecretRole[] = ['superuser', 'app', 'replication', 'p
 export interface Credentials {
   username: string;
   password: string;
-}
-
-/** 32 bytes from the CSPRNG, as URL-safe base64 (no quoting needed in URIs or conf files). */
-export function generatePassword(): string {
-  return randomBytes(32).toString('base64url');
 }
 
 export function secretName(db: HomeOpsDatabase, role: SecretRole): string {

@@ -4,10 +4,11 @@
  * status.test.ts.
  */
 import type { HomeOpsDatabase, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
+import { serviceHost } from '../../common/hosts.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { type Check, summarize } from '../../runtime/summary.ts';
 import { poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
-import { names, POOLER_PORT, POSTGRES_PORT, serviceHost } from './names.ts';
+import { names, POOLER_PORT, POSTGRES_PORT } from './names.ts';
 import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
 export interface Failure {

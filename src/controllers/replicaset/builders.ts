@@ -3,15 +3,14 @@
  * what reconcile decided (how many members may run, where the read Service routes). No I/O.
  */
 import type { HomeOpsDatabase, ReplicaSet } from '../../api/v1alpha1/index.ts';
+import { serviceHost } from '../../common/hosts.ts';
+import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../../common/podspec.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/client.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import {
-  CHECKSUM_ANNOTATION,
   configChecksum,
-  containerSecurity,
-  placement,
   postgresImage,
   postgresProbes,
   postgresUid,
@@ -25,7 +24,6 @@ import {
   selector as primarySelector,
   SECRETS_DIR,
   SOCKET_DIR,
-  serviceHost,
 } from '../homeopsdatabase/names.ts';
 import { renderPgHba, renderPostgresConf } from '../homeopsdatabase/pgconfig.ts';
 import { memberSelector, READ_LABEL, READ_LABEL_VALUE, rsLabels, rsNames, slotPrefix } from './names.ts';

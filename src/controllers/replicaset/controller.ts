@@ -13,6 +13,8 @@ import {
   type ReplicaSetStatus,
   replicaSet,
 } from '../../api/v1alpha1/index.ts';
+import { serviceHost } from '../../common/hosts.ts';
+import { podProblem } from '../../common/pods.ts';
 import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { classifyPgError } from '../../pg/errors.ts';
@@ -24,8 +26,7 @@ import { requeueAfter } from '../../runtime/result.ts';
 import { DEFAULT_POLARITY } from '../../runtime/status.ts';
 import { MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
-import { podProblem } from '../homeopsdatabase/health.ts';
-import { names as dbNames, POSTGRES_PORT, SUPERUSER, serviceHost } from '../homeopsdatabase/names.ts';
+import { names as dbNames, POSTGRES_PORT, SUPERUSER } from '../homeopsdatabase/names.ts';
 import { readCredentials, secretsDigest } from '../homeopsdatabase/secrets.ts';
 import { buildReplicaChildren } from './builders.ts';
 import { dropSlots, type Login, measureMember, type PrimaryView, type SlotRow, syncPrimary } from './lag.ts';

@@ -3,10 +3,11 @@
  * ReplicaSet's status. Pure: tables of every case are in status.test.ts.
  */
 import type { ReplicaSet, ReplicaSetStatus } from '../../api/v1alpha1/index.ts';
+import { sticky } from '../../common/figures.ts';
+import { serviceHost } from '../../common/hosts.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { type Check, summarize } from '../../runtime/summary.ts';
-import { sticky } from '../homeopsdatabase/health.ts';
-import { POSTGRES_PORT, serviceHost } from '../homeopsdatabase/names.ts';
+import { POSTGRES_PORT } from '../homeopsdatabase/names.ts';
 import type { MemberMeasurement, ReplicationRow } from './lag.ts';
 import { rsNames, selectorString } from './names.ts';
 
@@ -247,7 +248,7 @@ export function replicaSetStatus(
     replicas: o.replicas,
     readyReplicas: o.readyReplicas,
     selector: selectorString(rs),
-    readEndpoint: `${serviceHost(rs as never, rsNames(rs).readService)}:${POSTGRES_PORT}`,
+    readEndpoint: `${serviceHost(rs, rsNames(rs).readService)}:${POSTGRES_PORT}`,
     readServiceTarget: readTarget(rs, decisions),
     ...(measured.length ? { maxLagSeconds: Math.max(...measured) } : {}),
     ...(members.length ? { members } : {}),
