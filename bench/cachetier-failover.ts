@@ -10,8 +10,7 @@
  * replicas) before the next run.
  *   npx node bench/cachetier-failover.ts [runs=5] [failoverAfterSeconds=15]
  */
-import type { KubeObject } from '../src/runtime/client.ts';
-import { Resources } from '../src/runtime/types.ts';
+import { type KubeObject, Resources } from '../src/runtime/types.ts';
 import { freezePod } from '../test/support/freezer.ts';
 import { redisClient } from '../test/support/redis.ts';
 import { benchCluster, median, sleep, startOperator, waitFor } from './operator.ts';

@@ -7,8 +7,7 @@
  *   npx node bench/cachetier.ts [runs=5] [rounds=3] [requests=200000]
  */
 import { execFileSync } from 'node:child_process';
-import type { KubeObject } from '../src/runtime/client.ts';
-import { Resources } from '../src/runtime/types.ts';
+import { type KubeObject, Resources } from '../src/runtime/types.ts';
 import { benchCluster, median, sleep, startOperator, waitFor } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);

@@ -11,8 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeObject } from '../src/runtime/client.ts';
-import { Resources } from '../src/runtime/types.ts';
+import { type KubeObject, Resources } from '../src/runtime/types.ts';
 import { benchCluster, median, sleep, startOperator, waitFor } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 3);

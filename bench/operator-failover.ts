@@ -11,8 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { helmBinary } from '../src/cmd/gen-chart.ts';
-import type { KubeObject } from '../src/runtime/client.ts';
-import { Resources } from '../src/runtime/types.ts';
+import { type KubeObject, Resources } from '../src/runtime/types.ts';
 import { adoptCrdCommands } from '../test/support/chart.ts';
 import { freezePod } from '../test/support/freezer.ts';
 import { benchCluster, median, sleep, waitFor } from './operator.ts';

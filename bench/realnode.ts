@@ -12,8 +12,8 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { type KubeObject, MERGE_PATCH } from '../src/runtime/client.ts';
-import { Resources } from '../src/runtime/types.ts';
+import { MERGE_PATCH } from '../src/runtime/client.ts';
+import { type KubeObject, Resources } from '../src/runtime/types.ts';
 import { benchCluster, median, sleep, startOperator, waitFor } from './operator.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, type KubeObject } from '../src/runtime/client.ts';
-import { Resources } from '../src/runtime/types.ts';
+import { KubeClient } from '../src/runtime/client.ts';
+import { type KubeObject, Resources } from '../src/runtime/types.ts';
 
 const N = Number(process.argv[2] ?? 1000);
 const IDLE_S = Number(process.argv[3] ?? 30);

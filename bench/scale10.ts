@@ -10,8 +10,8 @@
 import { homeOpsDatabase } from '../src/api/v1alpha1/index.ts';
 import { jobSpec } from '../src/controllers/dbjobs/builders.ts';
 import type { JobKind } from '../src/controllers/dbjobs/names.ts';
-import { type KubeObject, MERGE_PATCH } from '../src/runtime/client.ts';
-import { Resources } from '../src/runtime/types.ts';
+import { MERGE_PATCH } from '../src/runtime/client.ts';
+import { type KubeObject, Resources } from '../src/runtime/types.ts';
 import { benchCluster, startOperator, waitFor } from './operator.ts';
 
 const SCALE = Number(process.argv[2] ?? 10);

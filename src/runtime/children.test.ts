@@ -1,10 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { applyChildren } from './children.ts';
-import type { KubeObject, ResourceType } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
 import { APPLIED_DIGEST, withAppliedDigest } from './status.ts';
-import { Resources } from './types.ts';
+import { type KubeObject, Resources, type ResourceType } from './types.ts';
 
 const owner: KubeObject = {
   apiVersion: 'homeops.io/v1alpha1',

@@ -5,11 +5,10 @@
  * children no longer desired are pruned, found by their labels and controller ownerReference in
  * the cache, not by a second list the builders would have to keep in step.
  */
-import type { KubeObject, ResourceType } from './client.ts';
-import { KubeApiError } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
+import { KubeApiError } from './errors.ts';
 import { withAppliedDigest } from './status.ts';
-import { resourceOf } from './types.ts';
+import { type KubeObject, type ResourceType, resourceOf } from './types.ts';
 
 export interface ApplyChildrenOptions {
   /** Kinds to prune: an object of these kinds, labelled with `selector`, controlled by the owner and not desired, is deleted. */

@@ -9,90 +9,12 @@ import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Counter, Histogram } from 'prom-client';
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-    finalizers?: string[];
-    deletionTimestamp?: string;
-    [key: string]: unknown;
-  };
-  [key: string]: unknown;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ObjectList<T> {
-  items: T[];
-  metadata: { resourceVersion?: string; continue?: string };
-}
-
-/** Where a kind lives in the API. */
-export interface ResourceType {
-  apiVersion: string;
-  kind: string;
-  plural: string;
-  namespaced: boolean;
-}
+import { KubeApiError } from './errors.ts';
+import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from './types.ts';
 
 export const JSON_PATCH = 'application/json-patch+json';
 export const MERGE_PATCH = 'application/merge-patch+json';
 export const APPLY_PATCH = 'application/apply-patch+yaml';
-
-export class KubeApiError extends Error {
-  readonly code: number;
-  readonly reason: string;
-  readonly method: string;
-  readonly path: string;
-  constructor(code: number, reason: string, message: string, method: string, path: string) {
-    super(message);
-    this.name = 'KubeApiError';
-    this.code = code;
-    this.reason = reason;
-    this.method = method;
-    this.path = path;
-  }
-  get notFound(): boolean {
-    return this.code === 404;
-  }
-  get conflict(): boolean {
-    return this.code === 409;
-  }
-  get invalid(): boolean {
-    return this.code === 422;
-  }
-  /** 403 because the namespace is being deleted: nothing more can be made in it. */
-  get namespaceTerminating(): boolean {
-    return this.code === 403 && /because it is being terminated/.test(this.message);
-  }
-}
-
-/**
- * A refusal because the object's namespace is being deleted, directly or as the cause of another
- * error: expected while a namespace goes (its objects' deletion comes next), never retried and
- * never a warning.
- */
-export function isNamespaceTerminating(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e instanceof KubeApiError && e.namespaceTerminating) return true;
-  return false;
-}
 
 export interface RequestSpec {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -100,20 +22,6 @@ export interface RequestSpec {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
-}
-
-/** The path of a collection (name undefined) or of one object, optionally a subresource. */
-export function resourcePath(
-  type: ResourceType,
-  namespace?: string,
-  name?: string,
-  subresource?: string,
-): string {
-  const base = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
-  const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-  const obj = name ? `/${encodeURIComponent(name)}` : '';
-  const sub = subresource ? `/${subresource}` : '';
-  return `${base}${ns}/${type.plural}${obj}${sub}`;
 }
 
 export interface KubeClientOptions {

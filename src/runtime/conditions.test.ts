@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conditionChanged, setCondition } from './conditions.ts';
+import { conditionChanged, conditionEvent, setCondition } from './conditions.ts';
 
 const t0 = new Date('2026-01-01T00:00:00.123Z');
 const t1 = new Date('2026-01-01T01:00:00Z');
@@ -49,5 +49,35 @@ describe('setCondition', () => {
     expect(() =>
       setCondition([], { type: 'Ready', status: 'True', reason: 'not ok', message: '' }, 1),
     ).toThrow(/CamelCase/);
+  });
+});
+
+describe('conditionEvent: Events tell what a user acts on', () => {
+  const c = (type: string, status: 'True' | 'False', reason = 'R') => ({
+    type,
+    status,
+    reason,
+    message: 'm',
+    lastTransitionTime: '2026-11-27T00:00:00Z',
+  });
+  it.each<[string, ReturnType<typeof c> | undefined, ReturnType<typeof c>, string | undefined]>([
+    ['a new database comes up: Ready', undefined, c('Ready', 'True'), 'Normal'],
+    ['Ready starts out False: no news', undefined, c('Ready', 'False'), undefined],
+    ['Ready turns True', c('Ready', 'False'), c('Ready', 'True'), 'Normal'],
+    ['Ready is lost', c('Ready', 'True'), c('Ready', 'False'), 'Warning'],
+    [
+      'a part comes up: Ready tells it',
+      c('PrimaryAvailable', 'False'),
+      c('PrimaryAvailable', 'True'),
+      undefined,
+    ],
+    ['a part is lost', c('PrimaryAvailable', 'True'), c('PrimaryAvailable', 'False'), 'Warning'],
+    ['stalled at once', undefined, c('Stalled', 'True'), 'Warning'],
+    ['not stalled at first: no news', undefined, c('Stalled', 'False'), undefined],
+    ['unstalled', c('Stalled', 'True'), c('Stalled', 'False'), 'Normal'],
+    ['progress is never told', c('Reconciling', 'True'), c('Reconciling', 'False'), undefined],
+    ['no flip, no Event', c('Ready', 'True', 'A'), c('Ready', 'True', 'B'), undefined],
+  ])('%s', (_, prev, next, type) => {
+    expect(conditionEvent(prev, next)?.type).toBe(type);
   });
 });

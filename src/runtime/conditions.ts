@@ -2,7 +2,9 @@
  * metav1.Condition semantics: one condition per type; lastTransitionTime moves only when the
  * status flips; reason is CamelCase.
  */
+
 import type { Condition } from '../api/v1alpha1/common.ts';
+import type { EventInput } from './events.ts';
 
 export type { Condition };
 
@@ -76,4 +78,35 @@ export function conditionChanged(
   type: string,
 ): boolean {
   return getCondition(before, type)?.status !== getCondition(after, type)?.status;
+}
+
+export interface ConditionPolarity {
+  /** Condition types whose True is bad news (an Event of type Warning when they turn True). */
+  abnormalTrue: ReadonlySet<string>;
+  /** Condition types never told as Events (progress markers). */
+  silent?: ReadonlySet<string>;
+}
+
+export const DEFAULT_POLARITY: ConditionPolarity = {
+  abnormalTrue: new Set(['Stalled', 'Degraded']),
+  silent: new Set(['Reconciling']),
+};
+
+/**
+ * The Event a condition's change is worth, if any. Events tell what a user acts on, not every
+ * step: a condition turning bad (Warning); Ready turning True (Normal; this covers the parts
+ * that came up with it); an alert or Stalled clearing (Normal). A condition that starts out
+ * good or False-and-normal is no news, and `silent` types are never told.
+ */
+export function conditionEvent(
+  prev: Condition | undefined,
+  next: Condition,
+  polarity: ConditionPolarity = DEFAULT_POLARITY,
+): EventInput | undefined {
+  if (polarity.silent?.has(next.type) || prev?.status === next.status) return undefined;
+  const abnormal = polarity.abnormalTrue.has(next.type);
+  const bad = abnormal ? next.status === 'True' : next.status !== 'True';
+  const tell = bad ? abnormal || !!prev : next.type === 'Ready' || (abnormal && !!prev);
+  if (!tell) return undefined;
+  return { type: bad ? 'Warning' : 'Normal', reason: next.reason, note: next.message, action: next.type };
 }

@@ -5,13 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isNamespaceTerminating, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
+import { trim } from './cacheform.ts';
+import type { KubeClient } from './client.ts';
 import { setCondition } from './conditions.ts';
+import { isNamespaceTerminating } from './errors.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
-import { type Informer, trim } from './informer.ts';
+import type { Informer } from './informer.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { type Result, TerminalError } from './result.ts';
 import type { Writer } from './status.ts';
+import type { KubeObject, ResourceType } from './types.ts';
 import { type RateLimiter, WorkQueue } from './workqueue.ts';
 
 /** Reads from the informer caches: what a reconcile knows of the cluster without a request. */

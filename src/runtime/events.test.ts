@@ -1,7 +1,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { isNamespaceTerminating, KubeApiError, type KubeClient } from './client.ts';
-import { EventRecorder } from './events.ts';
+import type { KubeClient } from './client.ts';
+import { isNamespaceTerminating, KubeApiError } from './errors.ts';
+import { EventRecorder, microTime } from './events.ts';
 
 /** The API server's own refusal (k8s.io/apiserver NamespaceLifecycle admission). */
 const terminating = () =>
@@ -47,5 +48,11 @@ describe('refusals because a namespace is being deleted', () => {
     const loud = recorderWith(rbac());
     await loud.recorder.record(obj, event);
     expect(loud.lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual(['could not record event']);
+  });
+});
+
+describe('microTime', () => {
+  it('writes MicroTime with six fractional digits', () => {
+    expect(microTime(new Date('2026-11-26T10:00:00.123Z'))).toBe('2026-11-26T10:00:00.123000Z');
   });
 });

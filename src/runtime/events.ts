@@ -3,8 +3,9 @@
  * one per reconcile. Event text never carries secrets: callers pass reasons and messages only.
  */
 import type { Logger } from 'pino';
-import { isNamespaceTerminating, type KubeClient, type KubeObject } from './client.ts';
-import { Resources } from './types.ts';
+import type { KubeClient } from './client.ts';
+import { isNamespaceTerminating } from './errors.ts';
+import { type KubeObject, Resources } from './types.ts';
 
 /** MicroTime as the API wants it: RFC 3339 with exactly six fractional digits. */
 export function microTime(d = new Date()): string {

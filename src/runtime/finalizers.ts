@@ -3,7 +3,9 @@
  * `test` op, so that a concurrent change to the list makes the patch fail instead of dropping
  * someone else's finalizer.
  */
-import { JSON_PATCH, KubeApiError, type KubeClient, type KubeObject, type ResourceType } from './client.ts';
+import { JSON_PATCH, type KubeClient } from './client.ts';
+import { KubeApiError } from './errors.ts';
+import type { KubeObject, ResourceType } from './types.ts';
 
 export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
   return obj.metadata.finalizers?.includes(finalizer) ?? false;

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Interner, trim, UNREAD_FIELDS } from './informer.ts';
+import { Interner, trim, UNREAD_FIELDS } from './cacheform.ts';
 
 describe('trim: what the cache keeps', () => {
   it('drops managedFields but status applies, and the last-applied annotation', () => {

@@ -6,10 +6,11 @@
  * renew deadline means leadership is lost; release on shutdown hands over at once.
  */
 import type { Logger } from 'pino';
-import { KubeApiError, type KubeClient, type KubeObject } from './client.ts';
+import type { KubeClient } from './client.ts';
+import { KubeApiError } from './errors.ts';
 import { microTime } from './events.ts';
 import type { RuntimeMetrics } from './metrics.ts';
-import { Resources } from './types.ts';
+import { type KubeObject, Resources } from './types.ts';
 
 export interface LeaderElectionOptions {
   namespace: string;

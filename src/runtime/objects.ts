@@ -1,5 +1,6 @@
+import type { KubeObject } from './types.ts';
+
 /** Plain Kubernetes objects every kind's builders make the same way: a Service, a PDB. Pure. */
-import type { KubeObject } from './client.ts';
 
 type Meta = KubeObject['metadata'];
 

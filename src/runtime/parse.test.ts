@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabase } from '../api/v1alpha1/index.ts';
-import { parseWith } from './manager.ts';
+import { parseWith } from './builder.ts';
 import { TerminalError } from './result.ts';
 
 describe('parseWith: the one place a spec that does not parse becomes Stalled', () => {

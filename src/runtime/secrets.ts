@@ -9,10 +9,11 @@
  * carries none, so no finalizer is needed to keep it. A change of `owned` adds or removes the
  * reference.
  */
-import { KubeApiError, type KubeObject, MERGE_PATCH } from './client.ts';
+import { MERGE_PATCH } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
+import { KubeApiError } from './errors.ts';
 import { ownerRef } from './status.ts';
-import { Resources } from './types.ts';
+import { type KubeObject, Resources } from './types.ts';
 
 /**
  * The live Secrets, in the order asked for (one just made is the object the API server

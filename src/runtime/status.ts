@@ -12,11 +12,13 @@
  * fields never make another write.
  */
 import { createHash } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Condition } from '../api/v1alpha1/common.ts';
-import type { KubeClient, KubeObject, OwnerReference, ResourceType } from './client.ts';
+import type { KubeClient } from './client.ts';
+import { type ConditionPolarity, conditionEvent, DEFAULT_POLARITY } from './conditions.ts';
 import type { EventInput, EventRecorder } from './events.ts';
+import { ownedPart, statusNeedsWrite, statusOwnership } from './ownership.ts';
+import type { KubeObject, OwnerReference, ResourceType } from './types.ts';
 
 /** True when every field set in `desired` has the same value in `live` (extra live fields are fine). */
 export function isSubset(desired: unknown, live: unknown): boolean {
@@ -69,116 +71,6 @@ export function ownerRef(owner: KubeObject): OwnerReference {
     controller: true,
     blockOwnerDeletion: true,
   };
-}
-
-export interface ConditionPolarity {
-  /** Condition types whose True is bad news (an Event of type Warning when they turn True). */
-  abnormalTrue: ReadonlySet<string>;
-  /** Condition types never told as Events (progress markers). */
-  silent?: ReadonlySet<string>;
-}
-
-export const DEFAULT_POLARITY: ConditionPolarity = {
-  abnormalTrue: new Set(['Stalled', 'Degraded']),
-  silent: new Set(['Reconciling']),
-};
-
-/**
- * The Event a condition's change is worth, if any. Events tell what a user acts on, not every
- * step: a condition turning bad (Warning); Ready turning True (Normal; this covers the parts
- * that came up with it); an alert or Stalled clearing (Normal). A condition that starts out
- * good or False-and-normal is no news, and `silent` types are never told.
- */
-export function conditionEvent(
-  prev: Condition | undefined,
-  next: Condition,
-  polarity: ConditionPolarity = DEFAULT_POLARITY,
-): EventInput | undefined {
-  if (polarity.silent?.has(next.type) || prev?.status === next.status) return undefined;
-  const abnormal = polarity.abnormalTrue.has(next.type);
-  const bad = abnormal ? next.status === 'True' : next.status !== 'True';
-  const tell = bad ? abnormal || !!prev : next.type === 'Ready' || (abnormal && !!prev);
-  if (!tell) return undefined;
-  return { type: bad ? 'Warning' : 'Normal', reason: next.reason, note: next.message, action: next.type };
-}
-
-/** The status fields a field manager owns: top-level keys, and condition types. */
-export interface StatusOwnership {
-  keys: Set<string>;
-  conditions: Set<string>;
-}
-
-interface ManagedFieldsEntry {
-  manager?: string;
-  operation?: string;
-  subresource?: string;
-  fieldsV1?: Record<string, unknown>;
-}
-
-/** What `manager` owns of `obj.status`, from its server-side-apply entry on the status subresource. */
-export function statusOwnership(obj: KubeObject, manager: string): StatusOwnership {
-  const owned: StatusOwnership = { keys: new Set(), conditions: new Set() };
-  const entries = (obj.metadata.managedFields ?? []) as ManagedFieldsEntry[];
-  for (const e of entries) {
-    if (e.manager !== manager || e.operation !== 'Apply' || e.subresource !== 'status') continue;
-    const status = (e.fieldsV1?.['f:status'] ?? {}) as Record<string, unknown>;
-    for (const [f, sub] of Object.entries(status)) {
-      if (!f.startsWith('f:')) continue;
-      const key = f.slice(2);
-      owned.keys.add(key);
-      if (key !== 'conditions') continue;
-      for (const k of Object.keys((sub ?? {}) as Record<string, unknown>)) {
-        if (!k.startsWith('k:')) continue;
-        const type = (JSON.parse(k.slice(2)) as { type?: string }).type;
-        if (type) owned.conditions.add(type);
-      }
-    }
-  }
-  return owned;
-}
-
-/** The fields of `status` that `owned` names: a writer's own part of a shared status. */
-export function ownedPart(status: Record<string, unknown>, owned: StatusOwnership): Record<string, unknown> {
-  const part: Record<string, unknown> = {};
-  for (const k of owned.keys) {
-    if (k === 'conditions') {
-      const conds = ((status.conditions as Condition[] | undefined) ?? []).filter((c) =>
-        owned.conditions.has(c.type),
-      );
-      if (conds.length) part.conditions = conds;
-    } else if (status[k] !== undefined) part[k] = status[k];
-  }
-  return part;
-}
-
-/**
- * True when applying `part` as the writer that owns `owned` would change `current`: one of its
- * values differs, or a field it owned is no longer in it (the apply would remove it). Other
- * writers' keys and conditions are not looked at.
- */
-export function statusNeedsWrite(
-  current: Record<string, unknown>,
-  part: Record<string, unknown>,
-  owned: StatusOwnership,
-): boolean {
-  for (const [k, v] of Object.entries(part)) {
-    if (k === 'conditions') continue;
-    if (!isDeepStrictEqual(v, current[k])) return true;
-  }
-  const conds = (part.conditions as Condition[] | undefined) ?? [];
-  const live = (current.conditions as Condition[] | undefined) ?? [];
-  for (const c of conds)
-    if (
-      !isDeepStrictEqual(
-        c,
-        live.find((l) => l.type === c.type),
-      )
-    )
-      return true;
-  for (const k of owned.keys) if (k !== 'conditions' && !(k in part) && current[k] !== undefined) return true;
-  for (const t of owned.conditions)
-    if (!conds.some((c) => c.type === t) && live.some((l) => l.type === t)) return true;
-  return false;
 }
 
 /** How long a write may go unseen by the cache before the cache is trusted again. */

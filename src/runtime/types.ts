@@ -1,5 +1,4 @@
-/** The API resources the operator reads and writes. */
-import type { ResourceType } from './client.ts';
+/** The API resources the operator reads and writes, and the shape of the objects. */
 
 const t = (apiVersion: string, kind: string, plural: string, namespaced = true): ResourceType => ({
   apiVersion,
@@ -36,4 +35,60 @@ export function resourceOf(apiVersion: string, kind: string): ResourceType {
   const found = Object.values(Resources).find((r) => r.apiVersion === apiVersion && r.kind === kind);
   if (!found) throw new Error(`unknown resource ${apiVersion} ${kind}: add it to src/runtime/types.ts`);
   return found;
+}
+
+/** A Kubernetes object as the operator reads and writes it: plain JSON, typed loosely. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectList<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+/** Where a kind lives in the API. */
+export interface ResourceType {
+  apiVersion: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+/** The path of a collection (name undefined) or of one object, optionally a subresource. */
+export function resourcePath(
+  type: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
+  const base = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
+  const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const obj = name ? `/${encodeURIComponent(name)}` : '';
+  const sub = subresource ? `/${subresource}` : '';
+  return `${base}${ns}/${type.plural}${obj}${sub}`;
 }

@@ -1,7 +1,7 @@
 /** Growing a PVC when its spec size grew, for every kind (shrinking is refused at admission). */
-import { type KubeObject, MERGE_PATCH } from './client.ts';
+import { MERGE_PATCH } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
-import { Resources } from './types.ts';
+import { type KubeObject, Resources } from './types.ts';
 
 const UNITS: Record<string, number> = {
   '': 1,

@@ -8,8 +8,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { KubeClient, type KubeObject } from '../../src/runtime/client.ts';
-import { Resources } from '../../src/runtime/types.ts';
+import { KubeClient } from '../../src/runtime/client.ts';
+import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, testNamespace } from '../support/kube.ts';
 

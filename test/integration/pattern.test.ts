@@ -6,10 +6,11 @@
 
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient, type KubeObject, MERGE_PATCH } from '../../src/runtime/client.ts';
+import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
-import { statusOwnership, Writer } from '../../src/runtime/status.ts';
-import { Resources } from '../../src/runtime/types.ts';
+import { statusOwnership } from '../../src/runtime/ownership.ts';
+import { Writer } from '../../src/runtime/status.ts';
+import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { registerTtlPublisher } from '../fixtures/ttl-publisher.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, testNamespace } from '../support/kube.ts';

@@ -2,8 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { DefaultImages } from '../../src/images.ts';
-import type { KubeClient, KubeObject } from '../../src/runtime/client.ts';
-import { Resources } from '../../src/runtime/types.ts';
+import type { KubeClient } from '../../src/runtime/client.ts';
+import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { kubectl } from './kube.ts';
 
 const repo = join(import.meta.dirname, '..', '..');

@@ -7,9 +7,9 @@ import type { CacheTier } from '../../api/v1alpha1/index.ts';
 import { generatePassword } from '../../common/passwords.ts';
 import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../../common/podspec.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
-import type { KubeObject } from '../../runtime/client.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
+import type { KubeObject } from '../../runtime/types.ts';
 import {
   AUTH_DIR,
   CONFIG_DIR,

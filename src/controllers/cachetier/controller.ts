@@ -12,13 +12,20 @@ import { type PodLike, podProblem } from '../../common/pods.ts';
 import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { applyChildren } from '../../runtime/children.ts';
-import { KubeApiError, type KubeObject, MERGE_PATCH } from '../../runtime/client.ts';
+import { MERGE_PATCH } from '../../runtime/client.ts';
+import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
+import { KubeApiError } from '../../runtime/errors.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter, TerminalError } from '../../runtime/result.ts';
 import { ensureSecrets } from '../../runtime/secrets.ts';
-import { DEFAULT_POLARITY } from '../../runtime/status.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import {
+  type KubeObject,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  MANAGED_SELECTOR,
+  Resources,
+} from '../../runtime/types.ts';
 import { growVolume, parseQuantity } from '../../runtime/volumes.ts';
 import { buildAuthSecret, buildOperatorSecret, buildTierChildren } from './builders.ts';
 import { OPERATOR_USER, REDIS_PORT, ROLE_LABEL, type RoleLabel, tierLabels, tierNames } from './names.ts';

@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { containerSecurity, placement } from '../../common/podspec.ts';
-import type { KubeObject } from '../../runtime/client.ts';
 import { podSecurityContext } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
+import type { KubeObject } from '../../runtime/types.ts';
 import { names, POOLER_PORT, POSTGRES_PORT } from '../homeopsdatabase/names.ts';
 import { secretName, usernameFor } from '../homeopsdatabase/secrets.ts';
 import {

@@ -13,12 +13,19 @@ import {
 } from '../../api/v1alpha1/index.ts';
 import { BUILTIN_DIR, loadMigrationSet } from '../../jobs/migrate.ts';
 import { applyChildren } from '../../runtime/children.ts';
-import { KubeApiError, type KubeObject, MERGE_PATCH } from '../../runtime/client.ts';
+import { MERGE_PATCH } from '../../runtime/client.ts';
+import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/controller.ts';
+import { KubeApiError } from '../../runtime/errors.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
-import { DEFAULT_POLARITY } from '../../runtime/status.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import {
+  type KubeObject,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  MANAGED_SELECTOR,
+  Resources,
+} from '../../runtime/types.ts';
 import {
   benchArgs,
   buildCronJob,

@@ -8,9 +8,9 @@ import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../../common/podspec.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
-import type { KubeObject } from '../../runtime/client.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
+import type { KubeObject } from '../../runtime/types.ts';
 import {
   CONFIG_DIR,
   DATA_DIR,

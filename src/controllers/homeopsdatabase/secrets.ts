@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { generatePassword } from '../../common/passwords.ts';
-import type { KubeObject } from '../../runtime/client.ts';
 import { ownerRef } from '../../runtime/status.ts';
+import type { KubeObject } from '../../runtime/types.ts';
 import {
   labels,
   names,

@@ -19,12 +19,12 @@ import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../e
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { classifyPgError } from '../../pg/errors.ts';
 import { applyChildren } from '../../runtime/children.ts';
-import { type KubeObject, MERGE_PATCH } from '../../runtime/client.ts';
+import { MERGE_PATCH } from '../../runtime/client.ts';
+import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/controller.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
-import { DEFAULT_POLARITY } from '../../runtime/status.ts';
-import { MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import { type KubeObject, MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { names as dbNames, POSTGRES_PORT, SUPERUSER } from '../homeopsdatabase/names.ts';
 import { readCredentials, secretsDigest } from '../homeopsdatabase/secrets.ts';
