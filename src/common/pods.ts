@@ -1,4 +1,6 @@
-/** What the kubelet and the scheduler say of a pod, read the same way for every kind. */
+/** What the kubelet and the scheduler say of a pod, read the same way for every kind; a pod's labels. */
+import { type KubeClient, MERGE_PATCH } from '../runtime/client.ts';
+import { Resources } from '../runtime/types.ts';
 
 /** Waiting reasons that mean a container will not start by itself soon: named in status. */
 const FAILING_WAITING = new Set([
@@ -45,4 +47,15 @@ export function podProblem(pod: PodLike | undefined): { reason: string; message:
     return { reason: 'Unschedulable', message: scheduled.message ?? 'no node can run the pod' };
   }
   return undefined;
+}
+
+/** The one write the operator makes to a pod it does not own the spec of: a label (null removes it). */
+export async function patchPodLabel(
+  client: KubeClient,
+  namespace: string,
+  pod: string,
+  key: string,
+  value: string | null,
+): Promise<void> {
+  await client.patch(Resources.Pod, namespace, pod, { metadata: { labels: { [key]: value } } }, MERGE_PATCH);
 }

@@ -9,6 +9,7 @@
  * carries none, so no finalizer is needed to keep it. A change of `owned` adds or removes the
  * reference.
  */
+import { cachedOrGet } from './adopt.ts';
 import { MERGE_PATCH } from './client.ts';
 import type { ReconcileContext } from './controller.ts';
 import { KubeApiError } from './errors.ts';
@@ -31,12 +32,7 @@ export async function ensureSecrets(
   // One Secret's round trips do not wait for another's.
   const found = await Promise.all(
     wanted.map(async ({ name, labels, build }) => {
-      const live =
-        ctx.cache.get(Resources.Secret, ns, name) ??
-        (await ctx.client.get(Resources.Secret, ns, name).catch((e) => {
-          if (e instanceof KubeApiError && e.notFound) return undefined;
-          throw e;
-        }));
+      const live = await cachedOrGet(ctx, Resources.Secret, ns, name);
       if (!live) {
         const secret = build();
         secret.metadata.ownerReferences = owned ? [ownerRef(owner)] : undefined;

@@ -12,6 +12,9 @@ export const OPERATOR_AUTH_DIR = '/etc/homeops/secrets/operator';
 /** The operator's own ACL user: INFO, CONFIG, ACL SETUSER, REPLICAOF and FAILOVER only, no key access. */
 export const OPERATOR_USER = 'homeops-operator';
 
+/** Member `i`'s pod of the tier named `tier` (the StatefulSet's `NAME-redis`, ordinal i). */
+export const memberPodName = (tier: string, i: number) => `${tier}-redis-${i}`;
+
 export function tierNames(t: CacheTier) {
   const n = t.metadata.name!;
   return {
@@ -28,7 +31,7 @@ export function tierNames(t: CacheTier) {
     authSecret: t.spec.auth.secretRef?.name ?? `${n}-redis-auth`,
     /** The operator's own ACL user's password: it manages Redis while the user's rotates. */
     operatorSecret: `${n}-redis-operator`,
-    pod: (i: number) => `${n}-redis-${i}`,
+    pod: (i: number) => memberPodName(n, i),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   homeOpsDatabase,
 } from '../../api/v1alpha1/index.ts';
 import { BUILTIN_DIR, loadMigrationSet } from '../../jobs/migrate.ts';
+import { adoptByLabel } from '../../runtime/adopt.ts';
 import { applyChildren } from '../../runtime/children.ts';
 import { MERGE_PATCH } from '../../runtime/client.ts';
 import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
@@ -19,13 +20,7 @@ import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/con
 import { KubeApiError } from '../../runtime/errors.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
-import {
-  type KubeObject,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  MANAGED_SELECTOR,
-  Resources,
-} from '../../runtime/types.ts';
+import { type KubeObject, MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import {
   benchArgs,
   buildCronJob,
@@ -329,23 +324,12 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
     const ns = db.metadata.namespace!;
     const out = new Map<string, ConfigMapData>();
     for (const { name } of db.spec.migrations.configMaps) {
-      let cm = ctx.cache.get<KubeObject & { data?: ConfigMapData }>(Resources.ConfigMap, ns, name);
-      if (!cm) {
-        cm = await ctx.client
-          .get<KubeObject & { data?: ConfigMapData }>(Resources.ConfigMap, ns, name)
-          .catch((e) => {
-            if (e instanceof KubeApiError && e.notFound) return undefined;
-            throw e;
-          });
-        if (cm && cm.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY[MANAGED_BY_LABEL])
-          await ctx.client.patch(
-            Resources.ConfigMap,
-            ns,
-            name,
-            { metadata: { labels: MANAGED_BY } },
-            MERGE_PATCH,
-          );
-      }
+      const cm = await adoptByLabel<KubeObject & { data?: ConfigMapData }>(
+        ctx,
+        Resources.ConfigMap,
+        ns,
+        name,
+      );
       if (cm) out.set(name, cm.data ?? {});
     }
     return out;
