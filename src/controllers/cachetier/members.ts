@@ -5,7 +5,7 @@
  */
 import type { CacheTier } from '../../api/v1alpha1/index.ts';
 import { type PodLike, podProblem } from '../../common/pods.ts';
-import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
+import { type ReachOptions as CommonReach, serviceResolver } from '../../common/reach.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { parseQuantity } from '../../runtime/volumes.ts';
@@ -33,10 +33,8 @@ export interface MemberPod {
   pod: Pod;
 }
 
-/** How the operator reaches Redis: the endpoint map and Service address mode, and its timeout. */
-export interface ReachOptions {
-  endpointMap: EndpointMap;
-  serviceAddresses?: ServiceAddressMode;
+/** How the operator reaches Redis (common/reach.ts), and its timeout. */
+export interface ReachOptions extends CommonReach {
   timeoutMs?: number;
 }
 
@@ -84,13 +82,7 @@ export function memberTarget(
   operatorPassword: string,
 ): RedisTarget {
   const ns = t.metadata.namespace!;
-  const resolve = makeResolver(
-    reach.endpointMap,
-    reach.serviceAddresses ?? 'dns',
-    (svcNs, svc) =>
-      ctx.cache.get<KubeObject & { spec?: { clusterIP?: string } }>(Resources.Service, svcNs, svc)?.spec
-        ?.clusterIP,
-  );
+  const resolve = serviceResolver(reach, ctx.cache);
   // A standalone tier's one member is also reachable as the Service (an endpoint map for it).
   const host =
     t.spec.mode === 'replicated'

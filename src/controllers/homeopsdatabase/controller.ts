@@ -12,7 +12,8 @@ import {
 import { median } from '../../common/figures.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { type PodLike, podProblem } from '../../common/pods.ts';
-import { type EndpointMap, makeResolver, type ServiceAddressMode } from '../../endpoints.ts';
+import { serviceResolver } from '../../common/reach.ts';
+import type { EndpointMap, ServiceAddressMode } from '../../endpoints.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { RetryPolicy } from '../../pg/client.ts';
 import { classifyPgError } from '../../pg/errors.ts';
@@ -231,12 +232,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     ctx: ReconcileContext,
   ): Promise<Measured> {
     const n = names(db);
-    const resolve = makeResolver(
-      this.opts.endpointMap,
-      this.opts.serviceAddresses ?? 'dns',
-      (svcNs, svc) =>
-        cached<KubeObject & { spec?: { clusterIP?: string } }>(ctx, 'Service', svcNs, svc)?.spec?.clusterIP,
-    );
+    const resolve = serviceResolver(this.opts, ctx.cache);
     const superuser = credentials.superuser;
     const target: ProbeTarget = {
       ...resolve(serviceHost(db, n.rwService), POSTGRES_PORT),
