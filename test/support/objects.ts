@@ -37,3 +37,20 @@ export const replicaSetObject = (over: Record<string, unknown> = {}, name = 'rea
   metadata: { name, namespace: 'ns', uid: 'r', generation: 2 },
   spec: replicaSetSpec.parse({ databaseRef: { name: 'db' }, replicas: 2, ...over }),
 });
+
+/** A HomeOpsDatabase `home` in namespace `ns`, generation 3, with `spec` defaulted and optional annotations. */
+export const homeDatabaseObject = (
+  spec: Record<string, unknown> = {},
+  annotations?: Record<string, string>,
+): HomeOpsDatabase => ({
+  apiVersion: 'homeops.io/v1alpha1',
+  kind: 'HomeOpsDatabase',
+  metadata: {
+    name: 'home',
+    namespace: 'ns',
+    uid: 'u1',
+    generation: 3,
+    ...(annotations ? { annotations } : {}),
+  },
+  spec: homeOpsDatabaseSpec.parse(spec),
+});
