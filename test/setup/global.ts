@@ -116,10 +116,14 @@ export default async function setup(project: TestProject) {
   // Installs PostgreSQL, PgBouncer and Redis from Debian packages when they are missing.
   hack('dataplane.sh', 'install');
   const keep = process.env.HOMEOPS_KEEP_STACK === '1';
+  // Every live project runs this setup, in one process: only the first of a run starts clean;
+  // the others use the stack it started (their coordinates must be the same stack's).
+  const first = process.env.HOMEOPS_TEST_STACK !== 'started';
+  process.env.HOMEOPS_TEST_STACK = 'started';
   const started: string[] = [];
   for (const script of ['dataplane.sh', 'cluster.sh']) {
     if (!isUp(script)) started.push(script);
-    else if (!keep) {
+    else if (!keep && first) {
       console.error(
         `[global setup] ${script}: a stack is up (the demo's?); the tests start from a clean one`,
       );
