@@ -2,10 +2,14 @@
  * Objects for unit tests: a resource as the API server would hand it to a controller (defaults
  * applied by the schema), and what the servers answer. One place, so tests by module share them.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 import {
   type CacheTier,
   cacheTierSpec,
   type HomeOpsDatabase,
+  homeOpsDatabase,
   homeOpsDatabaseSpec,
   type ReplicaSet,
   replicaSetSpec,
@@ -54,3 +58,15 @@ export const homeDatabaseObject = (
   },
   spec: homeOpsDatabaseSpec.parse(spec),
 });
+
+const SAMPLES = join(import.meta.dirname, '..', '..', 'manifests', 'samples');
+
+/** A HomeOpsDatabase sample from manifests/samples, parsed and defaulted, in namespace `prod`. */
+export function sampleDatabase(file: string): HomeOpsDatabase {
+  const db = homeOpsDatabase.parse(parse(readFileSync(join(SAMPLES, file), 'utf8')));
+  return { ...db, metadata: { ...db.metadata, namespace: 'prod', uid: 'uid-1' } };
+}
+
+/** A built object, walked freely by a test. */
+// biome-ignore lint/suspicious/noExplicitAny: test code walks built objects freely
+export type Any = Record<string, any>;

@@ -351,7 +351,6 @@ export const homeOpsDatabaseStatus = z.object({
       slowQueries: z.number().int().min(0).optional(),
       tablesLowIndexUsage: z.number().int().min(0).optional(),
       tablesHighDeadTuples: z.number().int().min(0).optional(),
-      lastProbeTime: z.string().optional(),
     })
     .optional(),
   pooler: z

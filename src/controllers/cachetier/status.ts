@@ -3,7 +3,8 @@ import type { CacheTier, CacheTierStatus } from '../../api/v1alpha1/index.ts';
 import { sticky } from '../../common/figures.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
-import { type Check, summarize } from '../../runtime/summary.ts';
+import { summarize } from '../../runtime/summary.ts';
+import { checks, lagging, persistenceFailing, writerOf } from './checks.ts';
 import { REDIS_PORT, tierNames } from './names.ts';
 import type { RedisProbe } from './probe.ts';
 
@@ -53,72 +54,6 @@ export interface Observation {
 }
 
 export const ALERTS = ['MemoryPressure', 'PersistenceFailing', 'ReplicaLagging'];
-
-const writerOf = (o: Observation) => o.members.find((m) => m.name === o.writer);
-
-function checks(t: CacheTier, o: Observation): Check[] {
-  const refused = o.members.flatMap((m) =>
-    Object.entries(m.probe?.config.refused ?? {}).map(([k, e]) => `${m.name}: ${k} (${e})`),
-  );
-  const issue = o.members.find((m) => m.podIssue);
-  const w = writerOf(o);
-  return [
-    {
-      ok: !o.secretProblem,
-      reason: o.secretProblem?.reason ?? 'SecretNotFound',
-      message: o.secretProblem?.message ?? '',
-    },
-    {
-      ok: o.readyReplicas >= t.spec.replicas,
-      reason: issue?.podIssue?.reason ?? 'Provisioning',
-      message: issue
-        ? `pod ${issue.name}: ${issue.podIssue!.message}`
-        : `${o.readyReplicas}/${t.spec.replicas} Redis pod(s) ready`,
-    },
-    {
-      ok: !o.waiting && !!w,
-      reason: o.waiting?.reason ?? 'NoWriter',
-      message: o.waiting?.message ?? 'no writer elected yet',
-    },
-    {
-      ok: !!w?.probe,
-      reason: w?.probeError?.reason ?? 'NotProbed',
-      message: `${o.writer ?? 'redis'}: ${w?.probeError?.message ?? 'not probed'}`,
-    },
-    {
-      ok: !o.members.some((m) => m.probe?.info.loading),
-      reason: 'Loading',
-      message: `Redis is loading its data from disk: ${o.members
-        .filter((m) => m.probe?.info.loading)
-        .map((m) => m.name)
-        .join(', ')}`,
-    },
-    { ok: refused.length === 0, reason: 'ConfigRefused', message: `Redis refused: ${refused.join('; ')}` },
-  ];
-}
-
-/** mode replicated: replicas whose link is down or whose last ack is old, with why. */
-function lagging(o: Observation): string[] {
-  const w = writerOf(o)?.probe?.info;
-  return o.members.flatMap((m) => {
-    const i = m.probe?.info;
-    if (!i || m.name === o.writer || i.role !== 'slave') return [];
-    if (!i.linkUp) return [`${m.name}: link to the writer down`];
-    const ack = w?.replicas.find((r) => r.ip === m.podIP);
-    if (ack && ack.lagSeconds > REPLICA_ACK_SECONDS) return [`${m.name}: last ack ${ack.lagSeconds} s ago`];
-    return [];
-  });
-}
-
-function persistenceFailing(p: RedisProbe): string | undefined {
-  const i = p.info;
-  if (i.aofEnabled && i.aofLastWriteStatus && i.aofLastWriteStatus !== 'ok')
-    return `AOF write status ${i.aofLastWriteStatus}`;
-  if (i.aofLastRewriteStatus && i.aofLastRewriteStatus !== 'ok')
-    return `AOF rewrite status ${i.aofLastRewriteStatus}`;
-  if (i.lastBgsaveStatus && i.lastBgsaveStatus !== 'ok') return `last BGSAVE ${i.lastBgsaveStatus}`;
-  return undefined;
-}
 
 export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus): CacheTierStatus {
   const gen = t.metadata.generation;

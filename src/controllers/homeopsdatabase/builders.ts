@@ -16,11 +16,8 @@ import {
   DATA_DIR,
   labels,
   names,
-  POOLER_CONFIG_DIR,
   POOLER_PORT,
-  POOLER_RUN_DIR,
   POSTGRES_PORT,
-  poolerSelector,
   SECRETS_DIR,
   SOCKET_DIR,
   selector,
@@ -36,8 +33,6 @@ import {
 /** The uid each default image runs PostgreSQL as (postgres:15 and the local image: 999). */
 const TIMESCALE_HA_UID = 1000;
 const POSTGRES_UID = 999;
-const PGBOUNCER_UID = 998;
-
 /** Whether the TimescaleDB library is preloaded: only when asked for explicitly. */
 export const timescaleEnabled = (db: HomeOpsDatabase) => db.spec.postgres.timescale === 'enabled';
 
@@ -54,7 +49,7 @@ export function postgresUid(db: HomeOpsDatabase, images: DefaultImages = DEFAULT
 const sha = (...parts: string[]) =>
   createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
 
-function meta(db: HomeOpsDatabase, name: string, component: Parameters<typeof labels>[1]) {
+export function meta(db: HomeOpsDatabase, name: string, component: Parameters<typeof labels>[1]) {
   return {
     name,
     namespace: db.metadata.namespace,
@@ -105,13 +100,13 @@ function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
 }
 
 /** PgBouncer's files, by their path in its pod (the key in the ConfigMap is `pgbouncer-` + path). */
-function poolerFiles(db: HomeOpsDatabase): Record<string, string> {
+export function poolerFiles(db: HomeOpsDatabase): Record<string, string> {
   return {
     'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, names(db).rwService)),
     'start.sh': renderPgBouncerStartScript(),
   };
 }
-const POOLER_KEY_PREFIX = 'pgbouncer-';
+export const POOLER_KEY_PREFIX = 'pgbouncer-';
 
 /**
  * One ConfigMap for the database: the primary's files, and PgBouncer's (prefixed) when the
@@ -224,7 +219,7 @@ export function buildStatefulSet(
   };
 }
 
-function service(
+export function service(
   db: HomeOpsDatabase,
   name: string,
   sel: Record<string, string>,
@@ -246,99 +241,4 @@ export const buildRwService = (db: HomeOpsDatabase) =>
 /** One primary: a voluntary eviction must wait for the operator (or the admin) to allow it. */
 export function buildPrimaryPdb(db: HomeOpsDatabase): KubeObject {
   return pdbObject(meta(db, names(db).pdb, 'postgres'), selector(db), { minAvailable: 1 });
-}
-
-export function buildPoolerDeployment(
-  db: HomeOpsDatabase,
-  secretsDigest: string,
-  images: DefaultImages = DEFAULT_IMAGES,
-): KubeObject {
-  const n = names(db);
-  const p = db.spec.pooler;
-  const config = poolerFiles(db);
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: meta(db, n.pooler, 'pooler'),
-    spec: {
-      replicas: p.instances,
-      selector: { matchLabels: poolerSelector(db) },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: {
-        metadata: {
-          labels: { ...labels(db, 'pooler'), ...poolerSelector(db) },
-          annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, secretsDigest) },
-        },
-        spec: {
-          // fsGroup makes the mounted Secret (mode 0400) readable by the non-root user.
-          securityContext: {
-            fsGroup: PGBOUNCER_UID,
-            runAsNonRoot: true,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          ...placement(p.scheduling),
-          enableServiceLinks: false,
-          containers: [
-            {
-              name: 'pgbouncer',
-              image: p.image ?? images.pgbouncer,
-              // The operator's start script writes userlist.txt (only the auth user's own
-              // password, from its Secret) into a memory volume, then execs pgbouncer.
-              command: ['sh', `${POOLER_CONFIG_DIR}/start.sh`],
-              ports: [{ name: 'postgres', containerPort: POOLER_PORT }],
-              readinessProbe: { tcpSocket: { port: POOLER_PORT }, periodSeconds: 5 },
-              livenessProbe: { tcpSocket: { port: POOLER_PORT }, periodSeconds: 10, failureThreshold: 6 },
-              ...(p.resources ? { resources: p.resources } : {}),
-              securityContext: containerSecurity(PGBOUNCER_UID),
-              volumeMounts: [
-                { name: 'config', mountPath: POOLER_CONFIG_DIR, readOnly: true },
-                { name: 'pooler-secret', mountPath: `${SECRETS_DIR}/pooler`, readOnly: true },
-                { name: 'auth', mountPath: POOLER_RUN_DIR },
-                { name: 'tmp', mountPath: '/tmp' },
-              ],
-            },
-          ],
-          volumes: [
-            {
-              name: 'config',
-              configMap: {
-                name: n.config,
-                defaultMode: 0o444,
-                items: Object.keys(config).map((k) => ({ key: `${POOLER_KEY_PREFIX}${k}`, path: k })),
-              },
-            },
-            { name: 'pooler-secret', secret: { secretName: n.poolerSecret, defaultMode: 0o400 } },
-            { name: 'auth', emptyDir: { medium: 'Memory' } },
-            { name: 'tmp', emptyDir: {} },
-          ],
-        },
-      },
-    },
-  };
-}
-
-export const buildPoolerService = (db: HomeOpsDatabase) =>
-  service(db, names(db).pooler, poolerSelector(db), false, 'pooler');
-
-export function buildPoolerPdb(db: HomeOpsDatabase): KubeObject {
-  return pdbObject(meta(db, names(db).pooler, 'pooler'), poolerSelector(db), { maxUnavailable: 1 });
-}
-
-/** Every child the spec asks for, in apply order; the pooler's only when it is enabled. */
-export function buildChildren(
-  db: HomeOpsDatabase,
-  secretsDigest: string,
-  images: DefaultImages = DEFAULT_IMAGES,
-): KubeObject[] {
-  const out = [
-    buildConfigMap(db),
-    buildHeadlessService(db),
-    buildRwService(db),
-    buildStatefulSet(db, secretsDigest, images),
-    buildPrimaryPdb(db),
-  ];
-  if (db.spec.pooler.enabled) {
-    out.push(buildPoolerDeployment(db, secretsDigest, images), buildPoolerService(db), buildPoolerPdb(db));
-  }
-  return out;
 }

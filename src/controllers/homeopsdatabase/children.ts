@@ -1,0 +1,31 @@
+/** Every child a HomeOpsDatabase asks for, in the order they are applied. Pure. */
+import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
+import type { KubeObject } from '../../runtime/types.ts';
+import {
+  buildConfigMap,
+  buildHeadlessService,
+  buildPrimaryPdb,
+  buildRwService,
+  buildStatefulSet,
+} from './builders.ts';
+import { buildPoolerDeployment, buildPoolerPdb, buildPoolerService } from './pooler.ts';
+
+/** Every child the spec asks for, in apply order; the pooler's only when it is enabled. */
+export function buildChildren(
+  db: HomeOpsDatabase,
+  secretsDigest: string,
+  images: DefaultImages = DEFAULT_IMAGES,
+): KubeObject[] {
+  const out = [
+    buildConfigMap(db),
+    buildHeadlessService(db),
+    buildRwService(db),
+    buildStatefulSet(db, secretsDigest, images),
+    buildPrimaryPdb(db),
+  ];
+  if (db.spec.pooler.enabled) {
+    out.push(buildPoolerDeployment(db, secretsDigest, images), buildPoolerService(db), buildPoolerPdb(db));
+  }
+  return out;
+}

@@ -1,0 +1,154 @@
+/**
+ * The probes of a database's primary and PgBouncer, at most `probeConcurrency` databases at
+ * once, once per monitoring interval (or at once when what Kubernetes shows changed); the last
+ * measurement of each database is kept in memory until `forget`. The first probe of a database
+ * also prepares it for monitoring (pg_stat_statements, the pooler's auth function): the one
+ * write the probes make, on PostgreSQL, never on the API.
+ */
+import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { median } from '../../common/figures.ts';
+import { serviceHost } from '../../common/hosts.ts';
+import { type ReachOptions, serviceResolver } from '../../common/reach.ts';
+import type { RetryPolicy } from '../../pg/client.ts';
+import { classifyPgError } from '../../pg/errors.ts';
+import { keyOf, type ReconcileContext } from '../../runtime/controller.ts';
+import { Semaphore } from '../../runtime/semaphore.ts';
+import type { KubeObject } from '../../runtime/types.ts';
+import type { DatabaseMetrics } from './metrics.ts';
+import { names, POOLER_PORT, POSTGRES_PORT } from './names.ts';
+import type { ClusterView, Measured } from './observe.ts';
+import { POOLER_AUTH_SQL } from './pgconfig.ts';
+import { ensureMonitoringObjects, type ProbeTarget, probePooler, probePrimary } from './prober.ts';
+import type { SecretRole } from './secrets.ts';
+
+type Db = HomeOpsDatabase & KubeObject;
+
+/** How many probes' response times the status' median covers. */
+const RESPONSE_WINDOW = 5;
+
+export interface ProbeOptions extends ReachOptions {
+  /** How many databases are probed at once. */
+  probeConcurrency?: number;
+  probeTimeoutMs?: number;
+  retry?: RetryPolicy;
+}
+
+export class Probes {
+  private readonly opts: ProbeOptions;
+  private readonly metrics: DatabaseMetrics;
+  private readonly probes: Semaphore;
+  /**
+   * The last probe of each database, by namespace/name: of which object (uid), when, under which
+   * view, and what it measured.
+   */
+  private readonly lastProbe = new Map<
+    string,
+    { uid: string; at: number; key: string; measured: Measured; responses: number[] }
+  >();
+  /** Databases whose monitoring objects (pg_stat_statements, the pooler auth function) exist: their uids by key. */
+  private readonly prepared = new Map<string, string>();
+
+  constructor(opts: ProbeOptions, metrics: DatabaseMetrics) {
+    this.opts = opts;
+    this.metrics = metrics;
+    this.probes = new Semaphore(opts.probeConcurrency ?? 4);
+  }
+
+  /**
+   * The probes' figures: measured again once per monitoring interval, or at once when what
+   * Kubernetes shows changed (the pods' readiness, the spec, the credentials); otherwise the
+   * last measurement. A child's status update
+   * wakes the database often while it starts; each wake need not cost a round of queries.
+   */
+  async measureWhenDue(
+    db: Db,
+    secrets: { credentials: Record<SecretRole, { username: string; password: string }>; digest: string },
+    seen: ClusterView,
+    ctx: ReconcileContext,
+  ): Promise<{ measured: Measured; responseMedianMs?: number; nextProbeMs: number }> {
+    const interval = db.spec.monitoring.intervalSeconds * 1000;
+    const key = JSON.stringify([
+      db.metadata.generation,
+      seen.primaryPodReady,
+      seen.poolerReadyInstances > 0,
+      secrets.digest,
+    ]);
+    const last = this.lastProbe.get(keyOf(db));
+    const age = last ? Date.now() - last.at : Infinity;
+    // 10 % early is on time: the requeue that brings the key back is not to the millisecond.
+    const mine = last?.uid === db.metadata.uid ? last : undefined;
+    if (mine && mine.key === key && age < interval * 0.9)
+      return {
+        measured: mine.measured,
+        responseMedianMs: median(mine.responses),
+        nextProbeMs: interval - age,
+      };
+    const endTimer = this.metrics.probeDuration.startTimer();
+    const measured = await this.measure(db, secrets.credentials, seen, ctx);
+    endTimer({ result: measured.primaryError || measured.poolerError ? 'error' : 'ok' });
+    const rt = measured.primary?.responseMs;
+    const responses = [...(mine?.responses ?? []), ...(rt === undefined ? [] : [rt])].slice(-RESPONSE_WINDOW);
+    this.lastProbe.set(keyOf(db), { uid: db.metadata.uid!, at: Date.now(), key, measured, responses });
+    return { measured, responseMedianMs: median(responses), nextProbeMs: interval };
+  }
+
+  /** Probes the primary and PgBouncer (at most probeConcurrency databases at once). */
+  private async measure(
+    db: Db,
+    credentials: Record<SecretRole, { username: string; password: string }>,
+    seen: ClusterView,
+    ctx: ReconcileContext,
+  ): Promise<Measured> {
+    const n = names(db);
+    const resolve = serviceResolver(this.opts, ctx.cache);
+    const superuser = credentials.superuser;
+    const target: ProbeTarget = {
+      ...resolve(serviceHost(db, n.rwService), POSTGRES_PORT),
+      user: superuser.username,
+      password: superuser.password,
+      database: db.spec.database.name,
+    };
+    const out: Measured = {};
+    await this.probes.run(async () => {
+      try {
+        if (this.prepared.get(keyOf(db)) !== db.metadata.uid) {
+          await ensureMonitoringObjects(target, POOLER_AUTH_SQL, this.opts.probeTimeoutMs).then(
+            () => this.prepared.set(keyOf(db), db.metadata.uid!),
+            (e) => ctx.log.warn({ err: String(e?.message ?? e) }, 'could not create the monitoring objects'),
+          );
+        }
+        out.primary = await probePrimary(target, {
+          slowQueryMs: db.spec.monitoring.slowQueryMs,
+          timeoutMs: this.opts.probeTimeoutMs,
+          retry: this.opts.retry,
+        });
+      } catch (e) {
+        out.primaryError = classifyPgError(e);
+      }
+      if (db.spec.pooler.enabled && seen.poolerReadyInstances > 0) {
+        const auth = credentials.pooler;
+        try {
+          out.pooler = await probePooler(
+            {
+              ...resolve(serviceHost(db, n.pooler), POOLER_PORT),
+              user: auth.username,
+              password: auth.password,
+              database: 'pgbouncer',
+            },
+            { timeoutMs: this.opts.probeTimeoutMs, retry: this.opts.retry },
+          );
+        } catch (e) {
+          out.poolerError = classifyPgError(e);
+        }
+      }
+    });
+    return out;
+  }
+
+  /** The database is gone: its last measurements too. */
+  forget(namespace: string | undefined, name: string): void {
+    const key = keyOf({ metadata: { namespace, name } });
+    this.prepared.delete(key);
+    this.lastProbe.delete(key);
+  }
+}

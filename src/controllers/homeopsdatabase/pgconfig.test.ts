@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import type { Any } from '../../../test/support/objects.ts';
+import { sampleDatabase as sample } from '../../../test/support/objects.ts';
+import { DEFAULT_IMAGES } from '../../images.ts';
+import { buildConfigMap, buildStatefulSet } from './builders.ts';
+
+const minimal = sample('homeopsdatabase-minimal.yaml');
+const full = sample('homeopsdatabase-full.yaml');
+
+describe('postgresql.conf and pg_hba.conf', () => {
+  const data = buildConfigMap(full).data as Record<string, string>;
+  const conf = data['postgresql.conf']!;
+
+  it("carries the guide's settings", () => {
+    for (const line of [
+      'wal_level = replica',
+      'max_wal_senders = 10',
+      'max_replication_slots = 10',
+      'hot_standby = on',
+      'track_io_timing = on',
+      'log_min_duration_statement = 100',
+      "shared_preload_libraries = 'pg_stat_statements'",
+      "password_encryption = 'scram-sha-256'",
+      "max_standby_streaming_delay = '30s'",
+    ]) {
+      expect(conf.split('\n')).toContain(line);
+    }
+  });
+
+  it('merges spec.postgres.parameters over the defaults, quoting where postgresql.conf needs it', () => {
+    expect(conf).toContain("shared_buffers = '512MB'");
+    expect(conf).toContain('max_connections = 100');
+  });
+
+  it('preloads timescaledb only when asked for, with a TimescaleDB image', () => {
+    const ts = {
+      ...full,
+      spec: {
+        ...full.spec,
+        postgres: { ...full.spec.postgres, timescale: 'enabled' as const, image: undefined },
+      },
+    };
+    const tsConf = (buildConfigMap(ts).data as Record<string, string>)['postgresql.conf']!;
+    expect(tsConf).toContain("shared_preload_libraries = 'pg_stat_statements,timescaledb'");
+    const pod = (buildStatefulSet(ts, 'd').spec as Any).template.spec;
+    expect(pod.containers[0].image).toBe(DEFAULT_IMAGES.timescale);
+    // timescaledb-ha runs as uid 1000, not 999: the pod follows the image.
+    expect(pod.containers[0].securityContext.runAsUser).toBe(1000);
+    expect(pod.securityContext.fsGroup).toBe(1000);
+  });
+
+  it('uses scram-sha-256 on every line of pg_hba.conf', () => {
+    const rules = data['pg_hba.conf']!.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(rules.length).toBeGreaterThan(0);
+    for (const r of rules) expect(r.trim().endsWith('scram-sha-256')).toBe(true);
+  });
+});
+
+describe('pgbouncer.ini', () => {
+  const ini = (buildConfigMap(minimal).data as Record<string, string>)['pgbouncer-pgbouncer.ini']!;
+  it("carries the guide's pool settings and authenticates through auth_query", () => {
+    for (const line of [
+      'pool_mode = transaction',
+      'max_client_conn = 100',
+      'default_pool_size = 20',
+      'min_pool_size = 5',
+      'reserve_pool_size = 5',
+      'reserve_pool_timeout = 10',
+      'max_db_connections = 50',
+      'max_user_connections = 30',
+      'ignore_startup_parameters = extra_float_digits',
+      'auth_type = scram-sha-256',
+      'auth_user = pgbouncer_auth',
+      'auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)',
+    ]) {
+      expect(ini.split('\n')).toContain(line);
+    }
+    expect(ini).toContain('* = host=homeops-rw.prod.svc port=5432');
+  });
+});
