@@ -1,6 +1,5 @@
-import type { KubeObject } from './types.ts';
-
 /** Plain Kubernetes objects every kind's builders make the same way: a Service, a PDB. Pure. */
+import type { KubeObject } from './types.ts';
 
 type Meta = KubeObject['metadata'];
 

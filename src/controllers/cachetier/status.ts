@@ -1,4 +1,4 @@
-/** The status of a CacheTier from what reconcile observed. Pure: table-tested in cachetier.test.ts. */
+/** The status of a CacheTier from what reconcile observed. Pure: table-tested in status.test.ts. */
 import type { CacheTier, CacheTierStatus } from '../../api/v1alpha1/index.ts';
 import { sticky } from '../../common/figures.ts';
 import { serviceHost } from '../../common/hosts.ts';

@@ -1,3 +1,12 @@
+/**
+ * The jobs controller of HomeOpsDatabase: the Jobs that run `homeops-operator job ...` in the
+ * operator's image against a database, and their results in its status, written by a second
+ * field manager (homeops-operator-jobs) beside the health the database controller writes.
+ *
+ * One reconcile: migrations (migrations.ts) → the schedules' CronJobs (schedules.ts) → a run
+ * asked for by annotation (runs.ts) → the runs observed (observe.ts) → status (status.ts,
+ * schedulestatus.ts), one write of this writer's part.
+ */
 import type { Registry } from 'prom-client';
 import { type HomeOpsDatabaseStatus, homeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { applyChildren } from '../../runtime/children.ts';
@@ -5,11 +14,11 @@ import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/controller.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
-import { type KubeObject, MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import { MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
 import { BenchmarkMetrics } from './metrics.ts';
 import { builtinDigest, migrations } from './migrations.ts';
-import { BASELINE_ANNOTATION, JOB_LABEL, JOBS_FIELD_MANAGER, SCHEDULE_LABEL } from './names.ts';
-import { type CronJob, type Db, type Job, jobView, podsOf } from './observe.ts';
+import { BASELINE_ANNOTATION, JOB_LABEL, JOBS_FIELD_MANAGER } from './names.ts';
+import { type CronJob, type Db, observeCronJobs, observeRuns } from './observe.ts';
 import { removeAnnotation, runNow } from './runs.ts';
 import { buildCronJob, cronJobName, schedules } from './schedules.ts';
 import { schedulesStatus } from './schedulestatus.ts';
@@ -65,20 +74,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
       { prune: [Resources.CronJob], selector: { 'homeops.io/database': db.metadata.name!, ...MANAGED_BY } },
     );
     const ran = await runNow(db, jctx, wanted, ready, this.opts.operatorImage);
-    // The database's runs: Jobs of its CronJobs, and those it owns (asked for by annotation).
-    const runs = [db, ...ctx.cache.owned<KubeObject>(Resources.CronJob, db.metadata.uid!)]
-      .flatMap((owner) => ctx.cache.owned<Job>(Resources.Job, owner.metadata.uid!))
-      .filter(
-        (j) =>
-          j.metadata.labels?.['homeops.io/database'] === db.metadata.name &&
-          j.metadata.labels?.[SCHEDULE_LABEL],
-      )
-      .map((j) => ({
-        ...jobView(j, podsOf(ctx, j)),
-        schedule: j.metadata.labels![SCHEDULE_LABEL]!,
-        kind: j.metadata.labels![JOB_LABEL] ?? '',
-        ...(j.metadata.creationTimestamp ? { created: String(j.metadata.creationTimestamp) } : {}),
-      }));
+    const runs = observeRuns(db, ctx);
     const pin = db.metadata.annotations?.[BASELINE_ANNOTATION] === 'latest';
     const prev = (db.status ?? {}) as HomeOpsDatabaseStatus;
     const scheduled = schedulesStatus(
@@ -91,27 +87,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
           cronJob: cronJobName(db, s.id),
         })),
         suspended: !ready,
-        cronJobs: new Map(
-          wanted.flatMap((s) => {
-            const cj = ctx.cache.get<CronJob>(Resources.CronJob, ns, cronJobName(db, s.id));
-            return cj
-              ? [
-                  [
-                    s.id,
-                    {
-                      name: cj.metadata.name!,
-                      ...(cj.status?.lastScheduleTime
-                        ? { lastScheduleTime: cj.status.lastScheduleTime }
-                        : {}),
-                      ...(cj.status?.lastSuccessfulTime
-                        ? { lastSuccessfulTime: cj.status.lastSuccessfulTime }
-                        : {}),
-                    },
-                  ] as const,
-                ]
-              : [];
-          }),
-        ),
+        cronJobs: observeCronJobs(db, ctx, wanted),
         runs,
         pinBaseline: pin,
       },

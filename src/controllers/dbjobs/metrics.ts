@@ -1,3 +1,4 @@
+/** The benchmarks' latency and regression series of each database, dropped with it (`forget`). */
 import { Gauge, type Registry } from 'prom-client';
 import type { HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
 

@@ -1,6 +1,13 @@
+/**
+ * What the jobs controller sees of a database's Jobs and CronJobs, from the caches: each Job
+ * with the summary its last pod left in its termination message. No writes.
+ */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
+import { JOB_LABEL, SCHEDULE_LABEL } from './names.ts';
+import { cronJobName, type Schedule } from './schedules.ts';
+import type { CronJobView, RunView } from './schedulestatus.ts';
 import { type JobView, parseSummary } from './status.ts';
 
 export type Db = HomeOpsDatabase & KubeObject;
@@ -50,4 +57,37 @@ export function jobView(job: Job, pods: Pod[]): JobView {
 /** A Job's pods, from the cache's owner index (none for a Job not cached yet). */
 export function podsOf(ctx: ReconcileContext, job: Job): Pod[] {
   return job.metadata.uid ? ctx.cache.owned<Pod>(Resources.Pod, job.metadata.uid) : [];
+}
+
+/** The database's runs: Jobs of its CronJobs, and those it owns (asked for by annotation). */
+export function observeRuns(db: Db, ctx: ReconcileContext): RunView[] {
+  return [db, ...ctx.cache.owned<KubeObject>(Resources.CronJob, db.metadata.uid!)]
+    .flatMap((owner) => ctx.cache.owned<Job>(Resources.Job, owner.metadata.uid!))
+    .filter(
+      (j) =>
+        j.metadata.labels?.['homeops.io/database'] === db.metadata.name &&
+        j.metadata.labels?.[SCHEDULE_LABEL],
+    )
+    .map((j) => ({
+      ...jobView(j, podsOf(ctx, j)),
+      schedule: j.metadata.labels![SCHEDULE_LABEL]!,
+      kind: j.metadata.labels![JOB_LABEL] ?? '',
+      ...(j.metadata.creationTimestamp ? { created: String(j.metadata.creationTimestamp) } : {}),
+    }));
+}
+
+/** The schedules' CronJobs that exist, by schedule id, with their last times. */
+export function observeCronJobs(db: Db, ctx: ReconcileContext, wanted: Schedule[]): Map<string, CronJobView> {
+  const out = new Map<string, CronJobView>();
+  for (const s of wanted) {
+    const cj = ctx.cache.get<CronJob>(Resources.CronJob, db.metadata.namespace, cronJobName(db, s.id));
+    if (!cj) continue;
+    const { lastScheduleTime, lastSuccessfulTime } = cj.status ?? {};
+    out.set(s.id, {
+      name: cj.metadata.name!,
+      ...(lastScheduleTime ? { lastScheduleTime } : {}),
+      ...(lastSuccessfulTime ? { lastSuccessfulTime } : {}),
+    });
+  }
+  return out;
 }
