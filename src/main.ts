@@ -53,7 +53,9 @@ async function run(argv: string[]): Promise<number> {
     'homeops-operator running',
   );
   await manager.stopped;
-  process.exit(0); // sockets of finished probes or watches must not keep a stopped operator alive
+  // exit(), not return: sockets of finished probes or watches must not keep a stopped operator
+  // alive. Non-zero after a lost lease (its Deployment restarts it as a standby).
+  process.exit(manager.exitCode);
 }
 
 function version(): string {

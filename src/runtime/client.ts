@@ -10,6 +10,15 @@ import { Agent, request as httpsRequest, type RequestOptions } from 'node:https'
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Counter, Histogram } from 'prom-client';
 import { KubeApiError } from './errors.ts';
+import {
+  ATTEMPT_TIMEOUT_MS,
+  DEFAULT_DEADLINE_MS,
+  type Response1,
+  retryBackoff,
+  retryDelay,
+  safeJson,
+  sleep,
+} from './retry.ts';
 import { type KubeObject, type ObjectList, type ResourceType, resourcePath } from './types.ts';
 
 export const JSON_PATCH = 'application/json-patch+json';
@@ -22,6 +31,8 @@ export interface RequestSpec {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  /** The whole call's deadline, retries included (default 60 s). */
+  timeoutMs?: number;
 }
 
 export interface KubeClientOptions {
@@ -36,6 +47,8 @@ export interface KubeClientOptions {
    * take many minutes to react at a few hundred objects.
    */
   limiter?: { when(): number };
+  /** Requests sent again because the server throttled them (429, or 5xx with Retry-After). */
+  throttled?: Counter<'code'>;
 }
 
 class StaleSocket extends Error {
@@ -98,9 +111,52 @@ export class KubeClient {
     this.agent = undefined;
   }
 
+  /**
+   * One call, retried as client-go's rest client retries: a 429, or a 5xx with Retry-After (the
+   * server did not process it: API Priority and Fairness, an apiserver shutting down), after the
+   * time the server asks for (bounded), up to 10 times, for every verb; other 5xx and connection
+   * errors only for GET, with jittered backoff, 3 times. Every call has a deadline (`timeoutMs`,
+   * 60 s by default) that no attempt or wait runs past.
+   */
   async request<T>(spec: RequestSpec): Promise<T> {
+    const deadline = Date.now() + (spec.timeoutMs ?? DEFAULT_DEADLINE_MS);
     const wait = this.opts.limiter?.when() ?? 0;
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
+    for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${spec.method} ${spec.path}: no answer within the call's deadline`);
+      let res: Response1;
+      try {
+        res = await this.attempt(spec, Math.min(ATTEMPT_TIMEOUT_MS, left));
+      } catch (e) {
+        const backoff = retryBackoff(spec.method, attempt);
+        if (backoff === undefined || Date.now() + backoff >= deadline) throw e;
+        await sleep(backoff);
+        continue;
+      }
+      const retryIn = retryDelay(spec.method, res.status, res.retryAfter, attempt);
+      if (retryIn !== undefined && Date.now() + retryIn < deadline) {
+        this.opts.throttled?.inc({ code: String(res.status) });
+        await sleep(retryIn);
+        continue;
+      }
+      const parsed = res.text ? safeJson(res.text) : undefined;
+      if (res.status < 200 || res.status >= 300) {
+        const st = (parsed ?? {}) as { reason?: string; message?: string };
+        throw new KubeApiError(
+          res.status,
+          st.reason ?? 'Unknown',
+          st.message ?? res.text,
+          spec.method,
+          spec.path,
+        );
+      }
+      return parsed as T;
+    }
+  }
+
+  /** One attempt: the request sent (again on a stale kept-alive socket), its answer read. */
+  private async attempt(spec: RequestSpec, timeoutMs: number): Promise<Response1> {
     const url = new URL(spec.path, this.server);
     for (const [k, v] of Object.entries(spec.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -127,17 +183,23 @@ export class KubeClient {
     // with ECONNRESET on its next request: that request never reached the server, and is sent
     // again (Node's documented pattern, `req.reusedSocket`).
     const send1 = () =>
-      new Promise<{ status: number; text: string }>((resolve, reject) => {
+      new Promise<Response1>((resolve, reject) => {
         const req = send(url, options, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              retryAfter: res.headers['retry-after'],
+            }),
           );
           res.on('error', reject);
         });
-        req.setTimeout(30_000, () =>
-          req.destroy(new Error(`${spec.method} ${spec.path}: timed out after 30s`)),
+        req.setTimeout(timeoutMs, () =>
+          req.destroy(
+            new Error(`${spec.method} ${spec.path}: timed out after ${Math.round(timeoutMs / 1000)}s`),
+          ),
         );
         req.on('error', (e: NodeJS.ErrnoException) =>
           reject(req.reusedSocket && e.code === 'ECONNRESET' ? new StaleSocket(e) : e),
@@ -147,7 +209,7 @@ export class KubeClient {
       });
     // Each dead kept-alive connection fails once and is dropped; after a restart the pool may
     // hold several, so try until a request goes out on a live or new one.
-    const sendRetrying = async (): Promise<{ status: number; text: string }> => {
+    const sendRetrying = async (): Promise<Response1> => {
       for (let attempt = 0; ; attempt++) {
         try {
           return await send1();
@@ -156,18 +218,13 @@ export class KubeClient {
         }
       }
     };
-    const { status, text } = await sendRetrying().catch((e: Error) => {
+    const res = await sendRetrying().catch((e: Error) => {
       this.opts.requests?.inc({ code: '<error>', method: spec.method, host: this.server.host });
       throw e instanceof StaleSocket ? e.cause : e;
     });
     endTimer?.();
-    this.opts.requests?.inc({ code: String(status), method: spec.method, host: this.server.host });
-    const parsed = text ? safeJson(text) : undefined;
-    if (status < 200 || status >= 300) {
-      const st = (parsed ?? {}) as { reason?: string; message?: string };
-      throw new KubeApiError(status, st.reason ?? 'Unknown', st.message ?? text, spec.method, spec.path);
-    }
-    return parsed as T;
+    this.opts.requests?.inc({ code: String(res.status), method: spec.method, host: this.server.host });
+    return res;
   }
 
   get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
@@ -238,13 +295,5 @@ export class KubeClient {
       path: resourcePath(type, namespace, name),
       body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
     });
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

@@ -1,107 +1,96 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Interner, trim, UNREAD_FIELDS } from './cacheform.ts';
+import { KubeClient } from './client.ts';
+import { BACKOFF_RESET_MS, failuresBefore, Informer, relistDelay } from './informer.ts';
+import { Resources } from './types.ts';
 
-describe('trim: what the cache keeps', () => {
-  it('drops managedFields but status applies, and the last-applied annotation', () => {
-    const obj = {
-      metadata: {
-        name: 'x',
-        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":1}', keep: 'me' },
-        managedFields: [
-          { manager: 'kubectl', operation: 'Update', fieldsV1: { 'f:spec': {} } },
-          { manager: 'homeops-operator', operation: 'Apply', fieldsV1: { 'f:spec': {} } },
+/** An API server whose lists answer 403 `failures` times, then one ConfigMap; watches stay open. */
+async function apiServer(failures: number) {
+  const lists: { synced: boolean }[] = [];
+  let informer: Informer | undefined;
+  const srv = createServer((req, res) => {
+    if (req.url?.includes('watch=true')) {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders();
+      return; // an open watch with no events
+    }
+    lists.push({ synced: informer?.hasSynced ?? false });
+    if (lists.length <= failures)
+      return void res
+        .writeHead(403, { 'Content-Type': 'application/json' })
+        .end('{"reason":"Forbidden","message":"configmaps is forbidden"}');
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(
+      JSON.stringify({
+        metadata: { resourceVersion: '7' },
+        items: [
           {
-            manager: 'homeops-operator',
-            operation: 'Apply',
-            subresource: 'status',
-            fieldsV1: { 'f:status': {} },
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'a', namespace: 'ns', resourceVersion: '7' },
           },
-          { manager: 'kube-controller-manager', operation: 'Update', subresource: 'status' },
         ],
-      },
-      spec: { replicas: 1 },
-    };
-    const t = trim(structuredClone(obj));
-    expect(t.metadata.annotations).toEqual({ keep: 'me' });
-    expect(t.metadata.managedFields).toEqual([obj.metadata.managedFields[2]]);
-    expect(t.spec).toEqual({ replicas: 1 });
-  });
-
-  it('leaves no empty fields behind', () => {
-    const t = trim({
-      metadata: {
-        name: 'y',
-        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
-        managedFields: [{ manager: 'm', operation: 'Update' }],
-      },
-    });
-    expect(t.metadata).toEqual({ name: 'y' });
-  });
-
-  it("drops a kind's unread fields: a pod keeps its labels, deletion and status, not its spec", () => {
-    const pod = {
-      metadata: { name: 'p', labels: { a: 'b' }, deletionTimestamp: 't' },
-      spec: { containers: [{ name: 'c', image: 'i' }] },
-      status: { podIP: '198.18.0.9', conditions: [{ type: 'Ready', status: 'True' }] },
-    };
-    const t = trim(structuredClone(pod) as never, UNREAD_FIELDS.Pod);
-    expect(t).toEqual({ metadata: pod.metadata, status: pod.status });
-    // Other kinds keep their spec.
-    expect((trim(structuredClone(pod) as never, UNREAD_FIELDS.StatefulSet) as typeof pod).spec).toEqual(
-      pod.spec,
+      }),
     );
   });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      { name: 'c', server: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, skipTLSVerify: true },
+    ],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  const make = () => {
+    informer = new Informer(
+      kc,
+      new KubeClient(kc, { userAgent: 't' }),
+      Resources.ConfigMap,
+      pino({ level: 'silent' }),
+      {
+        namespaces: ['ns'],
+        backoffBaseMs: 5,
+        backoffMaxMs: 20,
+      },
+    );
+    return informer;
+  };
+  const close = () => {
+    srv.closeAllConnections();
+    return new Promise((r) => srv.close(r));
+  };
+  return { make, lists, close };
+}
+
+describe('Informer sync', () => {
+  it('is not synced while its list fails, and syncs on the first list that succeeds', async () => {
+    const api = await apiServer(3);
+    const inf = api.make();
+    await inf.start();
+    expect(api.lists.map((l) => l.synced)).toEqual([false, false, false, false]);
+    expect(inf.hasSynced).toBe(true);
+    expect(inf.list().map((o) => o.metadata.name)).toEqual(['a']);
+    await inf.stop();
+    await api.close();
+  });
 });
 
-describe('Interner: one copy of repeated strings', () => {
-  it('leaves every value equal, and skips the values unique to an object', () => {
-    const i = new Interner();
-    const obj = {
-      metadata: { name: 'db-1', namespace: 'ns', uid: 'u-1', resourceVersion: '7', labels: { a: 'b' } },
-      spec: { containers: [{ image: 'x:1', args: ['a', 'b'] }] },
-      status: { conditions: [{ type: 'Ready', lastTransitionTime: '2026-12-02T06:00:00Z' }] },
-    };
-    const copy = structuredClone(obj);
-    expect(i.walk(copy)).toEqual(obj);
-    // db-1, ns, b (a label value and an arg), x:1, a, Ready; not the uid, the
-    // resourceVersion or the time.
-    expect(i.size).toBe(6);
-    i.walk(structuredClone(obj));
-    expect(i.size).toBe(6);
+describe('relist backoff', () => {
+  it('doubles from the base to the cap, jittered', () => {
+    const mid = () => 0.5; // no jitter
+    expect([0, 1, 2, 3, 10].map((n) => relistDelay(n, 500, 30_000, mid))).toEqual([
+      500, 1000, 2000, 4000, 30_000,
+    ]);
+    expect(relistDelay(0, 500, 30_000, () => 0)).toBe(250);
+    expect(relistDelay(0, 500, 30_000, () => 0.999)).toBeCloseTo(749.5);
   });
 
-  it('empties its table when it is full, so that churn cannot grow it', () => {
-    const i = new Interner(3);
-    for (const s of ['a', 'b', 'c']) i.string(s);
-    expect(i.size).toBe(3);
-    expect(i.string('d')).toBe('d');
-    expect(i.size).toBe(1);
-    expect(i.string('a')).toBe('a');
-  });
-});
-
-describe("the owner index: a reconcile's children without a scan", () => {
-  it('follows adds, owner changes and deletes', async () => {
-    const { Informer } = await import('./informer.ts');
-    const { Resources } = await import('./types.ts');
-    // Never started: no configuration or client is used.
-    const inf = new Informer({} as never, {} as never, Resources.ConfigMap, pino({ level: 'silent' }));
-    const feed = inf as unknown as { index(o: unknown): void; unindex(o: unknown): void };
-    const cm = (name: string, ...owners: string[]) => ({
-      metadata: { name, namespace: 'ns', ownerReferences: owners.map((uid) => ({ uid })) },
-    });
-    feed.index(cm('a', 'db1'));
-    feed.index(cm('b', 'db1', 'db2'));
-    feed.index(cm('c'));
-    const names = (uid: string) => inf.owned(uid).map((o) => o.metadata.name);
-    expect(names('db1').sort()).toEqual(['a', 'b']);
-    expect(names('db2')).toEqual(['b']);
-    feed.index(cm('a', 'db2')); // its owner changed
-    expect(names('db1')).toEqual(['b']);
-    expect(names('db2').sort()).toEqual(['a', 'b']);
-    feed.unindex(cm('b'));
-    expect(names('db1')).toEqual([]);
-    expect(names('db2')).toEqual(['a']);
+  it('starts over only after a watch stayed healthy for the reset time', () => {
+    expect(failuresBefore(6, 0)).toBe(6); // failing again at once: keeps growing
+    expect(failuresBefore(6, BACKOFF_RESET_MS - 1)).toBe(6);
+    expect(failuresBefore(6, BACKOFF_RESET_MS)).toBe(0);
   });
 });

@@ -55,6 +55,19 @@ class TrimmingWatch extends Watch {
   }
 }
 
+/** A watch healthy this long starts its backoff over (client-go's reflector: 2 minutes). */
+export const BACKOFF_RESET_MS = 120_000;
+
+/** Failures that count toward the next delay: none after a watch stayed healthy long enough. */
+export function failuresBefore(failures: number, healthyForMs: number): number {
+  return healthyForMs >= BACKOFF_RESET_MS ? 0 : failures;
+}
+
+/** The delay before relisting after `failures` failures: doubling from `base` to `cap`, jittered ±50 %. */
+export function relistDelay(failures: number, base: number, cap: number, random = Math.random): number {
+  return Math.min(cap, base * 2 ** failures) * (0.5 + random());
+}
+
 export class Informer<T extends KubeObject = KubeObject> {
   private readonly watches: ListWatch<KubernetesObject>[] = [];
   private readonly handlers: InformerHandler<T>[] = [];
@@ -65,6 +78,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.resolveSynced = r;
   });
   private readonly failures = new Map<number, number>();
+  /** Per namespace: whether the last list succeeded; when the last (re)start listed and watched. */
+  private readonly listed: boolean[] = [];
+  private readonly healthyAt: (number | undefined)[] = [];
+  private readonly starting: boolean[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Times a watch was restarted after an error, and full lists made (first sync and relists). */
   restarts = 0;
@@ -95,9 +112,11 @@ export class Informer<T extends KubeObject = KubeObject> {
         watch,
         () => {
           this.lists++;
-          return this.client
-            .list<T>(type, ns, { labelSelector: opts.labelSelector })
-            .then((l) => ({ ...l, items: l.items.map((o) => cacheForm(o as never, unread)) })) as never;
+          this.listed[i] = false;
+          return this.client.list<T>(type, ns, { labelSelector: opts.labelSelector }).then((l) => {
+            this.listed[i] = true;
+            return { ...l, items: l.items.map((o) => cacheForm(o as never, unread)) };
+          }) as never;
         },
         false,
         opts.labelSelector,
@@ -127,12 +146,54 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.handlers.push(handler);
   }
 
-  /** Lists and starts watching; resolves when the first list of every namespace is in the cache. */
+  /**
+   * Lists and starts watching; resolves when a list of every namespace has succeeded and is in
+   * the cache. A failed list is retried with backoff: an informer is never called synced on an
+   * empty cache, so no controller starts (and writes status) from one.
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    for (const lw of this.watches) await lw.start();
+    for (const [i, lw] of this.watches.entries()) await this.firstSync(i, lw);
+    if (this.stopped) return;
     this.synced = true;
     this.resolveSynced();
+  }
+
+  private async firstSync(i: number, lw: ListWatch<KubernetesObject>): Promise<void> {
+    this.starting[i] = true;
+    try {
+      while (!this.stopped) {
+        let err: unknown;
+        try {
+          await lw.start(); // resolves after the list and the watch, or after a list error
+        } catch (e) {
+          err = e;
+        }
+        if (this.listed[i]) {
+          this.healthyAt[i] = Date.now();
+          if (err !== undefined) this.restart(i, lw, err, true); // listed; the watch failed to start
+          return;
+        }
+        const delay = this.nextDelay(i);
+        this.log.warn(
+          { kind: this.type.kind, retryInMs: Math.round(delay) },
+          'list failed; not synced, retrying',
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    } finally {
+      this.starting[i] = false;
+    }
+  }
+
+  /** The next backoff of namespace `i`: grows per failure, starts over after a healthy spell. */
+  private nextDelay(i: number): number {
+    // How long it was healthy before this failure; failing from now until a start succeeds.
+    const since = this.healthyAt[i];
+    this.healthyAt[i] = undefined;
+    const n = failuresBefore(this.failures.get(i) ?? 0, since === undefined ? 0 : Date.now() - since);
+    this.failures.set(i, n + 1);
+    return relistDelay(n, this.opts.backoffBaseMs ?? 500, this.opts.backoffMaxMs ?? 30_000);
   }
 
   async stop(): Promise<void> {
@@ -204,13 +265,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  private restart(i: number, lw: ListWatch<KubernetesObject>, err: unknown): void {
-    if (this.stopped) return;
-    const n = this.failures.get(i) ?? 0;
-    this.failures.set(i, n + 1);
-    const base = this.opts.backoffBaseMs ?? 500;
-    const cap = this.opts.backoffMaxMs ?? 30_000;
-    const delay = Math.min(cap, base * 2 ** n) * (0.5 + Math.random());
+  private restart(i: number, lw: ListWatch<KubernetesObject>, err: unknown, force = false): void {
+    if (this.stopped || (this.starting[i] && !force)) return; // firstSync retries its own failures
+    const delay = this.nextDelay(i);
     this.log.warn(
       { kind: this.type.kind, err: String((err as Error)?.message ?? err), retryInMs: Math.round(delay) },
       'watch failed; restarting',
@@ -221,8 +278,10 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.restarts++;
       lw.start()
         .then(() => {
-          // start() resolves after a successful list and watch; an error in it re-enters restart().
-          if (!this.stopped) this.failures.set(i, 0);
+          // Listed and watching again: healthy from now. The backoff is not reset here: only a
+          // watch that stays healthy (failuresBefore) starts it over, so a list that keeps
+          // failing, or a watch that fails at once, backs off further each time.
+          if (!this.stopped && this.listed[i]) this.healthyAt[i] = Date.now();
         })
         .catch((e) => this.restart(i, lw, e));
     }, delay);

@@ -10,7 +10,7 @@ import type { KubeClient } from './client.ts';
 import { KubeApiError } from './errors.ts';
 import { microTime } from './events.ts';
 import type { RuntimeMetrics } from './metrics.ts';
-import { type KubeObject, Resources } from './types.ts';
+import { type KubeObject, Resources, resourcePath } from './types.ts';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -39,6 +39,10 @@ export class LeaderElector {
   private leader = false;
   private stopped = false;
   private timer?: NodeJS.Timeout;
+  /** Fires at the renew deadline unless a renewal lands first. */
+  private watchdog?: NodeJS.Timeout;
+  /** Leadership was lost: this elector does not run for it again (the process exits). */
+  private lostOnce = false;
   private lastRenew = 0;
   private observed?: { record: string; at: number };
   private lease?: Lease;
@@ -68,13 +72,15 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     if (!this.leader || !this.lease) return;
     this.leader = false;
     this.metrics.leaderStatus.set({ name: this.opts.name }, 0);
     try {
       await this.client.request({
         method: 'PUT',
-        path: `/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases/${this.opts.name}`,
+        path: resourcePath(Resources.Lease, this.opts.namespace, this.opts.name),
+        timeoutMs: this.opts.retryPeriodMs * 2,
         body: {
           ...this.lease,
           spec: { ...this.lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime() },
@@ -93,36 +99,59 @@ export class LeaderElector {
     } catch (err) {
       this.log.debug({ err: String(err) }, 'lease update failed');
     }
-    if (this.leader && Date.now() - this.lastRenew > this.opts.renewDeadlineMs) {
-      this.leader = false;
-      this.metrics.leaderStatus.set({ name: this.opts.name }, 0);
-      this.log.error('could not renew the lease within the renew deadline: leadership lost');
-      this.onStopped?.();
-      return;
-    }
-    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.opts.retryPeriodMs);
+    if (this.leader && Date.now() - this.lastRenew > this.opts.renewDeadlineMs)
+      this.lose('could not renew the lease within the renew deadline: leadership lost');
+    if (!this.stopped && (this.leader || !this.lostOnce))
+      this.timer = setTimeout(() => void this.tick(), this.opts.retryPeriodMs);
+  }
+
+  /**
+   * Leadership ends here, once: by the watchdog at the renew deadline (a renewal hung on a dead
+   * connection must not keep a leader reconciling while the lease expires and a standby takes
+   * it), by another holder seen, or by a tick that found the deadline passed.
+   */
+  private lose(message: string, fields: Record<string, unknown> = {}): void {
+    clearTimeout(this.watchdog);
+    if (!this.leader) return;
+    this.leader = false;
+    this.lostOnce = true;
+    this.metrics.leaderStatus.set({ name: this.opts.name }, 0);
+    this.log.error(fields, message);
+    this.onStopped?.();
+  }
+
+  /** How long one attempt may take: what is left of the renew deadline (a leader), else the deadline. */
+  private attemptMs(now: number): number {
+    const left = this.leader ? this.lastRenew + this.opts.renewDeadlineMs - now : this.opts.renewDeadlineMs;
+    return Math.max(250, left);
   }
 
   private async tryAcquireOrRenew(): Promise<void> {
     const now = Date.now();
     const durationSeconds = Math.round(this.opts.leaseDurationMs / 1000);
+    const path = resourcePath(Resources.Lease, this.opts.namespace, this.opts.name);
     let lease: Lease | undefined;
     try {
-      lease = await this.client.get<Lease>(Resources.Lease, this.opts.namespace, this.opts.name);
+      lease = await this.client.request<Lease>({ method: 'GET', path, timeoutMs: this.attemptMs(now) });
     } catch (err) {
       if (!(err instanceof KubeApiError && err.notFound)) throw err;
     }
     if (!lease) {
-      this.lease = await this.client.create<Lease>(Resources.Lease, {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: { name: this.opts.name, namespace: this.opts.namespace },
-        spec: {
-          holderIdentity: this.opts.identity,
-          leaseDurationSeconds: durationSeconds,
-          acquireTime: microTime(),
-          renewTime: microTime(),
-          leaseTransitions: 0,
+      this.lease = await this.client.request<Lease>({
+        method: 'POST',
+        path: resourcePath(Resources.Lease, this.opts.namespace),
+        timeoutMs: this.attemptMs(now),
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.opts.name, namespace: this.opts.namespace },
+          spec: {
+            holderIdentity: this.opts.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: microTime(),
+            renewTime: microTime(),
+            leaseTransitions: 0,
+          },
         },
       });
       this.becameLeader(now);
@@ -134,18 +163,14 @@ export class LeaderElector {
     const heldByOther = !!spec.holderIdentity && spec.holderIdentity !== this.opts.identity;
     const expired = now - this.observed.at > (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
     if (heldByOther && !expired) {
-      if (this.leader) {
-        this.leader = false;
-        this.metrics.leaderStatus.set({ name: this.opts.name }, 0);
-        this.log.error({ holder: spec.holderIdentity }, 'another process holds the lease: leadership lost');
-        this.onStopped?.();
-      }
+      this.lose('another process holds the lease: leadership lost', { holder: spec.holderIdentity });
       return;
     }
     const mine = spec.holderIdentity === this.opts.identity;
     this.lease = await this.client.request<Lease>({
       method: 'PUT',
-      path: `/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases/${this.opts.name}`,
+      path,
+      timeoutMs: this.attemptMs(now),
       body: {
         ...lease,
         spec: {
@@ -161,7 +186,13 @@ export class LeaderElector {
   }
 
   private becameLeader(now: number): void {
+    if (this.stopped) return;
     this.lastRenew = now;
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(
+      () => this.lose('could not renew the lease within the renew deadline: leadership lost'),
+      Math.max(0, now + this.opts.renewDeadlineMs - Date.now()),
+    );
     if (this.leader) return;
     this.leader = true;
     this.metrics.leaderStatus.set({ name: this.opts.name }, 1);

@@ -44,6 +44,8 @@ export class Manager {
   private controllersStarted = false;
   private informersStarted = false;
   private stopping?: Promise<void>;
+  /** The process's exit code once stopped: 1 after a lost lease, else 0. */
+  exitCode = 0;
   /** Resolves when the manager has stopped (SIGTERM, lost lease, or stop()). */
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
@@ -57,6 +59,7 @@ export class Manager {
       userAgent: `${USER_AGENT}/${config.identity}`,
       requests: this.metrics.restClientRequests,
       latency: this.metrics.restClientLatency,
+      throttled: this.metrics.restClientThrottled,
       ...(config.kubeApiQps > 0 ? { limiter: new TokenBucket(config.kubeApiQps, config.kubeApiBurst) } : {}),
     });
     this.events = new EventRecorder(this.client, 'homeops.io/homeops-operator', config.identity, log);
@@ -148,14 +151,22 @@ export class Manager {
     this.elector.run(
       () => this.startControllers(),
       () => {
-        // Like controller-runtime: a process that lost its lease stops, and its Deployment restarts it.
-        void this.stop('lost the leader lease');
+        // Like controller-runtime: a process that lost its lease stops, with a non-zero exit, and
+        // its Deployment restarts it. Reconciles still running are not waited for past a short
+        // grace: another process may take the lease once it expires.
+        this.exitCode = 1;
+        const slack = (this.config.leaseDurationSeconds - this.config.renewDeadlineSeconds) * 1000;
+        void this.stop('lost the leader lease', Math.max(500, slack / 2));
       },
     );
   }
 
-  /** Graceful shutdown: stop taking work, finish reconciles in flight, release the lease. */
-  stop(why = 'stop requested'): Promise<void> {
+  /**
+   * Graceful shutdown: stop taking work, finish reconciles in flight, release the lease. With
+   * `graceMs`, `stopped` resolves by then whatever is still running (the process then exits).
+   */
+  stop(why = 'stop requested', graceMs?: number): Promise<void> {
+    if (graceMs !== undefined) setTimeout(() => this.resolveStopped(), graceMs).unref();
     if (!this.stopping) {
       this.stopping = (async () => {
         this.log.info({ why }, 'shutting down');

@@ -19,6 +19,7 @@ export class RuntimeMetrics {
   readonly leaderStatus: Gauge<'name'>;
   readonly restClientRequests: Counter<'code' | 'method' | 'host'>;
   readonly restClientLatency: Histogram<'verb'>;
+  readonly restClientThrottled: Counter<'code'>;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -106,6 +107,12 @@ export class RuntimeMetrics {
       name: 'rest_client_requests_total',
       help: 'Number of HTTP requests, partitioned by status code, method, and host',
       labelNames: ['code', 'method', 'host'],
+      registers,
+    });
+    this.restClientThrottled = new Counter({
+      name: 'homeops_rest_client_throttled_total',
+      help: 'Requests sent again because the API server throttled them (429, or 5xx with Retry-After)',
+      labelNames: ['code'],
       registers,
     });
   }
