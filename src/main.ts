@@ -21,7 +21,7 @@ commands:
 async function run(argv: string[]): Promise<number> {
   // The client's module itself, not its index (which imports every generated API).
   const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
-  const { default: pino } = await import('pino');
+  const { makeLogger } = await import('./logging.ts');
   const { loadConfig } = await import('./runtime/config.ts');
   const { Manager } = await import('./runtime/manager.ts');
   const { loadEndpointMap } = await import('./endpoints.ts');
@@ -35,7 +35,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
-  const log = pino({ level: config.logLevel, base: { identity: config.identity } });
+  const log = makeLogger(config.logLevel, config.identity);
   const kc = new KubeConfig();
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
