@@ -51,11 +51,15 @@ export function buildApiDocs(): string {
     const spec = crd.spec as Node;
     const names = spec.names as Node;
     const version = (spec.versions as Node[])[0]!;
-    const root = ((version.schema as Node).openAPIV3Schema as Node).properties as Record<string, Node>;
+    const openApi = (version.schema as Node).openAPIV3Schema as Node;
+    const root = openApi.properties as Record<string, Node>;
     out.push('', `## ${names.kind}`, '');
     out.push(
       `\`kubectl get ${names.plural}.homeops.io\` · short name \`${(names.shortNames as string[]).join(', ')}\` · category \`homeops\``,
     );
+    const nameRules = (openApi['x-kubernetes-validations'] ?? []) as { message: string }[];
+    if (nameRules.length)
+      out.push('', ...nameRules.map((r) => `- ${r.message.replace(/^metadata\.name: /, 'Name: ')}`));
     for (const part of ['spec', 'status'] as const) {
       out.push(
         '',

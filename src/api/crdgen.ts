@@ -6,6 +6,7 @@
  * schema, so `toStructural` rewrites the few constructs that differ.
  */
 import { z } from 'zod';
+import { nameValidations } from './v1alpha1/common.ts';
 import { CATEGORY, GROUP, KINDS, VERSION } from './v1alpha1/index.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -154,6 +155,7 @@ export function buildCrd(kind: Kind): JsonSchema {
                 status,
               },
               ...(specRequired ? { required: ['spec'] } : {}),
+              'x-kubernetes-validations': nameValidations(kind.names),
             },
           },
         },

@@ -124,6 +124,26 @@ describe('admission', () => {
     expect(err.message).toContain(message);
   });
 
+  it.each([
+    ['HomeOpsDatabase', 52, {}],
+    ['CacheTier', 46, {}],
+    ['ReplicaSet', 44, { databaseRef: { name: 'db' } }],
+  ] as [Kind, number, unknown][])(
+    'admits a %s name of %i characters, the longest whose children are all valid, and no longer',
+    async (kind, max, spec) => {
+      const name = (n: number) => `n${Math.random().toString(36).slice(2, 8)}`.padEnd(n, 'x');
+      await expect(create(kind, name(max), spec)).resolves.toBeTruthy();
+      const long = await rejection(create(kind, name(max + 1), spec));
+      expect(long.code).toBe(422);
+      expect(long.message).toContain(`metadata.name: at most ${max} characters`);
+      for (const bad of ['9lives', 'has.dot']) {
+        const err = await rejection(create(kind, bad, spec));
+        expect(err.code).toBe(422);
+        expect(err.message).toContain('DNS-1035');
+      }
+    },
+  );
+
   it('refuses to shrink storage', async () => {
     await create('HomeOpsDatabase', 'shrink', { postgres: { storage: { size: '20Gi' } } });
     const err = await rejection(

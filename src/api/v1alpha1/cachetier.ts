@@ -211,6 +211,10 @@ export const cacheTierKind = {
   plural: 'cachetiers',
   singular: 'cachetier',
   shortNames: ['ctier'],
+  names: {
+    max: 46,
+    why: 'the StatefulSet NAME-redis labels its pods with NAME-redis-<10-character revision hash>, and a label value has at most 63',
+  },
   schema: cacheTier,
   spec: cacheTierSpec,
   status: cacheTierStatus,

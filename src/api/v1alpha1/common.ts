@@ -268,3 +268,29 @@ export const readyColumn = {
 };
 export const phaseColumn = { name: 'Phase', type: 'string', jsonPath: '.status.phase' };
 export const ageColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+/**
+ * What a kind's name must be for every child the operator makes from it to be valid, checked at
+ * admission (rules on the object's root, where CEL may read metadata.name) with a message that
+ * says the limit and why. Objects admitted before a rule existed keep working (the API server
+ * ratchets unchanged fields), and the operator does not re-check names it already runs.
+ */
+export interface NameRules {
+  /** The longest name, and the child that sets it. */
+  max: number;
+  why: string;
+}
+
+export function nameValidations({ max, why }: NameRules): { rule: string; message: string }[] {
+  return [
+    {
+      rule: `self.metadata.name.size() <= ${max}`,
+      message: `metadata.name: at most ${max} characters: ${why}`,
+    },
+    {
+      rule: "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+      message:
+        "metadata.name: start with a letter and use only lowercase letters, digits and '-' (no dots): it names Services, which must be DNS-1035 labels",
+    },
+  ];
+}

@@ -473,6 +473,10 @@ export const homeOpsDatabaseKind = {
   plural: 'homeopsdatabases',
   singular: 'homeopsdatabase',
   shortNames: ['hodb'],
+  names: {
+    max: 52,
+    why: 'the StatefulSet NAME labels its pod with NAME-<10-character revision hash>, and a label value has at most 63',
+  },
   schema: homeOpsDatabase,
   spec: homeOpsDatabaseSpec,
   status: homeOpsDatabaseStatus,

@@ -112,6 +112,10 @@ export const replicaSetKind = {
   plural: 'replicasets',
   singular: 'replicaset',
   shortNames: ['hors'],
+  names: {
+    max: 44,
+    why: 'the StatefulSet NAME-replica labels its pods with NAME-replica-<10-character revision hash>, and a label value has at most 63',
+  },
   schema: replicaSet,
   spec: replicaSetSpec,
   status: replicaSetStatus,

@@ -1,5 +1,6 @@
 /** Names, labels and paths of a HomeOpsDatabase's Jobs: one place, so builders and reconcile agree. */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { fitName } from '../../common/names.ts';
 import { MANAGED_BY } from '../../runtime/types.ts';
 
 /** The second writer of a HomeOpsDatabase's status: the Jobs' results, beside the health. */
@@ -25,7 +26,7 @@ export type JobKind = 'migrate' | 'rollover' | 'refresh' | 'maintain' | 'bench';
 
 /** `NAME-migrate-HASH`, within the 63 characters a Job's name may have (its pods' label). */
 export const jobName = (db: HomeOpsDatabase, job: JobKind, hash: string) =>
-  `${db.metadata.name!.slice(0, 63 - job.length - hash.length - 2)}-${job}-${hash}`;
+  fitName(db.metadata.name!, `${job}-${hash}`, 63);
 
 /** A migration set's name from its ConfigMap's (set names are [a-z0-9-]). */
 export const setName = (configMap: string) => configMap.replace(/\./g, '-');

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { fitName } from '../../common/names.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import { jobSpec } from './builders.ts';
@@ -82,8 +83,8 @@ export function benchArgs(db: HomeOpsDatabase): string[] {
 }
 
 /** A CronJob's name: NAME-ID, within the 52 characters a CronJob may have. */
-export const cronJobName = (db: HomeOpsDatabase, id: string) =>
-  `${db.metadata.name!.slice(0, 51 - id.length)}-${id}`;
+/** `NAME-ID` within the 52 characters a CronJob's name may have (its Jobs' names add 11). */
+export const cronJobName = (db: HomeOpsDatabase, id: string) => fitName(db.metadata.name!, id, 52);
 
 /**
  * One schedule as a CronJob: Forbid (a run never overlaps the last), 3 successful and 3 failed
@@ -130,7 +131,7 @@ export function buildRunJob(db: HomeOpsDatabase, s: Schedule, image: string, suf
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: `${cronJobName(db, s.id).slice(0, 63 - suffix.length - 5)}-run-${suffix}`,
+      name: fitName(cronJobName(db, s.id), `run-${suffix}`, 63),
       namespace: db.metadata.namespace,
       labels: { ...jobLabels(db, s.kind), ...extraLabels },
       ownerReferences: [ownerRef(db as never)],
