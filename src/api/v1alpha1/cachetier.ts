@@ -142,6 +142,12 @@ export const cacheTierStatus = z.object({
     .string()
     .optional()
     .describe('mode replicated: the member the writer Service routes to, as the operator elected it.'),
+  writerLostSince: z
+    .string()
+    .optional()
+    .describe(
+      "mode replicated, while no writer answers: when one last did (the failover clock's start; an operator that becomes leader goes on from it). Absent while a writer answers.",
+    ),
   members: z.array(cacheMember).max(9).optional(),
   authSecret: z.string().optional().describe('Name of the Secret holding the password.'),
   rotation: z

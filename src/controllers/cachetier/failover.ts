@@ -39,13 +39,33 @@ export function memberViews(t: Tier, o: Observation, pods: MemberPod[]): MemberV
   });
 }
 
+/** What this process saw of a tier's writer: when one last answered, or when it first found none. */
+export interface WriterMemory {
+  at: number;
+  answered: boolean;
+}
+
+/**
+ * When the writer was lost, in ms: the failover clock's start, as Sentinel's down-after runs from
+ * the last valid reply. Status first (written when the writer was first missed, so an operator
+ * that just became leader goes on with the clock instead of starting it again), unless this
+ * process saw a writer answer after it (a value left from an earlier loss); else this process's
+ * memory; else now. Pure.
+ */
+export function writerLostSince(
+  statusValue: string | undefined,
+  memory: WriterMemory | undefined,
+  nowMs: number,
+): number {
+  const fromStatus = statusValue ? Date.parse(statusValue) : Number.NaN;
+  const stale = memory?.answered === true && fromStatus < memory.at;
+  if (Number.isFinite(fromStatus) && fromStatus <= nowMs && !stale) return fromStatus;
+  return memory?.at ?? nowMs;
+}
+
 export class WriterElection {
-  /**
-   * When a writer last answered, per tier (namespace/name, with its uid); the failover clock
-   * runs from it, as Sentinel's down-after runs from the last valid reply. Unknown (the operator
-   * just started): from the first visit that found none.
-   */
-  private readonly writerSeen = new Map<string, { uid: string; at: number }>();
+  /** When a writer last answered, per tier (namespace/name, with its uid), in this process. */
+  private readonly writerSeen = new Map<string, WriterMemory & { uid: string }>();
   private readonly reach: ReachOptions;
 
   constructor(reach: ReachOptions) {
@@ -74,13 +94,17 @@ export class WriterElection {
     const views = memberViews(t, o, pods);
     const now = Date.now();
     const anyWriter = views.some((v) => v.reachable && v.role === 'master');
-    const seen = this.writerSeen.get(key);
-    if (anyWriter || seen?.uid !== t.metadata.uid)
-      this.writerSeen.set(key, { uid: t.metadata.uid!, at: probedAt });
+    const uid = t.metadata.uid!;
+    if (anyWriter || this.writerSeen.get(key)?.uid !== uid)
+      this.writerSeen.set(key, { uid, at: probedAt, answered: anyWriter });
+    const lostSince = anyWriter
+      ? undefined
+      : writerLostSince(t.status?.writerLostSince, this.writerSeen.get(key), probedAt);
+    if (lostSince !== undefined) o.writerLostSince = new Date(lostSince).toISOString();
     const plan = planTopology({
       members: views,
       ...(t.status?.writer ? { elected: t.status.writer } : {}),
-      ...(anyWriter ? {} : { writerLostSinceMs: this.writerSeen.get(key)!.at }),
+      ...(lostSince !== undefined ? { writerLostSinceMs: lostSince } : {}),
       nowMs: now,
       failoverAfterMs: t.spec.failoverAfterSeconds * 1000,
     });
@@ -100,7 +124,8 @@ export class WriterElection {
       if (v.label === 'writer' && v.name !== plan.writer) await label(t, ctx, v.name, null);
     if (plan.promote) {
       await replicaOf(target(plan.writer), undefined, this.reach.timeoutMs);
-      this.writerSeen.set(key, { uid: t.metadata.uid!, at: Date.now() });
+      this.writerSeen.set(key, { uid, at: Date.now(), answered: true });
+      delete o.writerLostSince; // a writer again: the clock is over
       const p = plan.promote;
       ctx.log.info({ writer: plan.writer, reason: p.reason, offset: p.offset }, 'promoted a writer');
       await ctx.writer.event(t, {

@@ -133,6 +133,10 @@ describe('tierStatus, replicated', () => {
       {},
     );
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'WriterUnreachable' });
+    expect(s.writerLostSince).toBeUndefined();
+    // The clock's start is in status while no writer answers, for a leader that comes next.
+    const lost = tierStatus(t, { ...o([]), writerLostSince: '2026-12-03T10:00:12.000Z' }, {});
+    expect(lost.writerLostSince).toBe('2026-12-03T10:00:12.000Z');
   });
   it('says unknown for a member that did not answer, with why', () => {
     const s = tierStatus(

@@ -45,6 +45,8 @@ export interface Observation {
   writer?: string;
   /** mode replicated: no writer answers, and why none was promoted yet. */
   waiting?: Failure;
+  /** mode replicated, while no writer answers: when one last did (RFC 3339). */
+  writerLostSince?: string;
   /** A restart for a new pod template in progress (or waiting): what it does. */
   restart?: string;
   /** A password rotation in progress: both passwords accepted from `since` until `until`. */
@@ -188,6 +190,7 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
       ? {
           readEndpoint: `${serviceHost(t, n.readService)}:${REDIS_PORT}`,
           ...(o.writer ? { writer: o.writer } : {}),
+          ...(o.writerLostSince ? { writerLostSince: o.writerLostSince } : {}),
           members: o.members.map((m) => memberStatus(m, o, prev)),
         }
       : {}),
