@@ -13,6 +13,7 @@ import { registerCacheTierController } from '../../src/controllers/cachetier/con
 import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
@@ -43,7 +44,6 @@ let manager: Manager;
 let password: string;
 
 const getTier = () => client.get<Tier>(Resources.CacheTier, ns.name, TIER);
-const cond = (o: Tier, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const pod = (i: number) => `${TIER}-redis-${i}`;
 const getPod = (name: string) => client.get<Pod>(Resources.Pod, ns.name, name);
 const clusterIP = async (svc: string) =>

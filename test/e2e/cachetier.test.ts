@@ -11,6 +11,7 @@ import { registerCacheTierController } from '../../src/controllers/cachetier/con
 import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
@@ -41,7 +42,6 @@ let client: KubeClient;
 let manager: Manager;
 
 const getTier = () => client.get<Tier>(Resources.CacheTier, ns.name, TIER);
-const cond = (o: Tier, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const getPod = () => client.get<Pod>(Resources.Pod, ns.name, POD);
 /** redis-cli in the pod, authenticated from the mounted Secret (REDISCLI_AUTH, not argv). */
 async function cli(args: string, stdin?: string): Promise<string> {

@@ -11,6 +11,7 @@ import { registerHomeOpsDatabaseController } from '../../src/controllers/homeops
 import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
@@ -26,7 +27,6 @@ let client: KubeClient;
 let manager: Manager;
 
 const getDb = () => client.get<Db>(Resources.HomeOpsDatabase, ns.name, DB);
-const cond = (o: Db, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const migrations = (status: string, reason?: string) =>
   eventually(
     async () => {

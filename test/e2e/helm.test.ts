@@ -16,6 +16,7 @@ import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import { KubeApiError } from '../../src/runtime/errors.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { adoptCrdCommands, CHART, helm } from '../support/chart.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { freezePod } from '../support/freezer.ts';
 import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
@@ -113,7 +114,6 @@ const readyPods = async (namespace: string, n: number) => {
 };
 const lease = (namespace: string, name: string) => client.get<Lease>(Resources.Lease, namespace, name);
 const getDb = (namespace: string) => client.get<Db>(Resources.HomeOpsDatabase, namespace, DB);
-const cond = (o: Db, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const dbReady = async (namespace: string) => {
   const db = await getDb(namespace);
   return cond(db, 'Ready')?.status === 'True' && db.status?.observedGeneration === db.metadata.generation

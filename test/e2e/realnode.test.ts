@@ -13,6 +13,7 @@ import { registerHomeOpsDatabaseController } from '../../src/controllers/homeops
 import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
@@ -55,7 +56,6 @@ function startOperator(): Promise<void> {
 }
 
 const getDb = (name: string) => client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
-const cond = (o: Db, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const until = (name: string, type: string, status: string, timeout = 240_000, interval = 250) =>
   eventually(
     async () => {

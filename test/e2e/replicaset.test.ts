@@ -14,6 +14,7 @@ import { READ_LABEL } from '../../src/controllers/replicaset/names.ts';
 import { KubeClient } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
@@ -54,7 +55,6 @@ let manager: Manager;
 let superuserPassword: string;
 
 const getRs = () => client.get<Rs>(Resources.ReplicaSet, ns.name, RS);
-const cond = (o: Rs, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const member = (o: Rs, name: string) => o.status?.members?.find((m) => m.name === name);
 const onPrimary = (sql: string) => psqlInPod(ns.name, `${DB}-0`, sql, { database: 'postgres' });
 const onMember = (pod: string, sql: string) =>

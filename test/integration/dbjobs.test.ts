@@ -16,6 +16,7 @@ import { KubeClient } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { auditEvents } from '../support/audit.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { dataplane } from '../support/dataplane.ts';
 import { eventually, kubeConfig, onKwok, testNamespace, waitForServiceAccount } from '../support/kube.ts';
@@ -32,7 +33,6 @@ let identity: string;
 const since = new Date();
 
 const getDb = (name: string) => client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
-const cond = (o: Db, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const cronJobs = async (db: string) =>
   (
     await client.list<KubeObject & { spec: { suspend?: boolean } }>(Resources.CronJob, ns.name, {

@@ -14,6 +14,7 @@ import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { auditEvents, WRITE_VERBS } from '../support/audit.ts';
+import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { dataplane, superuserConfig, withClient } from '../support/dataplane.ts';
 import { eventually, kubeConfig, onKwok, testNamespace, waitForServiceAccount } from '../support/kube.ts';
@@ -44,7 +45,6 @@ type Status = {
 type Db = KubeObject & { status?: Status };
 
 const getDb = (name: string) => client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
-const cond = (o: Db, type: string) => o.status?.conditions?.find((c) => c.type === type);
 const until = (name: string, type: string, status: string, timeout = 90_000) =>
   eventually(async () => {
     const o = await getDb(name);
