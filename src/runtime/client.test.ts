@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeConfigFor } from '../../test/support/localapi.ts';
 import { KubeClient } from './client.ts';
 import { retryDelay } from './retry.ts';
 import { Resources } from './types.ts';
@@ -16,19 +16,7 @@ let kc: KubeConfig;
 
 beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'c',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  kc = kubeConfigFor(server);
 });
 afterAll(() => new Promise((r) => server.close(r)));
 
@@ -70,15 +58,7 @@ describe('KubeClient retries, as client-go', () => {
         .end(a.status < 300 ? '{"metadata":{"name":"x"}}' : `{"reason":"R${a.status}","message":"m"}`);
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const k = new KubeConfig();
-    k.loadFromOptions({
-      clusters: [
-        { name: 'c', server: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, skipTLSVerify: true },
-      ],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const k = kubeConfigFor(srv);
     const throttled = new Counter({
       name: `t_${seen.length}_${Math.random().toString(36).slice(2)}`,
       help: 'h',

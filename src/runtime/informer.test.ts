@@ -1,8 +1,7 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { kubeConfigFor } from '../../test/support/localapi.ts';
 import { KubeClient } from './client.ts';
 import { BACKOFF_RESET_MS, failuresBefore, Informer, relistDelay } from './informer.ts';
 import { Resources } from './types.ts';
@@ -35,15 +34,7 @@ async function apiServer(failures: number) {
     );
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      { name: 'c', server: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, skipTLSVerify: true },
-    ],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const kc = kubeConfigFor(srv);
   const make = () => {
     informer = new Informer(
       kc,
