@@ -104,6 +104,19 @@ describe('admission', () => {
       'parameters may not set settings the operator owns',
     ],
     ['HomeOpsDatabase', { pooler: { poolMode: 'bogus' } }, 'Unsupported value: "bogus"'],
+    // PostgreSQL reads names case-insensitively: the deny-list too.
+    [
+      'HomeOpsDatabase',
+      { postgres: { parameters: { Port: '5433' } } },
+      'may not set settings the operator owns',
+    ],
+    ['HomeOpsDatabase', { postgres: { parameters: { include: '/etc/passwd' } } }, 'nor include files'],
+    [
+      'HomeOpsDatabase',
+      { postgres: { parameters: { 'work mem': '4MB' } } },
+      "a name is a PostgreSQL setting's name",
+    ],
+    ['HomeOpsDatabase', { postgres: { parameters: { work_mem: '4MB\nport = 1' } } }, 'control characters'],
     ['HomeOpsDatabase', { postgres: { storage: { size: '10 gigs' } } }, 'spec.postgres.storage.size'],
     [
       'HomeOpsDatabase',

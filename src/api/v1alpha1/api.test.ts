@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { cacheTier, homeOpsDatabase, replicaSet } from './index.ts';
+import { cacheTier, homeOpsDatabase, homeOpsDatabaseSpec, replicaSet } from './index.ts';
 
 const samplesDir = join(import.meta.dirname, '..', '..', '..', 'manifests', 'samples');
 const schemas = { HomeOpsDatabase: homeOpsDatabase, CacheTier: cacheTier, ReplicaSet: replicaSet } as const;
@@ -174,5 +174,27 @@ describe('invalid specs are refused with a message that says what to change', ()
         replicaSet.safeParse({ ...base, spec: { databaseRef: { name: 'db' }, maxLagSeconds: 0 } }),
       ).join(),
     ).toContain('spec.maxLagSeconds');
+  });
+});
+
+describe('spec.postgres.parameters, as zod mirrors the CRD rules', () => {
+  const parse = (parameters: Record<string, string>) =>
+    homeOpsDatabaseSpec.safeParse({ postgres: { parameters } }).success;
+  it('admits settings, custom placeholders and any printable value', () => {
+    expect(
+      parse({ work_mem: '8MB', 'pg_stat_statements.max': '10000', search_path: "'$user', public" }),
+    ).toBe(true);
+    expect(parse({ application_name: "it's C:\\x # not a comment" })).toBe(true);
+  });
+  it.each([
+    ['an owned setting in another case', { Port: '5433' }],
+    ['an include directive', { include_dir: 'conf.d' }],
+    ['code loaded from a path', { session_preload_libraries: 'auto_explain' }],
+    ['a name with a space', { 'work mem': '4MB' }],
+    ['a name with two dots', { 'a.b.c': '1' }],
+    ['a line break in a value', { work_mem: '4MB\nport = 1' }],
+    ['a NUL in a value', { work_mem: '4MB\u0000' }],
+  ])('refuses %s', (_what, parameters) => {
+    expect(parse(parameters)).toBe(false);
   });
 });

@@ -49,7 +49,28 @@ export const OPERATOR_OWNED_PARAMETERS = [
   'ssl_key_file',
   'ssl_ca_file',
   'password_encryption',
+  // Directives, not settings: `include = 'FILE'` would read another file into the configuration.
+  'include',
+  'include_dir',
+  'include_if_exists',
+  // Code and files from paths in the container: libraries loaded into every session or the
+  // archiver, and key and certificate files the operator does not mount.
+  'dynamic_library_path',
+  'local_preload_libraries',
+  'session_preload_libraries',
+  'archive_library',
+  'ssl_crl_file',
+  'ssl_crl_dir',
+  'ssl_dh_params_file',
+  'ssl_passphrase_command',
+  'krb_server_keyfile',
 ] as const;
+
+/**
+ * A setting's name as PostgreSQL reads it (case-insensitive): a word, or a custom placeholder
+ * `extension.word` (one dot).
+ */
+export const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
 const celStringList = (items: readonly string[]) => `[${items.map((i) => `'${i}'`).join(', ')}]`;
 
@@ -86,10 +107,25 @@ export const postgresSpec = z.object({
         ),
       [
         {
-          rule: `self.all(k, !(k in ${celStringList(OPERATOR_OWNED_PARAMETERS)}))`,
-          message: `parameters may not set settings the operator owns (${OPERATOR_OWNED_PARAMETERS.join(', ')}): remove them`,
+          rule: `self.all(k, k.matches('${PARAMETER_NAME.source.replaceAll('\\', '\\\\')}'))`,
+          message:
+            "parameters: a name is a PostgreSQL setting's name: letters, digits and '_', starting with a letter or '_', with at most one '.' (extension.setting)",
+          check: (p) => Object.keys(p).every((k) => PARAMETER_NAME.test(k)),
+        },
+        {
+          // PostgreSQL reads names case-insensitively: `Port` is `port`.
+          rule: `self.all(k, !(k.lowerAscii() in ${celStringList(OPERATOR_OWNED_PARAMETERS)}))`,
+          message: `parameters may not set settings the operator owns, nor include files or load code from paths (${OPERATOR_OWNED_PARAMETERS.join(', ')}, in any case): remove them`,
           check: (p) =>
-            Object.keys(p).every((k) => !(OPERATOR_OWNED_PARAMETERS as readonly string[]).includes(k)),
+            Object.keys(p).every(
+              (k) => !(OPERATOR_OWNED_PARAMETERS as readonly string[]).includes(k.toLowerCase()),
+            ),
+        },
+        {
+          rule: "self.all(k, !self[k].matches('\\\\p{Cc}'))",
+          message:
+            'parameters: a value may not hold control characters (a line break would start another setting in postgresql.conf)',
+          check: (p) => Object.values(p).every((v) => !/\p{Cc}/u.test(v)),
         },
       ],
     ),

@@ -38,11 +38,17 @@ export function guidePostgresSettings(timescale: boolean): Record<string, string
   };
 }
 
-/** A user value as a postgresql.conf literal: numbers and bare words as they are, else quoted. */
+/**
+ * A user value as a postgresql.conf literal that reads back as exactly that value: plain
+ * numbers and booleans as they are; a value already written as one well-formed quoted literal
+ * (`'all'`) as it is; anything else quoted, with PostgreSQL's escapes for `'` and `\` (the
+ * configuration scanner reads backslash escapes inside quotes). Control characters never get
+ * here: admission refuses them.
+ */
 export function confValue(v: string): string {
   if (/^-?[0-9]+(\.[0-9]+)?$/.test(v) || /^(on|off|true|false)$/i.test(v)) return v;
-  if (/^'.*'$/.test(v)) return v;
-  return `'${v.replaceAll("'", "''")}'`;
+  if (/^'(?:[^'\\]|'')*'$/.test(v)) return v;
+  return `'${v.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
 export function renderPostgresConf(spec: HomeOpsDatabaseSpec, timescale: boolean): string {
