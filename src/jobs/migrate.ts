@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobError } from './errors.ts';
 import type { Queryable } from './queryable.ts';
+import { redactMessage, redactSql } from './redact.ts';
 import { splitSql } from './sqlsplit.ts';
 
 export interface Migration {
@@ -177,10 +178,11 @@ async function runMigration(client: Queryable, m: Migration): Promise<void> {
     } catch (e) {
       if (m.transactional) await client.query('ROLLBACK').catch(() => {});
       const err = e as { message?: string; code?: string };
+      // A password in the statement goes nowhere: not in the report, not in the status.
       throw new MigrationError(
         'MigrationFailed',
-        `${m.file}:${s.line}: ${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}${m.transactional ? '; the migration was rolled back' : ''}`,
-        { file: m.file, line: s.line, statement: s.sql.slice(0, 500) },
+        `${m.file}:${s.line}: ${redactMessage(String(err.message), s.sql)}${err.code ? ` (SQLSTATE ${err.code})` : ''}${m.transactional ? '; the migration was rolled back' : ''}`,
+        { file: m.file, line: s.line, statement: redactSql(s.sql).slice(0, 500) },
       );
     }
   }

@@ -205,6 +205,17 @@ describe('the runner', () => {
     expect(applied.map((a) => a.version)).toEqual(['0001']);
   });
 
+  it('reports a failed statement without the password in it', async () => {
+    const dir = migrationSet({
+      '0001_role.sql': "CREATE ROLE app3_role LOGIN PASSWORD 'hunter2-secret' NOSUCHOPTION;\n",
+    });
+    const err = await run([loadMigrationSet(dir, 'app3')]).catch((e) => e);
+    expect(err).toMatchObject({ reason: 'MigrationFailed', line: 1 });
+    expect(err.statement).toBe("CREATE ROLE app3_role LOGIN PASSWORD '[redacted]' NOSUCHOPTION");
+    expect(err.message).toMatch(/syntax error|unrecognized/);
+    expect(JSON.stringify({ message: err.message, statement: err.statement })).not.toContain('hunter2');
+  });
+
   it('lets two concurrent runners take turns: one applies, the other finds it done', async () => {
     const dir = migrationSet({ '0001_slow.sql': 'SELECT pg_sleep(1);\nCREATE TABLE app3_once (id int);' });
     const set = loadMigrationSet(dir, 'app3');
