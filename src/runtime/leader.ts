@@ -120,10 +120,14 @@ export class LeaderElector {
     this.onStopped?.();
   }
 
-  /** How long one attempt may take: what is left of the renew deadline (a leader), else the deadline. */
+  /**
+   * How long one request of an attempt may take: half of what is left of the renew deadline (a
+   * leader; the whole deadline otherwise), at least a retry period and never past the deadline.
+   * A request hung on a dead connection then leaves time for another attempt on a new one.
+   */
   private attemptMs(now: number): number {
     const left = this.leader ? this.lastRenew + this.opts.renewDeadlineMs - now : this.opts.renewDeadlineMs;
-    return Math.max(250, left);
+    return Math.max(250, Math.min(left, Math.max(this.opts.retryPeriodMs, left / 2)));
   }
 
   private async tryAcquireOrRenew(): Promise<void> {

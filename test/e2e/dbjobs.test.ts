@@ -244,11 +244,20 @@ describe('migrations run by the operator on the real node', () => {
     const warning = (await eventRecords(client, ns.name, DB, since)).find((e) => e.reason === 'Regression');
     expect(warning?.note).toMatch(/items-by-v: p95 [0-9.]+ ms is [0-9.]+x the baseline/);
     await psql('CREATE INDEX items_v ON app.items (v)');
-    const back = await runBench();
-    // Cleared: no longer major or critical. A sub-millisecond p95 on a loaded
-    // 2-core machine can still read as 'minor' (x1.5), which sets no condition.
-    expect(['major', 'critical']).not.toContain(back.status!.benchmarks!.scenarios![0]!.regression);
-    expect(back.status!.benchmarks!.scenarios![0]!.ratio).toBeLessThan(2);
+    // Cleared: no longer major or critical. A sub-millisecond p95 on a loaded 2-core machine
+    // can read as 'minor' (x1.5, no condition), or once in a while 'major': a second run then
+    // decides. With the index still missing no run would clear (the run above: critical).
+    let back = await runBench();
+    for (
+      let i = 0;
+      i < 2 && ['major', 'critical'].includes(back.status!.benchmarks!.scenarios![0]!.regression!);
+      i++
+    )
+      back = await runBench();
+    const s2 = back.status!.benchmarks!.scenarios![0]!;
+    expect(['major', 'critical']).not.toContain(s2.regression);
+    expect(s2.ratio).toBeLessThan(2);
+    expect(s2.ratio!).toBeLessThan(s1.ratio! / 4);
     expect(cond(back, 'BenchmarkRegression')?.status).toBe('False');
   });
 
