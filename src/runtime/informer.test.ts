@@ -1,17 +1,22 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../../test/support/kube.ts';
 import { kubeConfigFor } from '../../test/support/localapi.ts';
 import { KubeClient } from './client.ts';
 import { BACKOFF_RESET_MS, failuresBefore, Informer, relistDelay } from './informer.ts';
 import { Resources } from './types.ts';
 
 /** An API server whose lists answer 403 `failures` times, then one ConfigMap; watches stay open. */
-async function apiServer(failures: number) {
+async function apiServer(failures: number, watchFailures = 0) {
   const lists: { synced: boolean }[] = [];
+  const watches: number[] = [];
   let informer: Informer | undefined;
   const srv = createServer((req, res) => {
     if (req.url?.includes('watch=true')) {
+      watches.push(watches.length);
+      if (watches.length <= watchFailures)
+        return void res.writeHead(403, { 'Content-Type': 'application/json' }).end('{"reason":"Forbidden"}');
       res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders();
       return; // an open watch with no events
     }
@@ -53,7 +58,7 @@ async function apiServer(failures: number) {
     srv.closeAllConnections();
     return new Promise((r) => srv.close(r));
   };
-  return { make, lists, close };
+  return { make, lists, watches, close };
 }
 
 describe('Informer sync', () => {
@@ -64,6 +69,17 @@ describe('Informer sync', () => {
     expect(api.lists.map((l) => l.synced)).toEqual([false, false, false, false]);
     expect(inf.hasSynced).toBe(true);
     expect(inf.list().map((o) => o.metadata.name)).toEqual(['a']);
+    await inf.stop();
+    await api.close();
+  });
+
+  it('watches again when its first watch fails right after the list', async () => {
+    const api = await apiServer(0, 1);
+    const inf = api.make();
+    await inf.start();
+    expect(inf.hasSynced).toBe(true);
+    // The failed watch is restarted (a relist and a new watch), never left dead.
+    await eventually(() => api.watches.length >= 2, 5000, 10);
     await inf.stop();
     await api.close();
   });

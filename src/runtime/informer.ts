@@ -266,7 +266,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private restart(i: number, lw: ListWatch<KubernetesObject>, err: unknown, force = false): void {
-    if (this.stopped || (this.starting[i] && !force)) return; // firstSync retries its own failures
+    // firstSync retries a failed first list itself; a watch that fails once listed is restarted here.
+    if (this.stopped || (this.starting[i] && !this.listed[i] && !force)) return;
     const delay = this.nextDelay(i);
     this.log.warn(
       { kind: this.type.kind, err: String((err as Error)?.message ?? err), retryInMs: Math.round(delay) },
