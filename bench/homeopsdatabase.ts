@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
-import { labels } from '../src/controllers/homeopsdatabase/names.ts';
+import { dbLabels } from '../src/controllers/homeopsdatabase/names.ts';
 import { KubeClient } from '../src/runtime/client.ts';
 import { Informer } from '../src/runtime/informer.ts';
 import { type KubeObject, Resources, type ResourceType } from '../src/runtime/types.ts';
@@ -181,7 +181,7 @@ for (const N of sizes) {
           namespace: ns,
           // Labelled as the operator labels its own, so it uses them with no request (the
           // README's bring-your-own path); unlabelled, each costs a read and an adoption patch.
-          ...(UNLABELLED_SECRETS ? {} : { labels: labels({ metadata: { name: n } } as never, 'secret') }),
+          ...(UNLABELLED_SECRETS ? {} : { labels: dbLabels({ metadata: { name: n } } as never, 'secret') }),
         },
         stringData: { username: user, password },
       }),

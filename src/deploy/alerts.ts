@@ -134,7 +134,7 @@ export const ALERTS: AlertDef[] = [
     for: '1m',
     expr: (t) => `homeops_replica_lag_seconds > ${t('replicaLagSeconds')}`,
     summary:
-      'Replica {{ $labels.member }} of {{ $labels.namespace }}/{{ $labels.replicaset }} is {{ $value | humanizeDuration }} behind',
+      'Replica {{ $labels.member }} of {{ $labels.namespace }}/{{ $labels.name }} is {{ $value | humanizeDuration }} behind',
     description: 'The read Service stops routing to a member above its bound until it catches up.',
   },
   {
@@ -142,8 +142,8 @@ export const ALERTS: AlertDef[] = [
     group: 'replicas',
     severity: 'critical',
     for: '2m',
-    expr: () => 'max by (namespace, replicaset) (homeops_replica_in_read_service) == 0',
-    summary: 'No replica of {{ $labels.namespace }}/{{ $labels.replicaset }} is in its read Service',
+    expr: () => 'max by (namespace, name) (homeops_replica_in_read_service) == 0',
+    summary: 'No replica of {{ $labels.namespace }}/{{ $labels.name }} is in its read Service',
     description: 'Every member is lagging or not streaming: reads through the -ro Service fail.',
   },
   {

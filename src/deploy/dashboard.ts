@@ -90,16 +90,14 @@ const ROWS: { title: string; panels: Panel[] }[] = [
         exprs: [
           {
             expr: `homeops_replica_lag_seconds{${ns}}`,
-            legend: '{{namespace}}/{{replicaset}} {{member}}',
+            legend: '{{namespace}}/{{name}} {{member}}',
           },
         ],
       },
       {
         title: 'Lag in bytes',
         unit: 'bytes',
-        exprs: [
-          { expr: `homeops_replica_lag_bytes{${ns}}`, legend: '{{namespace}}/{{replicaset}} {{member}}' },
-        ],
+        exprs: [{ expr: `homeops_replica_lag_bytes{${ns}}`, legend: '{{namespace}}/{{name}} {{member}}' }],
       },
       {
         title: 'In the read Service',
@@ -108,7 +106,7 @@ const ROWS: { title: string; panels: Panel[] }[] = [
         exprs: [
           {
             expr: `homeops_replica_in_read_service{${ns}}`,
-            legend: '{{namespace}}/{{replicaset}} {{member}}',
+            legend: '{{namespace}}/{{name}} {{member}}',
           },
         ],
       },

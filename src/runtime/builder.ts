@@ -8,7 +8,7 @@ import { Controller, keyOf, type Reconciler } from './controller.ts';
 import type { Manager } from './manager.ts';
 import { TerminalError } from './result.ts';
 import { digest } from './status.ts';
-import type { KubeObject, ResourceType } from './types.ts';
+import { type KubeObject, MANAGED_SELECTOR, type ResourceType } from './types.ts';
 import type { RateLimiter } from './workqueue.ts';
 
 export type MapFn = (obj: KubeObject) => string[];
@@ -44,6 +44,7 @@ export class ControllerBuilder<T extends KubeObject> {
   private schema?: ZodType;
   private readonly owned: { type: ResourceType; reads?: (child: KubeObject) => unknown }[] = [];
   private readonly watched: { type: ResourceType; map: MapFn }[] = [];
+  private readonly cached: ResourceType[] = [];
   private concurrency?: number;
   private rateLimiter?: RateLimiter;
   private readonly manager: Manager;
@@ -77,7 +78,17 @@ export class ControllerBuilder<T extends KubeObject> {
     return this;
   }
 
-  /** Any other kind, mapped to the keys of the `for` objects it concerns. */
+  /**
+   * Kinds the reconciler reads (or watches) of the operator's own objects only: their caches
+   * hold what carries the managed-by label, not every Secret or pod of the cluster. Owned kinds
+   * are cached so without being named here.
+   */
+  caches(...types: ResourceType[]): this {
+    this.cached.push(...types);
+    return this;
+  }
+
+  /** Any other kind, mapped to the keys of the `for` objects it concerns (a kind named in `caches` is watched through that lean cache). */
   watches(type: ResourceType, map: MapFn): this {
     this.watched.push({ type, map });
     return this;
@@ -97,6 +108,9 @@ export class ControllerBuilder<T extends KubeObject> {
     const forType = this.forType;
     if (!forType) throw new Error(`controller ${this.name}: call .for(kind) first`);
     const m = this.manager;
+    // Lean caches first, so that a watch of one of these kinds shares it.
+    for (const type of [...this.owned.map((o) => o.type), ...this.cached])
+      m.informer(type, { labelSelector: MANAGED_SELECTOR });
     const informer = m.informer<T>(forType);
     const controller = new Controller<T>(
       {

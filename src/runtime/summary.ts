@@ -28,3 +28,15 @@ export function summarize(checks: readonly Check[], readyMessage: string): Summa
       }
     : { ready: { type: 'Ready', status: 'True', reason: 'Ready', message: readyMessage } };
 }
+
+export type Phase = 'Provisioning' | 'Ready' | 'Degraded';
+
+/**
+ * The phase, for every kind: a blocking check makes it Degraded when the workload still serves
+ * (a pod is ready) and Provisioning when it never did or no longer does; without one, a firing
+ * alert condition makes it Degraded.
+ */
+export function phaseOf(s: Summary, o: { serving?: boolean; alerting?: boolean } = {}): Phase {
+  if (s.blocking) return o.serving ? 'Degraded' : 'Provisioning';
+  return o.alerting ? 'Degraded' : 'Ready';
+}

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
 import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
-import { labels } from '../../src/controllers/homeopsdatabase/names.ts';
+import { dbLabels } from '../../src/controllers/homeopsdatabase/names.ts';
 import { KubeClient } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
@@ -74,7 +74,7 @@ beforeAll(async () => {
       metadata: {
         name: `ready-${role}`,
         namespace: ns.name,
-        labels: labels({ metadata: { name: 'ready' } } as never, 'secret'),
+        labels: dbLabels({ metadata: { name: 'ready' } } as never, 'secret'),
       },
       stringData: { username, password: password! },
     });

@@ -18,7 +18,7 @@ import { exportedSeries, renderChart } from '../support/chart.ts';
 const promtool = () => join(toolDir('promtool'), 'promtool');
 
 const DB = { namespace: 'shop', name: 'orders' };
-const RS = { namespace: 'shop', replicaset: 'orders-read' };
+const RS = { namespace: 'shop', name: 'orders-read' };
 
 interface Case {
   /** Series (name → labels) with promtool's expanding notation for their values. */

@@ -16,8 +16,8 @@ import {
   DATA_DIR,
   OPERATOR_AUTH_DIR,
   REDIS_PORT,
+  REDIS_ROLE_LABEL,
   REDIS_UID,
-  ROLE_LABEL,
   RUN_DIR,
   tierLabels,
   tierNames,
@@ -101,7 +101,7 @@ export function buildRedisStatefulSet(
     metadata: meta(t, n.statefulSet, 'redis'),
     spec: {
       replicas: members,
-      serviceName: n.headless,
+      serviceName: n.headlessService,
       selector: { matchLabels: tierSelector(t) },
       podManagementPolicy: 'OrderedReady',
       // Replicated: the operator restarts members itself, replicas first and the writer last
@@ -174,17 +174,17 @@ const PORT = { name: 'redis', port: REDIS_PORT };
 /** The writer: in mode replicated, the member the operator elected (its role label). */
 export const buildRedisService = (t: CacheTier) =>
   serviceObject(meta(t, tierNames(t).service, 'redis'), {
-    selector: replicated(t) ? { ...tierSelector(t), [ROLE_LABEL]: 'writer' } : tierSelector(t),
+    selector: replicated(t) ? { ...tierSelector(t), [REDIS_ROLE_LABEL]: 'writer' } : tierSelector(t),
     port: PORT,
   });
 /** mode replicated: the replicas linked to the writer. */
 export const buildReadService = (t: CacheTier) =>
   serviceObject(meta(t, tierNames(t).readService, 'redis'), {
-    selector: { ...tierSelector(t), [ROLE_LABEL]: 'replica' },
+    selector: { ...tierSelector(t), [REDIS_ROLE_LABEL]: 'replica' },
     port: PORT,
   });
 export const buildHeadlessService = (t: CacheTier) =>
-  serviceObject(meta(t, tierNames(t).headless, 'redis'), {
+  serviceObject(meta(t, tierNames(t).headlessService, 'redis'), {
     selector: tierSelector(t),
     port: PORT,
     headless: true,

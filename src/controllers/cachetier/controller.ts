@@ -11,6 +11,7 @@
  */
 import type { Registry } from 'prom-client';
 import { type CacheTierStatus, cacheTier } from '../../api/v1alpha1/index.ts';
+import { childrenOf } from '../../common/labels.ts';
 import type { EndpointMap, ServiceAddressMode } from '../../endpoints.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { applyChildren } from '../../runtime/children.ts';
@@ -18,7 +19,7 @@ import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter, TerminalError } from '../../runtime/result.ts';
-import { type KubeObject, MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { buildTierChildren } from './builders.ts';
 import { type StsStatus, WriterElection } from './failover.ts';
@@ -115,7 +116,7 @@ export class CacheTierReconciler implements Reconciler<Tier> {
       buildTierChildren(t, this.opts.images ?? DEFAULT_IMAGES, keep),
       {
         prune: CHILD_KINDS,
-        selector: { 'homeops.io/cache': t.metadata.name!, ...MANAGED_BY },
+        selector: childrenOf('CacheTier', t),
       },
     );
     if (waiting) return true;
@@ -146,8 +147,6 @@ const readyReplicas = (o: KubeObject) => (o.status as { readyReplicas?: number }
 
 export function registerCacheTierController(manager: Manager, opts: CacheTierControllerOptions) {
   const reconciler = new CacheTierReconciler(manager.metrics.registry, opts);
-  for (const type of [...CHILD_KINDS, Resources.Secret, Resources.Pod, Resources.PersistentVolumeClaim])
-    manager.informer(type, { labelSelector: MANAGED_SELECTOR });
   const controller = manager
     .controller<Tier>('cachetier')
     .for(Resources.CacheTier, { schema: cacheTier })
@@ -156,6 +155,7 @@ export function registerCacheTierController(manager: Manager, opts: CacheTierCon
     .owns(Resources.StatefulSet, { reads: readyReplicas })
     .owns(Resources.PodDisruptionBudget)
     .owns(Resources.Secret)
+    .caches(Resources.Pod, Resources.PersistentVolumeClaim)
     .complete(reconciler);
   return { reconciler, controller };
 }

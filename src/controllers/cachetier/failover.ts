@@ -8,7 +8,7 @@ import { patchPodLabel } from '../../common/pods.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { Resources } from '../../runtime/types.ts';
 import { type MemberPod, memberTarget, type ReachOptions, type Tier } from './members.ts';
-import { ROLE_LABEL, type RoleLabel } from './names.ts';
+import { REDIS_ROLE_LABEL, type RoleLabel } from './names.ts';
 import { PROBE_TIMEOUT_MS, type RedisTarget, replicaOf, switchover } from './probe.ts';
 import { nextRestart, type RollMember } from './roll.ts';
 import type { Observation } from './status.ts';
@@ -17,7 +17,7 @@ import { type MemberView, planTopology } from './topology.ts';
 export type StsStatus = { replicas?: number; readyReplicas?: number; updateRevision?: string };
 
 const label = (t: Tier, ctx: ReconcileContext, pod: string, role: RoleLabel | null) =>
-  patchPodLabel(ctx.client, t.metadata.namespace!, pod, ROLE_LABEL, role);
+  patchPodLabel(ctx.client, t.metadata.namespace!, pod, REDIS_ROLE_LABEL, role);
 
 /** What the members said, as topology.ts reads it. Pure. */
 export function memberViews(t: Tier, o: Observation, pods: MemberPod[]): MemberView[] {
@@ -33,7 +33,7 @@ export function memberViews(t: Tier, o: Observation, pods: MemberPod[]): MemberV
       ...(info?.masterHost !== undefined ? { masterHost: info.masterHost } : {}),
       ...(info?.linkUp !== undefined ? { linkUp: info.linkUp } : {}),
       offset: info ? (info.role === 'master' ? info.replOffset : (info.replicaOffset ?? 0)) : 0,
-      ...(pod.metadata.labels?.[ROLE_LABEL] ? { label: pod.metadata.labels[ROLE_LABEL] } : {}),
+      ...(pod.metadata.labels?.[REDIS_ROLE_LABEL] ? { label: pod.metadata.labels[REDIS_ROLE_LABEL] } : {}),
       ...(m.ordinal >= t.spec.replicas ? { leaving: true } : {}),
     };
   });

@@ -86,7 +86,7 @@ export function memberTarget(
   // A standalone tier's one member is also reachable as the Service (an endpoint map for it).
   const host =
     t.spec.mode === 'replicated'
-      ? `${m.name}.${tierNames(t).headless}.${ns}.svc`
+      ? `${m.name}.${tierNames(t).headlessService}.${ns}.svc`
       : `${tierNames(t).service}.${ns}.svc`;
   const mapped = resolve(host, REDIS_PORT);
   const endpoint = mapped.host !== host || !m.podIP ? mapped : { host: m.podIP, port: REDIS_PORT };

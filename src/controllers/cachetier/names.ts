@@ -1,5 +1,6 @@
 /** Names and labels of a CacheTier's children: one place, so builders and reconcile agree. */
 import type { CacheTier } from '../../api/v1alpha1/index.ts';
+import { OWNER_LABEL, ROLE_LABEL } from '../../common/labels.ts';
 import { MANAGED_BY } from '../../runtime/types.ts';
 
 export const REDIS_PORT = 6379;
@@ -23,7 +24,7 @@ export function tierNames(t: CacheTier) {
     /** mode replicated: the replicas linked to the writer. */
     readService: `${n}-ro`,
     statefulSet: `${n}-redis`,
-    headless: `${n}-redis-hl`,
+    headlessService: `${n}-redis-hl`,
     config: `${n}-redis-config`,
     pdb: `${n}-redis`,
     ttl: `${n}-ttl`,
@@ -41,7 +42,7 @@ export function tierLabels(t: CacheTier, component: 'redis' | 'config' | 'secret
     'app.kubernetes.io/instance': t.metadata.name!,
     'app.kubernetes.io/component': component,
     ...MANAGED_BY,
-    'homeops.io/cache': t.metadata.name!,
+    [OWNER_LABEL.CacheTier]: t.metadata.name!,
   };
 }
 
@@ -50,10 +51,10 @@ export function tierLabels(t: CacheTier, component: 'redis' | 'config' | 'secret
  * whom it elected. The writer Service selects `writer`, NAME-ro selects `replica` (linked to the
  * writer); a pod made from the template has none until the operator has seen it.
  */
-export const ROLE_LABEL = 'homeops.io/redis-role';
+export const REDIS_ROLE_LABEL = 'homeops.io/redis-role';
 export type RoleLabel = 'writer' | 'replica';
 
 export const tierSelector = (t: CacheTier) => ({
-  'homeops.io/cache': t.metadata.name!,
-  'homeops.io/role': 'redis',
+  [OWNER_LABEL.CacheTier]: t.metadata.name!,
+  [ROLE_LABEL]: 'redis',
 });

@@ -3,7 +3,7 @@ import type { CacheTier, CacheTierStatus } from '../../api/v1alpha1/index.ts';
 import { sticky } from '../../common/figures.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
-import { summarize } from '../../runtime/summary.ts';
+import { phaseOf, summarize } from '../../runtime/summary.ts';
 import { checks, lagging, persistenceFailing, writerOf } from './checks.ts';
 import { REDIS_PORT, tierNames } from './names.ts';
 import type { RedisProbe } from './probe.ts';
@@ -61,7 +61,8 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
   const gen = t.metadata.generation;
   const n = tierNames(t);
   const replicated = t.spec.mode === 'replicated';
-  const { ready, blocking } = summarize(checks(t, o), 'Redis is up with the spec applied');
+  const summary = summarize(checks(t, o), 'Redis is up with the spec applied');
+  const { ready } = summary;
   // The figures are the writer's (where writes go), or the first member's that answered.
   const probed = o.members.filter((m) => m.probe);
   const main = (writerOf(o)?.probe ? writerOf(o) : probed[0])?.probe;
@@ -177,13 +178,10 @@ export function tierStatus(t: CacheTier, o: Observation, prev: CacheTierStatus):
   );
   return {
     observedGeneration: gen,
-    phase: blocking
-      ? o.readyReplicas > 0
-        ? 'Degraded'
-        : 'Provisioning'
-      : alerts.some((a) => a.status === 'True')
-        ? 'Degraded'
-        : 'Ready',
+    phase: phaseOf(summary, {
+      serving: o.readyReplicas > 0,
+      alerting: alerts.some((a) => a.status === 'True'),
+    }),
     conditions: conditionsFrom(prev.conditions, conds, gen),
     endpoint: `${serviceHost(t, n.service)}:${REDIS_PORT}`,
     ...(replicated

@@ -10,7 +10,7 @@ import { containerSecurity, placement } from '../../common/podspec.ts';
 import { podSecurityContext } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
-import { names, POOLER_PORT, POSTGRES_PORT } from '../homeopsdatabase/names.ts';
+import { dbNames, POOLER_PORT, POSTGRES_PORT } from '../homeopsdatabase/names.ts';
 import { secretName, usernameFor } from '../homeopsdatabase/secrets.ts';
 import {
   APP_SECRET_DIR,
@@ -82,7 +82,7 @@ export function jobSpec(
   } = {},
   sets: string[] = [],
 ) {
-  const n = names(db);
+  const n = dbNames(db);
   const labels = { ...jobLabels(db, kind), ...opts.extraLabels };
   const pooled = opts.viaPooler && db.spec.pooler.enabled;
   return {

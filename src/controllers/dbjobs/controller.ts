@@ -9,12 +9,13 @@
  */
 import type { Registry } from 'prom-client';
 import { type HomeOpsDatabaseStatus, homeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { childrenOf, ownerName } from '../../common/labels.ts';
 import { applyChildren } from '../../runtime/children.ts';
 import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/controller.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
-import { MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import { Resources } from '../../runtime/types.ts';
 import { BenchmarkMetrics } from './metrics.ts';
 import { builtinDigest, migrations } from './migrations.ts';
 import { BASELINE_ANNOTATION, JOB_LABEL, JOBS_FIELD_MANAGER } from './names.ts';
@@ -71,7 +72,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
       wanted
         .filter((s) => ready || ctx.cache.get(Resources.CronJob, ns, cronJobName(db, s.id)))
         .map((s) => buildCronJob(db, s, this.opts.operatorImage, !ready)),
-      { prune: [Resources.CronJob], selector: { 'homeops.io/database': db.metadata.name!, ...MANAGED_BY } },
+      { prune: [Resources.CronJob], selector: childrenOf('HomeOpsDatabase', db) },
     );
     const ran = await runNow(db, jctx, wanted, ready, this.opts.operatorImage);
     const runs = observeRuns(db, ctx);
@@ -116,19 +117,18 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
 /** Declares the jobs controller: a second controller of HomeOpsDatabase, with its own queue. */
 export function registerDatabaseJobsController(manager: Manager, opts: DatabaseJobsControllerOptions) {
   const reconciler = new DatabaseJobsReconciler(manager.metrics.registry, opts);
-  for (const type of [Resources.Job, Resources.CronJob, Resources.Pod, Resources.ConfigMap])
-    manager.informer(type, { labelSelector: MANAGED_SELECTOR });
   // The database's own status wakes this controller only when its readiness flips.
   const ready = reconciler.readiness;
   const controller = manager
     .controller<Db>('homeopsdatabase-jobs')
     .for(Resources.HomeOpsDatabase, { schema: homeOpsDatabase })
+    .caches(Resources.Job, Resources.Pod, Resources.ConfigMap)
     .owns(Resources.CronJob, {
       reads: (c) => [(c as CronJob).status?.lastScheduleTime, (c as CronJob).status?.lastSuccessfulTime],
     })
     // A CronJob's Jobs are the CronJob's, not the database's: mapped by their label.
     .watches(Resources.Job, (j) => {
-      const db = j.metadata.labels?.['homeops.io/database'];
+      const db = ownerName('HomeOpsDatabase', j);
       return db &&
         j.metadata.labels?.[JOB_LABEL] &&
         ready.has(keyOf({ metadata: { namespace: j.metadata.namespace, name: db } }))
@@ -145,7 +145,7 @@ export function registerDatabaseJobsController(manager: Manager, opts: DatabaseJ
       return [key];
     })
     .watches(Resources.Pod, (p) => {
-      const db = p.metadata.labels?.['homeops.io/database'];
+      const db = ownerName('HomeOpsDatabase', p);
       return db && p.metadata.labels?.[JOB_LABEL]
         ? [keyOf({ metadata: { namespace: p.metadata.namespace, name: db } })]
         : [];

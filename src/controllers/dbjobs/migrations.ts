@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
+import { ownerName } from '../../common/labels.ts';
 import { BUILTIN_DIR, loadMigrationSet } from '../../jobs/migrate.ts';
 import { adoptByLabel } from '../../runtime/adopt.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
@@ -66,7 +67,7 @@ export async function migrations(
       // One migration Job per database: those of older inputs go (their pods with them).
       for (const old of ctx.cache.owned<Job>(Resources.Job, db.metadata.uid!))
         if (
-          old.metadata.labels?.['homeops.io/database'] === db.metadata.name &&
+          ownerName('HomeOpsDatabase', old) === db.metadata.name &&
           old.metadata.labels?.[JOB_LABEL] === 'migrate' &&
           old.metadata.labels?.[HASH_LABEL] !== inputs.hash &&
           !old.metadata.deletionTimestamp

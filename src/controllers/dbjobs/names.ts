@@ -1,5 +1,6 @@
 /** Names, labels and paths of a HomeOpsDatabase's Jobs: one place, so builders and reconcile agree. */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { OWNER_LABEL } from '../../common/labels.ts';
 import { fitName } from '../../common/names.ts';
 import { MANAGED_BY } from '../../runtime/types.ts';
 
@@ -37,7 +38,7 @@ export function jobLabels(db: HomeOpsDatabase, job: JobKind) {
     'app.kubernetes.io/instance': db.metadata.name!,
     'app.kubernetes.io/component': job,
     ...MANAGED_BY,
-    'homeops.io/database': db.metadata.name!,
+    [OWNER_LABEL.HomeOpsDatabase]: db.metadata.name!,
     [JOB_LABEL]: job,
   };
 }

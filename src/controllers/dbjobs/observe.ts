@@ -3,6 +3,7 @@
  * with the summary its last pod left in its termination message. No writes.
  */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { ownerName } from '../../common/labels.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { JOB_LABEL, SCHEDULE_LABEL } from './names.ts';
@@ -64,9 +65,7 @@ export function observeRuns(db: Db, ctx: ReconcileContext): RunView[] {
   return [db, ...ctx.cache.owned<KubeObject>(Resources.CronJob, db.metadata.uid!)]
     .flatMap((owner) => ctx.cache.owned<Job>(Resources.Job, owner.metadata.uid!))
     .filter(
-      (j) =>
-        j.metadata.labels?.['homeops.io/database'] === db.metadata.name &&
-        j.metadata.labels?.[SCHEDULE_LABEL],
+      (j) => ownerName('HomeOpsDatabase', j) === db.metadata.name && j.metadata.labels?.[SCHEDULE_LABEL],
     )
     .map((j) => ({
       ...jobView(j, podsOf(ctx, j)),

@@ -14,13 +14,13 @@ import type { KubeObject } from '../../runtime/types.ts';
 import {
   CONFIG_DIR,
   DATA_DIR,
-  labels,
-  names,
+  dbLabels,
+  dbNames,
+  dbSelector,
   POOLER_PORT,
   POSTGRES_PORT,
   SECRETS_DIR,
   SOCKET_DIR,
-  selector,
 } from './names.ts';
 import {
   renderPgBouncerIni,
@@ -49,11 +49,11 @@ export function postgresUid(db: HomeOpsDatabase, images: DefaultImages = DEFAULT
 const sha = (...parts: string[]) =>
   createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
 
-export function meta(db: HomeOpsDatabase, name: string, component: Parameters<typeof labels>[1]) {
+export function meta(db: HomeOpsDatabase, name: string, component: Parameters<typeof dbLabels>[1]) {
   return {
     name,
     namespace: db.metadata.namespace,
-    labels: labels(db, component),
+    labels: dbLabels(db, component),
     ownerReferences: [ownerRef(db as never)],
   };
 }
@@ -102,7 +102,7 @@ function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
 /** PgBouncer's files, by their path in its pod (the key in the ConfigMap is `pgbouncer-` + path). */
 export function poolerFiles(db: HomeOpsDatabase): Record<string, string> {
   return {
-    'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, names(db).rwService)),
+    'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, dbNames(db).rwService)),
     'start.sh': renderPgBouncerStartScript(),
   };
 }
@@ -118,7 +118,7 @@ export function buildConfigMap(db: HomeOpsDatabase): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: meta(db, names(db).config, 'config'),
+    metadata: meta(db, dbNames(db).config, 'config'),
     data: {
       ...postgresFiles(db),
       ...(db.spec.pooler.enabled
@@ -138,7 +138,7 @@ export function buildStatefulSet(
   secretsDigest: string,
   images: DefaultImages = DEFAULT_IMAGES,
 ): KubeObject {
-  const n = names(db);
+  const n = dbNames(db);
   const pg = db.spec.postgres;
   const uid = postgresUid(db, images);
   const config = postgresFiles(db);
@@ -153,7 +153,7 @@ export function buildStatefulSet(
     spec: {
       replicas: 1,
       serviceName: n.headlessService,
-      selector: { matchLabels: selector(db) },
+      selector: { matchLabels: dbSelector(db) },
       podManagementPolicy: 'OrderedReady',
       updateStrategy: { type: 'RollingUpdate' },
       persistentVolumeClaimRetentionPolicy: {
@@ -162,7 +162,7 @@ export function buildStatefulSet(
       },
       template: {
         metadata: {
-          labels: { ...labels(db, 'postgres'), ...selector(db) },
+          labels: { ...dbLabels(db, 'postgres'), ...dbSelector(db) },
           annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, secretsDigest) },
         },
         spec: {
@@ -214,7 +214,7 @@ export function buildStatefulSet(
           ],
         },
       },
-      volumeClaimTemplates: [dataClaimTemplate(labels(db, 'postgres'), pg.storage)],
+      volumeClaimTemplates: [dataClaimTemplate(dbLabels(db, 'postgres'), pg.storage)],
     },
   };
 }
@@ -234,11 +234,11 @@ export function service(
 }
 
 export const buildHeadlessService = (db: HomeOpsDatabase) =>
-  service(db, names(db).headlessService, selector(db), true, 'postgres');
+  service(db, dbNames(db).headlessService, dbSelector(db), true, 'postgres');
 export const buildRwService = (db: HomeOpsDatabase) =>
-  service(db, names(db).rwService, selector(db), false, 'postgres');
+  service(db, dbNames(db).rwService, dbSelector(db), false, 'postgres');
 
 /** One primary: a voluntary eviction must wait for the operator (or the admin) to allow it. */
 export function buildPrimaryPdb(db: HomeOpsDatabase): KubeObject {
-  return pdbObject(meta(db, names(db).pdb, 'postgres'), selector(db), { minAvailable: 1 });
+  return pdbObject(meta(db, dbNames(db).pdb, 'postgres'), dbSelector(db), { minAvailable: 1 });
 }

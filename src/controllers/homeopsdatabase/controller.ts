@@ -9,23 +9,23 @@ import {
   type HomeOpsDatabaseStatus,
   homeOpsDatabase,
 } from '../../api/v1alpha1/index.ts';
+import { childrenOf, toOwner } from '../../common/labels.ts';
 import { type PodLike, podProblem } from '../../common/pods.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { applyChildren } from '../../runtime/children.ts';
 import { MERGE_PATCH } from '../../runtime/client.ts';
 import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
-import { keyOf } from '../../runtime/controller.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
-import { type KubeObject, MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { buildChildren } from './children.ts';
 import { ensureCredentials } from './credentials.ts';
 import { ALERT_CONDITIONS } from './health.ts';
 import { type ProbeOptions, Probes } from './measure.ts';
 import { DatabaseMetrics } from './metrics.ts';
-import { names } from './names.ts';
+import { dbNames } from './names.ts';
 import { observeCluster } from './observe.ts';
 import { SECRET_ROLES, secretName } from './secrets.ts';
 import { databaseStatus } from './status.ts';
@@ -81,7 +81,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     await growVolume(
       ctx,
       db.metadata.namespace!,
-      `data-${names(db).statefulSet}-0`,
+      `data-${dbNames(db).statefulSet}-0`,
       db.spec.postgres.storage.size,
     );
     const seen = observeCluster(db, ctx);
@@ -110,7 +110,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     return applyChildren(ctx, db, buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES), {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
-      selector: { 'homeops.io/database': db.metadata.name!, ...MANAGED_BY },
+      selector: childrenOf('HomeOpsDatabase', db),
     });
   }
 
@@ -149,22 +149,14 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   }
 }
 
-/** The database a child names in its `homeops.io/database` label. */
-const ofDatabaseLabel = (o: KubeObject) => {
-  const db = o.metadata.labels?.['homeops.io/database'];
-  return db ? [keyOf({ metadata: { namespace: o.metadata.namespace, name: db } })] : [];
-};
+/** The database a child names in its owner label. */
+const ofDatabaseLabel = toOwner('HomeOpsDatabase');
 
 const readyReplicas = (o: KubeObject) => (o.status as { readyReplicas?: number } | undefined)?.readyReplicas;
 
 /** Declares the controller on a manager. */
 export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOpsDatabaseControllerOptions) {
   const reconciler = new HomeOpsDatabaseReconciler(manager.metrics.registry, opts);
-  // Lean caches: only what the operator made or adopted is cached (a label selector), not every
-  // Secret, ConfigMap or pod of the cluster. A pod's change (an image that cannot be pulled, a
-  // crash loop) wakes its database; a Secret the user made is found by a direct read.
-  for (const type of [...CHILD_KINDS, Resources.Secret, Resources.Pod, Resources.PersistentVolumeClaim])
-    manager.informer(type, { labelSelector: MANAGED_SELECTOR });
   const controller = manager
     .controller<Db>('homeopsdatabase')
     .for(Resources.HomeOpsDatabase, { schema: homeOpsDatabase })
@@ -174,6 +166,10 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     .owns(Resources.StatefulSet, { reads: readyReplicas })
     .owns(Resources.Deployment, { reads: readyReplicas })
     .owns(Resources.PodDisruptionBudget)
+    // Lean caches: only what the operator made or adopted (a Secret the user made is found by a
+    // direct read). A pod's change (an image that cannot be pulled, a crash loop) wakes its
+    // database.
+    .caches(Resources.Secret, Resources.Pod, Resources.PersistentVolumeClaim)
     // By label: under Retain the Secrets have no owner reference.
     .watches(Resources.Secret, ofDatabaseLabel)
     // Only a pod that will not start by itself, or one being deleted, wakes its database (a pod

@@ -7,7 +7,7 @@ import type { ReconcileContext } from '../../runtime/controller.ts';
 import { TerminalError } from '../../runtime/result.ts';
 import { ensureSecrets } from '../../runtime/secrets.ts';
 import type { KubeObject } from '../../runtime/types.ts';
-import { labels as resourceLabels } from './names.ts';
+import { dbLabels } from './names.ts';
 import {
   buildSecret,
   InvalidSecretError,
@@ -32,7 +32,7 @@ export async function ensureCredentials(db: Db, ctx: ReconcileContext) {
     db,
     SECRET_ROLES.map((role) => ({
       name: secretName(db, role),
-      labels: resourceLabels(db, 'secret'),
+      labels: dbLabels(db, 'secret'),
       build: () => buildSecret(db, role),
     })),
     { owned: db.spec.postgres.storage.reclaimPolicy === 'Delete' },

@@ -15,7 +15,7 @@ import { keyOf, type ReconcileContext } from '../../runtime/controller.ts';
 import { Semaphore } from '../../runtime/semaphore.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import type { DatabaseMetrics } from './metrics.ts';
-import { names, POOLER_PORT, POSTGRES_PORT } from './names.ts';
+import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
 import type { ClusterView, Measured } from './observe.ts';
 import { POOLER_AUTH_SQL } from './pgconfig.ts';
 import { ensureMonitoringObjects, type ProbeTarget, probePooler, probePrimary } from './prober.ts';
@@ -99,7 +99,7 @@ export class Probes {
     seen: ClusterView,
     ctx: ReconcileContext,
   ): Promise<Measured> {
-    const n = names(db);
+    const n = dbNames(db);
     const resolve = serviceResolver(this.opts, ctx.cache);
     const superuser = credentials.superuser;
     const target: ProbeTarget = {

@@ -1,5 +1,6 @@
 /** Names and labels of a HomeOpsDatabase's children: one place, so builders and reconcile agree. */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { OWNER_LABEL, ROLE_LABEL } from '../../common/labels.ts';
 import { MANAGED_BY } from '../../runtime/types.ts';
 
 export const POSTGRES_PORT = 5432;
@@ -16,7 +17,7 @@ export const SOCKET_DIR = '/var/run/postgresql';
 export const POOLER_CONFIG_DIR = '/etc/pgbouncer';
 export const POOLER_RUN_DIR = '/var/run/pgbouncer';
 
-export function names(db: HomeOpsDatabase) {
+export function dbNames(db: HomeOpsDatabase) {
   const n = db.metadata.name!;
   return {
     statefulSet: n,
@@ -34,22 +35,22 @@ export function names(db: HomeOpsDatabase) {
   };
 }
 
-/** Labels on every child; `selector` picks the primary's pods, `poolerSelector` PgBouncer's. */
-export function labels(db: HomeOpsDatabase, component: 'postgres' | 'pooler' | 'config' | 'secret') {
+/** Labels on every child; `dbSelector` picks the primary's pods, `poolerSelector` PgBouncer's. */
+export function dbLabels(db: HomeOpsDatabase, component: 'postgres' | 'pooler' | 'config' | 'secret') {
   return {
     'app.kubernetes.io/name': component === 'pooler' ? 'pgbouncer' : 'postgresql',
     'app.kubernetes.io/instance': db.metadata.name!,
     'app.kubernetes.io/component': component,
     ...MANAGED_BY,
-    'homeops.io/database': db.metadata.name!,
+    [OWNER_LABEL.HomeOpsDatabase]: db.metadata.name!,
   };
 }
 
-export const selector = (db: HomeOpsDatabase) => ({
-  'homeops.io/database': db.metadata.name!,
-  'homeops.io/role': 'primary',
+export const dbSelector = (db: HomeOpsDatabase) => ({
+  [OWNER_LABEL.HomeOpsDatabase]: db.metadata.name!,
+  [ROLE_LABEL]: 'primary',
 });
 export const poolerSelector = (db: HomeOpsDatabase) => ({
-  'homeops.io/database': db.metadata.name!,
-  'homeops.io/role': 'pooler',
+  [OWNER_LABEL.HomeOpsDatabase]: db.metadata.name!,
+  [ROLE_LABEL]: 'pooler',
 });

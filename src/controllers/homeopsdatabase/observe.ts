@@ -3,7 +3,7 @@ import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { type PodLike, podProblem } from '../../common/pods.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
-import { names } from './names.ts';
+import { dbNames } from './names.ts';
 import type { Observation } from './status.ts';
 
 export type ClusterView = Pick<Observation, 'primaryPodReady' | 'podIssue' | 'poolerReadyInstances'>;
@@ -12,7 +12,7 @@ export type Measured = Pick<Observation, 'primary' | 'primaryError' | 'pooler' |
 /** What Kubernetes reports of the primary and the pooler, from the cache. */
 export function observeCluster(db: HomeOpsDatabase, ctx: ReconcileContext): ClusterView {
   const ns = db.metadata.namespace!;
-  const n = names(db);
+  const n = dbNames(db);
   const ready = (kind: 'StatefulSet' | 'Deployment', name: string) =>
     ctx.cache.get<KubeObject & { status?: { readyReplicas?: number } }>(Resources[kind], ns, name)?.status
       ?.readyReplicas ?? 0;

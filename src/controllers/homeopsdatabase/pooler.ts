@@ -6,8 +6,8 @@ import { pdbObject } from '../../runtime/objects.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import { configChecksum, meta, POOLER_KEY_PREFIX, poolerFiles, service } from './builders.ts';
 import {
-  labels,
-  names,
+  dbLabels,
+  dbNames,
   POOLER_CONFIG_DIR,
   POOLER_PORT,
   POOLER_RUN_DIR,
@@ -22,7 +22,7 @@ export function buildPoolerDeployment(
   secretsDigest: string,
   images: DefaultImages = DEFAULT_IMAGES,
 ): KubeObject {
-  const n = names(db);
+  const n = dbNames(db);
   const p = db.spec.pooler;
   const config = poolerFiles(db);
   return {
@@ -35,7 +35,7 @@ export function buildPoolerDeployment(
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: {
-          labels: { ...labels(db, 'pooler'), ...poolerSelector(db) },
+          labels: { ...dbLabels(db, 'pooler'), ...poolerSelector(db) },
           annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, secretsDigest) },
         },
         spec: {
@@ -87,8 +87,8 @@ export function buildPoolerDeployment(
 }
 
 export const buildPoolerService = (db: HomeOpsDatabase) =>
-  service(db, names(db).pooler, poolerSelector(db), false, 'pooler');
+  service(db, dbNames(db).pooler, poolerSelector(db), false, 'pooler');
 
 export function buildPoolerPdb(db: HomeOpsDatabase): KubeObject {
-  return pdbObject(meta(db, names(db).pooler, 'pooler'), poolerSelector(db), { maxUnavailable: 1 });
+  return pdbObject(meta(db, dbNames(db).pooler, 'pooler'), poolerSelector(db), { maxUnavailable: 1 });
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { homeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { generatePassword } from '../../common/passwords.ts';
-import { labels } from './names.ts';
+import { dbLabels } from './names.ts';
 import { buildSecret, InvalidSecretError, readCredentials, SECRET_ROLES, secretsDigest } from './secrets.ts';
 
 const db = homeOpsDatabase.parse({
@@ -19,7 +19,7 @@ const asSecret = (data: Record<string, string>) => ({
 describe('secrets', () => {
   it("carry the labels the controller passes to ensureSecrets (the cache's and the adoption's)", () => {
     for (const role of SECRET_ROLES)
-      expect(buildSecret(db, role).metadata.labels).toEqual(labels(db, 'secret'));
+      expect(buildSecret(db, role).metadata.labels).toEqual(dbLabels(db, 'secret'));
   });
 
   it('generates 256-bit passwords that differ every time', () => {

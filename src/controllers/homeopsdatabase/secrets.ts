@@ -11,8 +11,8 @@ import { generatePassword } from '../../common/passwords.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import {
-  labels,
-  names,
+  dbLabels,
+  dbNames,
   POOLER_AUTH_USER,
   POOLER_PORT,
   POSTGRES_PORT,
@@ -29,7 +29,7 @@ export interface Credentials {
 }
 
 export function secretName(db: HomeOpsDatabase, role: SecretRole): string {
-  const n = names(db);
+  const n = dbNames(db);
   return {
     superuser: n.superuserSecret,
     app: n.appSecret,
@@ -53,7 +53,7 @@ export function buildSecret(
   role: SecretRole,
   password = generatePassword(),
 ): KubeObject {
-  const n = names(db);
+  const n = dbNames(db);
   const username = usernameFor(db, role);
   const data: Record<string, string> = { username, password };
   if (role === 'app') {
@@ -77,7 +77,7 @@ export function buildSecret(
     metadata: {
       name: secretName(db, role),
       namespace: db.metadata.namespace,
-      labels: labels(db, 'secret'),
+      labels: dbLabels(db, 'secret'),
       ownerReferences: [ownerRef(db as never)],
     },
     type: role === 'superuser' || role === 'replication' ? 'kubernetes.io/basic-auth' : 'Opaque',

@@ -6,9 +6,9 @@
 import type { HomeOpsDatabase, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
-import { type Check, summarize } from '../../runtime/summary.ts';
+import { type Check, phaseOf, summarize } from '../../runtime/summary.ts';
 import { poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
-import { names, POOLER_PORT, POSTGRES_PORT } from './names.ts';
+import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
 import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
 export interface Failure {
@@ -31,7 +31,7 @@ export interface Observation {
 }
 
 function primaryCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
-  const pod = names(db).pod;
+  const pod = dbNames(db).pod;
   if (!o.primaryPodReady)
     return o.podIssue
       ? {
@@ -63,7 +63,7 @@ function poolerCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
       type: 'PoolerAvailable',
       status: 'False',
       reason: 'PodNotReady',
-      message: `no ready PgBouncer pod in ${names(db).pooler}`,
+      message: `no ready PgBouncer pod in ${dbNames(db).pooler}`,
     };
   if (o.pooler)
     return {
@@ -85,7 +85,7 @@ function poolerCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
 
 /** Ready's checks, in the order to fix them: the first that fails names Ready's reason. */
 export function readinessChecks(db: HomeOpsDatabase, o: Observation): Check[] {
-  const pod = names(db).pod;
+  const pod = dbNames(db).pod;
   const checks: Check[] = [
     {
       ok: o.primaryPodReady,
@@ -130,10 +130,11 @@ export function databaseStatus(
   o: Observation,
   prev: HomeOpsDatabaseStatus,
 ): HomeOpsDatabaseStatus {
-  const n = names(db);
+  const n = dbNames(db);
   const gen = db.metadata.generation;
   const alerts = o.primary ? thresholdConditions(o.primary, db.spec.monitoring) : [];
-  const { ready, blocking } = summarize(readinessChecks(db, o), 'primary and pooler are up');
+  const summary = summarize(readinessChecks(db, o), 'primary and pooler are up');
+  const { ready, blocking } = summary;
   const firing = alerts.filter((c) => c.status === 'True');
   if (!blocking && firing.length)
     ready.message = `ready, with alerts: ${firing.map((a) => a.type).join(', ')}`;
@@ -156,13 +157,7 @@ export function databaseStatus(
 
   return {
     observedGeneration: gen,
-    phase: blocking
-      ? o.primaryPodReady
-        ? 'Degraded'
-        : 'Provisioning'
-      : firing.length
-        ? 'Degraded'
-        : 'Ready',
+    phase: phaseOf(summary, { serving: o.primaryPodReady, alerting: firing.length > 0 }),
     conditions,
     endpoints: {
       primary: `${serviceHost(db, n.rwService)}:${POSTGRES_PORT}`,

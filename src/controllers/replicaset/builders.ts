@@ -19,14 +19,14 @@ import {
 import {
   CONFIG_DIR,
   DATA_DIR,
-  names as dbNames,
+  dbNames,
   POSTGRES_PORT,
-  selector as primarySelector,
+  dbSelector as primarySelector,
   SECRETS_DIR,
   SOCKET_DIR,
 } from '../homeopsdatabase/names.ts';
 import { renderPgHba, renderPostgresConf } from '../homeopsdatabase/pgconfig.ts';
-import { memberSelector, READ_LABEL, READ_LABEL_VALUE, rsLabels, rsNames, slotPrefix } from './names.ts';
+import { READ_LABEL, READ_LABEL_VALUE, rsLabels, rsNames, rsSelector, slotPrefix } from './names.ts';
 import { renderReplicaStartScript } from './pgconfig.ts';
 
 /** What reconcile decided, beside the spec. */
@@ -84,7 +84,7 @@ export function buildReplicaStatefulSet(
     spec: {
       replicas: plan.replicas,
       serviceName: n.headlessService,
-      selector: { matchLabels: memberSelector(rs) },
+      selector: { matchLabels: rsSelector(rs) },
       // Members are independent (each has its own slot): they start and stop together.
       podManagementPolicy: 'Parallel',
       updateStrategy: { type: 'RollingUpdate' },
@@ -95,7 +95,7 @@ export function buildReplicaStatefulSet(
       },
       template: {
         metadata: {
-          labels: { ...rsLabels(rs, 'replica'), ...memberSelector(rs) },
+          labels: { ...rsLabels(rs, 'replica'), ...rsSelector(rs) },
           annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, plan.secretsDigest) },
         },
         spec: {
@@ -148,7 +148,7 @@ const PORT = { name: 'postgres', port: POSTGRES_PORT };
 /** Every member, Ready or not, by its stable DNS name (the operator and admins reach each one). */
 export const buildHeadlessService = (rs: ReplicaSet) =>
   serviceObject(meta(rs, rsNames(rs).headlessService, 'replica'), {
-    selector: memberSelector(rs),
+    selector: rsSelector(rs),
     port: PORT,
     headless: true,
   });
@@ -161,13 +161,13 @@ export const buildReadService = (rs: ReplicaSet, db: HomeOpsDatabase, plan: Repl
   serviceObject(meta(rs, rsNames(rs).readService, 'replica'), {
     selector: plan.readFromPrimary
       ? primarySelector(db)
-      : { ...memberSelector(rs), [READ_LABEL]: READ_LABEL_VALUE },
+      : { ...rsSelector(rs), [READ_LABEL]: READ_LABEL_VALUE },
     port: PORT,
   });
 
 /** Voluntary evictions one member at a time. */
 export const buildReplicaPdb = (rs: ReplicaSet) =>
-  pdbObject(meta(rs, rsNames(rs).pdb, 'replica'), memberSelector(rs), { maxUnavailable: 1 });
+  pdbObject(meta(rs, rsNames(rs).pdb, 'replica'), rsSelector(rs), { maxUnavailable: 1 });
 
 export function buildReplicaChildren(
   rs: ReplicaSet,

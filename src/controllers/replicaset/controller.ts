@@ -7,6 +7,7 @@
  */
 import type { Registry } from 'prom-client';
 import { type ReplicaSetStatus, replicaSet } from '../../api/v1alpha1/index.ts';
+import { childrenOf, toOwner } from '../../common/labels.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { classifyPgError } from '../../pg/errors.ts';
 import { applyChildren } from '../../runtime/children.ts';
@@ -15,7 +16,7 @@ import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/controller.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
-import { type KubeObject, MANAGED_BY, MANAGED_SELECTOR, Resources } from '../../runtime/types.ts';
+import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { buildReplicaChildren } from './builders.ts';
 import { dropSlots, type PrimaryView, syncPrimary } from './lag.ts';
@@ -130,7 +131,7 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
       ),
       {
         prune: CHILD_KINDS,
-        selector: { 'homeops.io/replicaset': rs.metadata.name!, ...MANAGED_BY },
+        selector: childrenOf('ReplicaSet', rs),
       },
     );
     if (waiting) return requeueAfter(5000);
@@ -197,8 +198,6 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
 /** Declares the controller on a manager (the HomeOpsDatabase controller declares the shared informers). */
 export function registerReplicaSetController(manager: Manager, opts: ReplicaSetControllerOptions) {
   const reconciler = new ReplicaSetReconciler(manager.metrics.registry, opts);
-  for (const type of [...CHILD_KINDS, Resources.Secret, Resources.Pod, Resources.PersistentVolumeClaim])
-    manager.informer(type, { labelSelector: MANAGED_SELECTOR });
   const ofDatabase = (db: KubeObject) =>
     manager.cache
       .list<Rs>(Resources.ReplicaSet, db.metadata.namespace)
@@ -216,13 +215,11 @@ export function registerReplicaSetController(manager: Manager, opts: ReplicaSetC
       ],
     })
     .owns(Resources.PodDisruptionBudget)
+    .caches(Resources.Secret, Resources.Pod, Resources.PersistentVolumeClaim)
     // The database's arrival, deletion or primary's change; the members' pods (readiness, a
     // failed start, a label).
     .watches(Resources.HomeOpsDatabase, ofDatabase)
-    .watches(Resources.Pod, (p) => {
-      const rs = p.metadata.labels?.['homeops.io/replicaset'];
-      return rs ? [keyOf({ metadata: { namespace: p.metadata.namespace, name: rs } })] : [];
-    })
+    .watches(Resources.Pod, toOwner('ReplicaSet'))
     .complete(reconciler);
   return { reconciler, controller };
 }

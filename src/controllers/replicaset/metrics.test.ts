@@ -12,17 +12,17 @@ describe('ReplicaMetrics', () => {
     ]);
     let text = await registry.metrics();
     expect(text).toContain(
-      'homeops_replica_lag_seconds{namespace="ns",replicaset="reads",member="reads-replica-1"} 9',
+      'homeops_replica_lag_seconds{namespace="ns",name="reads",member="reads-replica-1"} 9',
     );
     expect(text).toContain(
-      'homeops_replica_in_read_service{namespace="ns",replicaset="reads",member="reads-replica-1"} 0',
+      'homeops_replica_in_read_service{namespace="ns",name="reads",member="reads-replica-1"} 0',
     );
     m.set('ns', 'reads', [{ name: 'reads-replica-0', in: true, state: 'NotStreaming' }]);
     text = await registry.metrics();
     expect(text).not.toContain('reads-replica-1');
     expect(text).not.toMatch(/homeops_replica_lag_seconds\{[^}]*reads-replica-0/);
     expect(text).toContain(
-      'homeops_replica_in_read_service{namespace="ns",replicaset="reads",member="reads-replica-0"} 1',
+      'homeops_replica_in_read_service{namespace="ns",name="reads",member="reads-replica-0"} 1',
     );
     m.forget('ns', 'reads');
     expect(await registry.metrics()).not.toContain('reads-replica');

@@ -2,18 +2,18 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { MemberDecision } from './status.ts';
 
-type L = 'namespace' | 'replicaset' | 'member';
+type L = 'namespace' | 'name' | 'member';
 
 export class ReplicaMetrics {
   readonly lagSeconds: Gauge<L>;
   readonly lagBytes: Gauge<L>;
   readonly inReadService: Gauge<L>;
-  /** Members with series, by namespace/replicaset: removed ones lose theirs. */
+  /** Members with series, by namespace/name: removed ones lose theirs. */
   private readonly known = new Map<string, Set<string>>();
 
   constructor(registry: Registry) {
     const g = (name: string, help: string) =>
-      new Gauge<L>({ name, help, labelNames: ['namespace', 'replicaset', 'member'], registers: [registry] });
+      new Gauge<L>({ name, help, labelNames: ['namespace', 'name', 'member'], registers: [registry] });
     this.lagSeconds = g(
       'homeops_replica_lag_seconds',
       'Age of the oldest change the member has not replayed (0 when caught up); absent when not measured',
@@ -32,7 +32,7 @@ export class ReplicaMetrics {
     const now = new Set(decisions.map((d) => d.name));
     for (const gone of before) if (!now.has(gone)) this.remove(namespace, replicaset, gone);
     for (const d of decisions) {
-      const l = { namespace, replicaset, member: d.name };
+      const l = { namespace, name: replicaset, member: d.name };
       if (d.lagSeconds !== undefined) this.lagSeconds.set(l, d.lagSeconds);
       else this.lagSeconds.remove(l);
       if (d.lagBytes !== undefined) this.lagBytes.set(l, d.lagBytes);
@@ -49,7 +49,7 @@ export class ReplicaMetrics {
   }
 
   private remove(namespace: string, replicaset: string, member: string): void {
-    const l = { namespace, replicaset, member };
+    const l = { namespace, name: replicaset, member };
     this.lagSeconds.remove(l);
     this.lagBytes.remove(l);
     this.inReadService.remove(l);

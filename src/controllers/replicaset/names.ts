@@ -1,6 +1,7 @@
 /** Names and labels of a ReplicaSet's children and of its members' replication slots: one place. */
 import { createHash } from 'node:crypto';
 import type { ReplicaSet } from '../../api/v1alpha1/index.ts';
+import { OWNER_LABEL, ROLE_LABEL } from '../../common/labels.ts';
 import { MANAGED_BY } from '../../runtime/types.ts';
 
 /** The label only the read Service selects: set by the operator on members within the lag bound. */
@@ -15,7 +16,7 @@ export function rsNames(rs: ReplicaSet) {
     readService: `${n}-ro`,
     config: `${n}-replica-config`,
     pdb: `${n}-replica`,
-    member: (ordinal: number) => `${n}-replica-${ordinal}`,
+    pod: (ordinal: number) => `${n}-replica-${ordinal}`,
     pvc: (ordinal: number) => `data-${n}-replica-${ordinal}`,
   };
 }
@@ -34,20 +35,15 @@ export function rsLabels(rs: ReplicaSet, component: 'replica' | 'config') {
     'app.kubernetes.io/instance': rs.metadata.name!,
     'app.kubernetes.io/component': component,
     ...MANAGED_BY,
-    'homeops.io/replicaset': rs.metadata.name!,
+    [OWNER_LABEL.ReplicaSet]: rs.metadata.name!,
   };
 }
 
 /** The members' pods (the StatefulSet's selector, and the scale subresource's). */
-export const memberSelector = (rs: ReplicaSet) => ({
-  'homeops.io/replicaset': rs.metadata.name!,
-  'homeops.io/role': 'replica',
+export const rsSelector = (rs: ReplicaSet) => ({
+  [OWNER_LABEL.ReplicaSet]: rs.metadata.name!,
+  [ROLE_LABEL]: 'replica',
 });
-
-export const selectorString = (rs: ReplicaSet) =>
-  Object.entries(memberSelector(rs))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
 
 /**
  * The prefix of the members' physical replication slots on the primary: `hors_<name>_`, the

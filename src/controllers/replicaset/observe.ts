@@ -5,12 +5,13 @@
  */
 import { type HomeOpsDatabase, homeOpsDatabase, type ReplicaSet } from '../../api/v1alpha1/index.ts';
 import { serviceHost } from '../../common/hosts.ts';
+import { ownerName } from '../../common/labels.ts';
 import { podProblem } from '../../common/pods.ts';
 import { type ReachOptions, serviceResolver } from '../../common/reach.ts';
 import { classifyPgError } from '../../pg/errors.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
-import { names as dbNames, POSTGRES_PORT, SUPERUSER } from '../homeopsdatabase/names.ts';
+import { dbNames, POSTGRES_PORT, SUPERUSER } from '../homeopsdatabase/names.ts';
 import { readCredentials, secretsDigest } from '../homeopsdatabase/secrets.ts';
 import { type Login, measureMember, type PrimaryView } from './lag.ts';
 import { ordinalOf, READ_LABEL, READ_LABEL_VALUE, rsNames } from './names.ts';
@@ -132,7 +133,7 @@ export function memberPods(rs: Rs, sts: KubeObject | undefined, ctx: ReconcileCo
     ? ctx.cache.owned<Pod>(Resources.Pod, sts.metadata.uid)
     : ctx.cache.list<Pod>(Resources.Pod, rs.metadata.namespace);
   for (const p of candidates) {
-    if (p.metadata.labels?.['homeops.io/replicaset'] !== rs.metadata.name) continue;
+    if (ownerName('ReplicaSet', p) !== rs.metadata.name) continue;
     const i = ordinalOf(rs, p.metadata.name!);
     if (i !== undefined) out.set(i, p);
   }
@@ -151,7 +152,7 @@ export async function observeMembers(
   const n = rsNames(rs);
   return Promise.all(
     Array.from({ length: rs.spec.replicas }, async (_, i): Promise<MemberView> => {
-      const name = n.member(i);
+      const name = n.pod(i);
       const pod = pods.get(i);
       const ready = podReady(pod);
       const replication = primary?.replication.find((r) => r.applicationName === name);

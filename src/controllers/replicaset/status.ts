@@ -5,11 +5,12 @@
 import type { ReplicaSet, ReplicaSetStatus } from '../../api/v1alpha1/index.ts';
 import { sticky } from '../../common/figures.ts';
 import { serviceHost } from '../../common/hosts.ts';
+import { selectorString } from '../../common/labels.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
-import { type Check, summarize } from '../../runtime/summary.ts';
+import { type Check, phaseOf, summarize } from '../../runtime/summary.ts';
 import { POSTGRES_PORT } from '../homeopsdatabase/names.ts';
 import type { MemberMeasurement, ReplicationRow } from './lag.ts';
-import { rsNames, selectorString } from './names.ts';
+import { rsNames, rsSelector } from './names.ts';
 
 /** A member out of the read Service comes back only at or under this share of the bound. */
 export const REJOIN_FRACTION = 0.8;
@@ -200,10 +201,11 @@ export function replicaSetStatus(
 ): ReplicaSetStatus {
   const gen = rs.metadata.generation;
   const maxLag = rs.spec.maxLagSeconds;
-  const { ready, blocking } = summarize(
+  const summary = summarize(
     readinessChecks(rs, o, decisions),
     `${rs.spec.replicas} member(s) streaming within ${maxLag} s`,
   );
+  const { ready } = summary;
   const lagging = decisions.filter((d) => d.lagSeconds !== undefined && d.lagSeconds > maxLag);
   const converging =
     o.database.state === 'Ready' &&
@@ -239,15 +241,11 @@ export function replicaSetStatus(
   const measured = members.filter((m) => m.lagSeconds !== undefined).map((m) => m.lagSeconds!);
   return {
     observedGeneration: gen,
-    phase: blocking
-      ? o.database.state === 'Ready' && o.readyReplicas > 0
-        ? 'Degraded'
-        : 'Provisioning'
-      : 'Ready',
+    phase: phaseOf(summary, { serving: o.database.state === 'Ready' && o.readyReplicas > 0 }),
     conditions: conditionsFrom(prev.conditions, conds, gen),
     replicas: o.replicas,
     readyReplicas: o.readyReplicas,
-    selector: selectorString(rs),
+    selector: selectorString(rsSelector(rs)),
     readEndpoint: `${serviceHost(rs, rsNames(rs).readService)}:${POSTGRES_PORT}`,
     readServiceTarget: readTarget(rs, decisions),
     ...(measured.length ? { maxLagSeconds: Math.max(...measured) } : {}),
