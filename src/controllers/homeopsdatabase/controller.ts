@@ -88,9 +88,8 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     const { measured, responseMedianMs, nextProbeMs } = seen.primaryPodReady
       ? await this.probes.measureWhenDue(db, secrets, seen, ctx)
       : { measured: {}, responseMedianMs: undefined, nextProbeMs: db.spec.monitoring.intervalSeconds * 1000 };
-    this.metrics.primary(db.metadata.namespace!, db.metadata.name!, measured.primary);
-    if (db.spec.pooler.enabled)
-      this.metrics.pooler(db.metadata.namespace!, db.metadata.name!, measured.pooler);
+    const pooler = db.spec.pooler.enabled ? measured.pooler : null;
+    this.metrics.record(db.metadata.namespace!, db.metadata.name!, measured.primary, pooler);
     // Status is a pure function of what was observed, written only when it differs.
     const status = databaseStatus(
       db,
