@@ -6,33 +6,29 @@
  * the database is Ready unless it has a problem of its own, and Secrets made beforehand with the
  * operator's labels are used without one request.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
 import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
 import { dbLabels } from '../../src/controllers/homeopsdatabase/names.ts';
-import { KubeClient } from '../../src/runtime/client.ts';
+import type { KubeClient } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { auditEvents } from '../support/audit.ts';
 import { cond } from '../support/conditions.ts';
-import { installCrds } from '../support/crds.ts';
 import { dataplane } from '../support/dataplane.ts';
-import { eventually, kubeConfig, onKwok, testNamespace, waitForServiceAccount } from '../support/kube.ts';
-import { testManager } from '../support/operator.ts';
+import { databases, startOperator, stop, type TestEnv, testEnv } from '../support/env.ts';
+import { eventually } from '../support/kube.ts';
 
-type Db = KubeObject & { status?: HomeOpsDatabaseStatus };
 type Job = KubeObject & { status?: { completionTime?: string } };
 
-let kc: KubeConfig;
-let ns: Awaited<ReturnType<typeof testNamespace>>;
+let live: TestEnv;
+let ns: TestEnv['ns'];
 let client: KubeClient;
+let dbs: ReturnType<typeof databases>;
 let manager: Manager;
 let identity: string;
 const since = new Date();
 
-const getDb = (name: string) => client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
 const cronJobs = async (db: string) =>
   (
     await client.list<KubeObject & { spec: { suspend?: boolean } }>(Resources.CronJob, ns.name, {
@@ -40,21 +36,10 @@ const cronJobs = async (db: string) =>
     })
   ).items;
 
-function createDb(name: string, spec: Record<string, unknown> = {}) {
-  return client.create<Db>(Resources.HomeOpsDatabase, {
-    apiVersion: 'homeops.io/v1alpha1',
-    kind: 'HomeOpsDatabase',
-    metadata: { name, namespace: ns.name },
-    spec: onKwok({ monitoring: { intervalSeconds: 5 }, pooler: { instances: 1 }, ...spec }),
-  });
-}
-
 beforeAll(async () => {
-  kc = kubeConfig();
-  await installCrds(kc);
-  ns = await testNamespace(kc, 'dbjobs');
-  await waitForServiceAccount(kc, ns.name);
-  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  live = await testEnv('dbjobs');
+  ({ ns, client } = live);
+  dbs = databases(live);
   const env = dataplane();
   // Only `ready` reaches the local servers: `waiting` and `typo` never become Ready.
   const endpointMap = {
@@ -79,30 +64,30 @@ beforeAll(async () => {
       stringData: { username, password: password! },
     });
   identity = `dbjobs-test-${ns.name}`;
-  manager = testManager(ns.name, identity);
-  registerHomeOpsDatabaseController(manager, {
-    endpointMap,
-    probeTimeoutMs: 2000,
-    retry: { attempts: 2, baseDelayMs: 100 },
-  });
-  registerDatabaseJobsController(manager, { operatorImage: 'homeops-operator:test' });
-  await manager.start();
+  manager = await startOperator(
+    live,
+    identity,
+    (m) =>
+      registerHomeOpsDatabaseController(m, {
+        endpointMap,
+        probeTimeoutMs: 2000,
+        retry: { attempts: 2, baseDelayMs: 100 },
+      }),
+    (m) => registerDatabaseJobsController(m, { operatorImage: 'homeops-operator:test' }),
+  );
 });
 
-afterAll(async () => {
-  await manager?.stop();
-  await ns?.cleanup();
-});
+afterAll(() => stop(live, manager));
 
 describe('the Jobs of a database being set up', () => {
   it('say nothing before it is Ready, unless they have a problem of their own', async () => {
-    await createDb('waiting');
-    await createDb('typo', { migrations: { configMaps: [{ name: 'no-such-map' }] } });
+    await dbs.create('waiting');
+    await dbs.create('typo', { migrations: { configMaps: [{ name: 'no-such-map' }] } });
     // Its own problem is told at once, before the database is Ready. The two writers (the
     // database's controller with `Ready`, the Jobs' with `MigrationsApplied`) write in no fixed
     // order: wait for the state where both have spoken.
     const typo = await eventually(async () => {
-      const o = await getDb('typo');
+      const o = await dbs.get('typo');
       return cond(o, 'MigrationsApplied')?.reason === 'ConfigMapNotFound' && cond(o, 'Ready') ? o : undefined;
     }, 60_000);
     expect(cond(typo, 'MigrationsApplied')?.message).toContain('no-such-map');
@@ -110,7 +95,7 @@ describe('the Jobs of a database being set up', () => {
     // `waiting` was reconciled (its database status says the primary cannot be reached), and the
     // Jobs' writer wrote nothing of its own: no condition, no schedules, no CronJob.
     const waiting = await eventually(async () => {
-      const o = await getDb('waiting');
+      const o = await dbs.get('waiting');
       return cond(o, 'PrimaryAvailable')?.status === 'False' && o.status?.observedGeneration ? o : undefined;
     }, 60_000);
     expect(cond(waiting, 'Ready')?.status).toBe('False');
@@ -122,9 +107,9 @@ describe('the Jobs of a database being set up', () => {
   });
 
   it('once Ready: its CronJob made once, not resumed; the migration Job run and its end in status', async () => {
-    await createDb('ready');
+    await dbs.create('ready');
     const o = await eventually(async () => {
-      const d = await getDb('ready');
+      const d = await dbs.get('ready');
       return cond(d, 'MigrationsApplied')?.status === 'True' ? d : undefined;
     }, 120_000);
     expect(cond(o, 'Ready')?.status).toBe('True');
@@ -140,7 +125,7 @@ describe('the Jobs of a database being set up', () => {
     expect(o.status?.migrations?.lastRunTime).toBe(job.status?.completionTime);
     expect(o.status?.schedules?.map((s) => [s.name, s.suspended])).toEqual([['maintain', false]]);
     // The `waiting` database is still as it was: nothing of the Jobs' writer.
-    expect(cond(await getDb('waiting'), 'MigrationsApplied')).toBeUndefined();
+    expect(cond(await dbs.get('waiting'), 'MigrationsApplied')).toBeUndefined();
   });
 
   it("reads and writes no Secret of a database whose Secrets carry the operator's labels", async () => {

@@ -6,50 +6,28 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
-import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
+import { type KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { auditEvents, WRITE_VERBS } from '../support/audit.ts';
 import { cond } from '../support/conditions.ts';
-import { installCrds } from '../support/crds.ts';
 import { dataplane, superuserConfig, withClient } from '../support/dataplane.ts';
-import { eventually, kubeConfig, onKwok, testNamespace, waitForServiceAccount } from '../support/kube.ts';
-import { testManager } from '../support/operator.ts';
+import { type Db, databases, startOperator, stop, type TestEnv, testEnv } from '../support/env.ts';
+import { eventually, onKwok } from '../support/kube.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const hack = (cmd: string) =>
   execFileSync('bash', [join(repo, 'hack', 'dataplane.sh'), cmd], { stdio: 'ignore' });
-let kc: KubeConfig;
-let ns: Awaited<ReturnType<typeof testNamespace>>;
+let live: TestEnv;
+let ns: TestEnv['ns'];
 let client: KubeClient;
 let manager: Manager;
 let identity: string;
+let dbs: ReturnType<typeof databases>;
 
-type Status = {
-  observedGeneration?: number;
-  phase?: string;
-  conditions?: { type: string; status: string; reason: string; message: string }[];
-  primary?: {
-    connections?: { total: number; max: number; usagePercent: number };
-    cacheHitRatio?: number;
-    slowQueries?: number;
-  };
-  pooler?: { readyInstances?: number };
-  timescale?: { available: boolean };
-  endpoints?: { primary?: string; pooler?: string };
-};
-type Db = KubeObject & { status?: Status };
-
-const getDb = (name: string) => client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
-const until = (name: string, type: string, status: string, timeout = 90_000) =>
-  eventually(async () => {
-    const o = await getDb(name);
-    return cond(o, type)?.status === status ? o : undefined;
-  }, timeout);
 const secret = (name: string) =>
   client.get<KubeObject & { data?: Record<string, string> }>(Resources.Secret, ns.name, name);
 
@@ -62,26 +40,10 @@ async function makeSecret(name: string, data: Record<string, string>) {
   });
 }
 
-function createDb(name: string, spec: Record<string, unknown> = {}) {
-  return client.create<Db>(Resources.HomeOpsDatabase, {
-    apiVersion: 'homeops.io/v1alpha1',
-    kind: 'HomeOpsDatabase',
-    metadata: { name, namespace: ns.name },
-    // The pods are kwok's; the servers are the host-run data plane behind the endpoint map.
-    spec: onKwok({
-      monitoring: { intervalSeconds: 5 },
-      ...spec,
-      pooler: { instances: 1, ...((spec.pooler as object | undefined) ?? {}) },
-    }),
-  });
-}
-
 beforeAll(async () => {
-  kc = kubeConfig();
-  await installCrds(kc);
-  ns = await testNamespace(kc, 'hodb');
-  await waitForServiceAccount(kc, ns.name);
-  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  live = await testEnv('hodb');
+  ({ ns, client } = live);
+  dbs = databases(live);
   const env = dataplane();
   const primary = `127.0.0.1:${env.HOMEOPS_PG_PORT}`;
   const endpointMap = {
@@ -103,24 +65,21 @@ beforeAll(async () => {
   });
 
   identity = `hodb-test-${ns.name}`;
-  manager = testManager(ns.name, identity);
-  registerHomeOpsDatabaseController(manager, {
-    endpointMap,
-    probeTimeoutMs: 2000,
-    retry: { attempts: 2, baseDelayMs: 100 },
-  });
-  await manager.start();
+  manager = await startOperator(live, identity, (m) =>
+    registerHomeOpsDatabaseController(m, {
+      endpointMap,
+      probeTimeoutMs: 2000,
+      retry: { attempts: 2, baseDelayMs: 100 },
+    }),
+  );
 });
 
-afterAll(async () => {
-  await manager?.stop();
-  await ns?.cleanup();
-});
+afterAll(() => stop(live, manager));
 
 describe('a database on the local servers', () => {
   it('gets its children, owned by it, and becomes Ready with figures that match psql', async () => {
-    const created = await createDb('ready');
-    const ready = await until('ready', 'Ready', 'True');
+    const created = await dbs.create('ready');
+    const ready = await dbs.until('ready', 'Ready', 'True');
     expect(ready.status?.observedGeneration).toBe(created.metadata.generation);
     expect(ready.status?.phase).toBe('Ready');
     expect(cond(ready, 'PrimaryAvailable')?.reason).toBe('Connected');
@@ -171,7 +130,7 @@ describe('a database on the local servers', () => {
 
   it('is silent when idle: no write and no get/list over more than two probe intervals', async () => {
     await eventually(async () => {
-      const o = await getDb('ready');
+      const o = await dbs.get('ready');
       return o.status?.observedGeneration === o.metadata.generation && cond(o, 'Ready')?.status === 'True';
     });
     await new Promise((r) => setTimeout(r, 6000)); // let the first figures settle
@@ -198,7 +157,7 @@ describe('a database on the local servers', () => {
       MERGE_PATCH,
     );
     await eventually(
-      async () => (await getDb('ready')).status?.observedGeneration === patched.metadata.generation,
+      async () => (await dbs.get('ready')).status?.observedGeneration === patched.metadata.generation,
     );
     const cm = await client.get<KubeObject & { data: Record<string, string> }>(
       Resources.ConfigMap,
@@ -232,17 +191,17 @@ describe('a database on the local servers', () => {
 
   it('shows a deliberately slow query, and clears it when the statistics are reset', async () => {
     await withClient(superuserConfig({ database: 'homeops' }), (c) => c.query('SELECT pg_sleep(1.1)'));
-    const slow = await until('ready', 'SlowQueries', 'True', 30_000);
+    const slow = await dbs.until('ready', 'SlowQueries', 'True', 30_000);
     expect(slow.status?.primary?.slowQueries).toBeGreaterThanOrEqual(1);
     expect(slow.status?.phase).toBe('Degraded');
     await withClient(superuserConfig({ database: 'homeops' }), (c) =>
       c.query('SELECT pg_stat_statements_reset()'),
     );
-    await until('ready', 'SlowQueries', 'False', 30_000);
+    await dbs.until('ready', 'SlowQueries', 'False', 30_000);
   });
 
   it('moves the connection usage when connections are held open', async () => {
-    const before = (await getDb('ready')).status!.primary!.connections!;
+    const before = (await dbs.get('ready')).status!.primary!.connections!;
     const held: pg.Client[] = [];
     try {
       for (let i = 0; i < 20; i++) {
@@ -251,7 +210,7 @@ describe('a database on the local servers', () => {
         held.push(c);
       }
       const during = await eventually(async () => {
-        const p = (await getDb('ready')).status?.primary?.connections;
+        const p = (await dbs.get('ready')).status?.primary?.connections;
         return p && p.total >= before.total + 20 ? p : undefined;
       }, 30_000);
       expect(during.usagePercent).toBeGreaterThanOrEqual(before.usagePercent + 19);
@@ -263,7 +222,7 @@ describe('a database on the local servers', () => {
   it('names the outage when the primary stops, and recovers when it returns', async () => {
     hack('stop-primary');
     try {
-      const down = await until('ready', 'PrimaryAvailable', 'False', 30_000);
+      const down = await dbs.until('ready', 'PrimaryAvailable', 'False', 30_000);
       expect(cond(down, 'PrimaryAvailable')?.reason).toBe('ConnectionRefused');
       expect(cond(down, 'Ready')).toMatchObject({ status: 'False', reason: 'ConnectionRefused' });
       // Alerts that can no longer be measured are dropped, not guessed.
@@ -271,7 +230,7 @@ describe('a database on the local servers', () => {
     } finally {
       hack('start-primary');
     }
-    await until('ready', 'Ready', 'True', 60_000);
+    await dbs.until('ready', 'Ready', 'True', 60_000);
     const events = await client.list<
       KubeObject & { reason?: string; type?: string; regarding?: { name?: string } }
     >(Resources.Event, ns.name);
@@ -285,7 +244,7 @@ describe('a database on the local servers', () => {
   it('names a pooler outage while the primary stays measured, and recovers when PgBouncer returns', async () => {
     hack('stop-pooler');
     try {
-      const down = await until('ready', 'PoolerAvailable', 'False', 30_000);
+      const down = await dbs.until('ready', 'PoolerAvailable', 'False', 30_000);
       expect(cond(down, 'PoolerAvailable')?.reason).toBe('ConnectionRefused');
       expect(cond(down, 'Ready')).toMatchObject({ status: 'False', reason: 'ConnectionRefused' });
       expect(cond(down, 'Ready')?.message).toMatch(/^pooler: /);
@@ -295,7 +254,7 @@ describe('a database on the local servers', () => {
     } finally {
       hack('start-pooler');
     }
-    const back = await until('ready', 'Ready', 'True', 60_000);
+    const back = await dbs.until('ready', 'Ready', 'True', 60_000);
     expect(cond(back, 'PoolerAvailable')).toMatchObject({ status: 'True', reason: 'Connected' });
   });
 
@@ -304,7 +263,7 @@ describe('a database on the local servers', () => {
     await withClient(su, (c) => c.query('DROP EXTENSION pg_stat_statements'));
     try {
       const missing = await eventually(async () => {
-        const o = await getDb('ready');
+        const o = await dbs.get('ready');
         return cond(o, 'Ready')?.reason === 'ExtensionMissing' ? o : undefined;
       }, 30_000);
       expect(cond(missing, 'Ready')?.message).toContain('shared_preload_libraries');
@@ -313,14 +272,14 @@ describe('a database on the local servers', () => {
     } finally {
       await withClient(su, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));
     }
-    const back = await until('ready', 'Ready', 'True', 60_000);
+    const back = await dbs.until('ready', 'Ready', 'True', 60_000);
     expect(back.status?.primary?.slowQueries).toBeTypeOf('number');
   });
 });
 
 describe('credentials', () => {
   it('generates the Secrets once with strong passwords and never regenerates them', async () => {
-    await createDb('gen');
+    await dbs.create('gen');
     const secrets = await eventually(async () => {
       const all = await Promise.all(
         ['superuser', 'app', 'replication', 'pooler-auth'].map((r) =>
@@ -345,9 +304,9 @@ describe('credentials', () => {
       'username',
     ]);
     // The local server does not know these passwords: the status says so precisely.
-    const down = await until('gen', 'PrimaryAvailable', 'False', 60_000).then(async () =>
+    const down = await dbs.until('gen', 'PrimaryAvailable', 'False', 60_000).then(async () =>
       eventually(async () => {
-        const o = await getDb('gen');
+        const o = await dbs.get('gen');
         return cond(o, 'PrimaryAvailable')?.reason === 'AuthenticationFailed' ? o : undefined;
       }, 60_000),
     );
@@ -361,7 +320,7 @@ describe('credentials', () => {
       MERGE_PATCH,
     );
     await eventually(async () => {
-      const o = await getDb('gen');
+      const o = await dbs.get('gen');
       return o.status?.observedGeneration === o.metadata.generation;
     });
     const again = await Promise.all(
@@ -403,12 +362,12 @@ describe('credentials', () => {
     }
     await client.delete(Resources.HomeOpsDatabase, ns.name, 'legacy-gone');
     await eventually(async () => {
-      const o = await getDb('legacy-live');
+      const o = await dbs.get('legacy-live');
       return (o.metadata.finalizers ?? []).length === 0 && o.status?.observedGeneration ? o : undefined;
     }, 30_000);
     await eventually(
       () =>
-        getDb('legacy-gone').then(
+        dbs.get('legacy-gone').then(
           () => undefined,
           () => true,
         ),
@@ -419,8 +378,8 @@ describe('credentials', () => {
 
   it('refuses a malformed Secret with a clear reason, leaves it alone, and goes on once it is fixed', async () => {
     await makeSecret('bad-superuser', { username: 'postgres' });
-    await createDb('bad');
-    const stalled = await until('bad', 'Stalled', 'True', 30_000);
+    await dbs.create('bad');
+    const stalled = await dbs.until('bad', 'Stalled', 'True', 30_000);
     expect(cond(stalled, 'Stalled')).toMatchObject({ reason: 'InvalidSecret' });
     expect(cond(stalled, 'Stalled')?.message).toContain('bad-superuser has no "password" key');
     const untouched = await secret('bad-superuser');
@@ -432,13 +391,13 @@ describe('credentials', () => {
       { stringData: { password: 'not-the-real-one' } },
       MERGE_PATCH,
     );
-    await until('bad', 'Stalled', 'False', 30_000);
+    await dbs.until('bad', 'Stalled', 'False', 30_000);
   });
 });
 
 describe('children no longer desired', () => {
   it('prunes the pooler when it is disabled, by label and ownership, and brings it back when enabled', async () => {
-    await createDb('nopool', { postgres: { storage: { reclaimPolicy: 'Delete' } } });
+    await dbs.create('nopool', { postgres: { storage: { reclaimPolicy: 'Delete' } } });
     const pooler = [
       [Resources.Deployment, 'nopool-pooler'],
       [Resources.Service, 'nopool-pooler'],
@@ -479,7 +438,7 @@ describe('children no longer desired', () => {
     ] as const)
       expect((await client.get(t, ns.name, n)).metadata.deletionTimestamp).toBeUndefined();
     const off = await eventually(async () => {
-      const o = await getDb('nopool');
+      const o = await dbs.get('nopool');
       return o.status?.observedGeneration === o.metadata.generation ? o : undefined;
     });
     expect(cond(off, 'PoolerAvailable')).toBeUndefined();
