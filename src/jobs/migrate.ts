@@ -11,8 +11,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobError } from './errors.ts';
 import type { Queryable } from './queryable.ts';
-import { redactMessage, redactSql } from './redact.ts';
-import { splitSql } from './sqlsplit.ts';
+import { redactMessage, redactSql, redactSyntaxError } from './redact.ts';
+import { SqlSyntaxError, type Statement, splitSql } from './sqlsplit.ts';
 
 export interface Migration {
   set: string;
@@ -149,13 +149,15 @@ export async function migrate(client: Queryable, sets: Migration[][]): Promise<M
           .map((set) => [set.at(-1)!.set, `${set.at(-1)!.version}_${set.at(-1)!.name}`]),
       ),
     };
-    for (const m of sets.flat()) {
-      if (applied.has(`${m.set}/${m.version}`)) {
-        result.alreadyApplied++;
-        continue;
-      }
+    // Every pending migration parsed before the first one runs: one PostgreSQL cannot parse
+    // stops the run with its file and line, and nothing of the run is applied.
+    const pending = sets.flat().filter((m) => !applied.has(`${m.set}/${m.version}`));
+    const statements = new Map<Migration, Statement[]>();
+    for (const m of pending) statements.set(m, await parseMigration(m));
+    result.alreadyApplied = sets.flat().length - pending.length;
+    for (const m of pending) {
       const t0 = performance.now();
-      await runMigration(client, m);
+      await runMigration(client, m, statements.get(m)!);
       const ms = Math.round(performance.now() - t0);
       await client.query(
         'INSERT INTO homeops_migrations.applied (set_name, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
@@ -169,8 +171,20 @@ export async function migrate(client: Queryable, sets: Migration[][]): Promise<M
   }
 }
 
-async function runMigration(client: Queryable, m: Migration): Promise<void> {
-  const statements = splitSql(m.sql);
+async function parseMigration(m: Migration): Promise<Statement[]> {
+  try {
+    return await splitSql(m.sql);
+  } catch (e) {
+    if (!(e instanceof SqlSyntaxError)) throw e;
+    throw new MigrationError(
+      'MigrationFailed',
+      `${m.file}:${e.line}: ${redactSyntaxError(e.message, m.sql)} (PostgreSQL's parser); nothing of this run was applied`,
+      { file: m.file, line: e.line },
+    );
+  }
+}
+
+async function runMigration(client: Queryable, m: Migration, statements: Statement[]): Promise<void> {
   if (m.transactional) await client.query('BEGIN');
   for (const s of statements) {
     try {

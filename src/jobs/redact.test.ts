@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { passwordLiterals, redactMessage, redactSql } from './redact.ts';
+import { passwordLiterals, REDACTED, redactMessage, redactSql, redactSyntaxError } from './redact.ts';
 
 describe('passwords in a failed migration', () => {
   it.each([
@@ -24,5 +24,20 @@ describe('passwords in a failed migration', () => {
     );
     expect(redactMessage("role option 'hunter2' unknown", sql)).not.toContain('hunter2');
     expect(redactMessage('relation "x" does not exist', sql)).toBe('relation "x" does not exist');
+  });
+});
+
+describe('redactSyntaxError', () => {
+  it("drops the parser's token when it is the start of a password literal", () => {
+    const sql = "ALTER ROLE app WITH PASSWORD 'hunter2-secret";
+    expect(redactSyntaxError(`unterminated quoted string at or near "'hunter2-secret"`, sql)).toBe(
+      `unterminated quoted string at or near ${REDACTED}`,
+    );
+    const closed = "ALTER ROLE app PASSWORD 'hunter2-secret' 'hunter2-secret';";
+    expect(redactSyntaxError(`syntax error at or near "'hunter2-secret'"`, closed)).not.toContain('hunter2');
+    // Any other token stays: it says where the error is.
+    expect(redactSyntaxError('syntax error at or near "TABLEE"', 'CREATE TABLEE t ()')).toBe(
+      'syntax error at or near "TABLEE"',
+    );
   });
 });

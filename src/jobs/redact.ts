@@ -30,3 +30,19 @@ export function redactMessage(message: string, sql: string): string {
   }
   return out;
 }
+
+/**
+ * A parser's `... at or near "TOKEN"` without TOKEN when TOKEN follows PASSWORD in `sql`: an
+ * unterminated password literal has no closing quote for `passwordLiterals` to find, and the
+ * scanner's message would repeat all of it.
+ */
+export function redactSyntaxError(message: string, sql: string): string {
+  const out = redactMessage(message, sql);
+  const near = /at or near "([\s\S]*)"$/.exec(out);
+  if (!near?.[1]) return out;
+  const token = near[1];
+  const escaped = token.slice(0, 200).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(String.raw`\bPASSWORD\s+${escaped}`, 'i').test(sql)
+    ? `${out.slice(0, near.index)}at or near ${REDACTED}`
+    : out;
+}

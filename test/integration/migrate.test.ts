@@ -205,6 +205,40 @@ describe('the runner', () => {
     expect(applied.map((a) => a.version)).toEqual(['0001']);
   });
 
+  it("refuses a set PostgreSQL's parser cannot read before running any of it, with file and line", async () => {
+    const dir = migrationSet({
+      '0001_fine.sql': 'CREATE TABLE app4_fine (id int);',
+      // The closing quote forgotten: the scanner's message would repeat the whole password.
+      '0002_typo.sql': "CREATE TABLE app4_other (id int);\n\nALTER ROLE nobody PASSWORD 'hunter2-secret;\n",
+    });
+    const err = await run([loadMigrationSet(dir, 'app4')]).catch((e) => e);
+    expect(err).toMatchObject({ reason: 'MigrationFailed', file: join(dir, '0002_typo.sql'), line: 3 });
+    expect(err.message).toMatch(/unterminated quoted string at or near '\[redacted\]'/);
+    expect(err.message).not.toContain('hunter2');
+    // Not even the migration before it ran.
+    expect(
+      (await query<{ t: string | null }>("SELECT to_regclass('app4_fine')::text AS t"))[0]!.t,
+    ).toBeNull();
+  });
+
+  it("runs what PostgreSQL's own quoting makes one statement as one (E'' escapes, BEGIN ATOMIC)", async () => {
+    const dir = migrationSet({
+      '0001_quoting.sql': String.raw`CREATE TABLE app5_notes (body text);
+INSERT INTO app5_notes VALUES (E'it's; one value');
+CREATE FUNCTION app5_two() RETURNS int LANGUAGE sql
+BEGIN ATOMIC
+  SELECT 1;
+  SELECT 2;
+END;
+`,
+    });
+    await run([loadMigrationSet(dir, 'app5')]);
+    expect(await query<{ body: string }>('SELECT body FROM app5_notes')).toEqual([
+      { body: "it's; one value" },
+    ]);
+    expect(await query<{ v: number }>('SELECT app5_two() AS v')).toEqual([{ v: 2 }]);
+  });
+
   it('reports a failed statement without the password in it', async () => {
     const dir = migrationSet({
       '0001_role.sql': "CREATE ROLE app3_role LOGIN PASSWORD 'hunter2-secret' NOSUCHOPTION;\n",
