@@ -189,6 +189,59 @@ describe('a database on the local servers', () => {
     expect(podAfter.metadata.annotations?.[key]).toBe(sts.spec.template.metadata.annotations[key]);
   });
 
+  it('holds a parameter change PostgreSQL refuses: its message in status, nothing rolled, then the fix goes through', async () => {
+    await dbs.until('ready', 'Ready', 'True', 150_000);
+    type Sts = KubeObject & { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+    const key = 'homeops.io/config-checksum';
+    const cmBefore = await client.get<KubeObject & { data: Record<string, string> }>(
+      Resources.ConfigMap,
+      ns.name,
+      'ready-config',
+    );
+    const stsBefore = await client.get<Sts>(Resources.StatefulSet, ns.name, 'ready');
+    const podBefore = await client.get(Resources.Pod, ns.name, 'ready-0');
+    const bad = await client.patch<Db>(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      'ready',
+      {
+        spec: {
+          postgres: { parameters: { work_mem: '8XB', shared_buffers: '12', random_page_cost: '1.1' } },
+        },
+      },
+      MERGE_PATCH,
+    );
+    const held = await dbs.until('ready', 'ParametersApplied', 'False', 30_000);
+    const c = cond(held, 'ParametersApplied')!;
+    expect(c.reason).toBe('ParameterRejected');
+    expect(c.message).toContain('invalid value for parameter "work_mem": "8XB"');
+    expect(c.message).toContain('12 8kB is outside the valid range for parameter "shared_buffers"');
+    expect(c.message).not.toContain('random_page_cost'); // fine on its own, held with the rest
+    expect(held.status?.observedGeneration).toBe(bad.metadata.generation);
+    expect(cond(held, 'Ready')?.status).toBe('True'); // the database goes on serving
+    // Nothing of the change reached the configuration or the pod.
+    const cm = await client.get<typeof cmBefore>(Resources.ConfigMap, ns.name, 'ready-config');
+    expect(cm.data).toEqual(cmBefore.data);
+    const sts = await client.get<Sts>(Resources.StatefulSet, ns.name, 'ready');
+    expect(sts.spec.template.metadata.annotations[key]).toBe(
+      stsBefore.spec.template.metadata.annotations[key],
+    );
+    expect((await client.get(Resources.Pod, ns.name, 'ready-0')).metadata.uid).toBe(podBefore.metadata.uid);
+    // Back to the parameters in force: applied again, still without a restart.
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      'ready',
+      {
+        spec: { postgres: { parameters: { work_mem: '8MB', shared_buffers: null, random_page_cost: null } } },
+      },
+      MERGE_PATCH,
+    );
+    const fixed = await dbs.until('ready', 'ParametersApplied', 'True', 30_000);
+    expect(cond(fixed, 'ParametersApplied')?.reason).toBe('Applied');
+    expect((await client.get(Resources.Pod, ns.name, 'ready-0')).metadata.uid).toBe(podBefore.metadata.uid);
+  });
+
   it('shows a deliberately slow query, and clears it when the statistics are reset', async () => {
     await withClient(superuserConfig({ database: 'homeops' }), (c) => c.query('SELECT pg_sleep(1.1)'));
     const slow = await dbs.until('ready', 'SlowQueries', 'True', 30_000);

@@ -224,7 +224,7 @@ describe('the runner', () => {
   it("runs what PostgreSQL's own quoting makes one statement as one (E'' escapes, BEGIN ATOMIC)", async () => {
     const dir = migrationSet({
       '0001_quoting.sql': String.raw`CREATE TABLE app5_notes (body text);
-INSERT INTO app5_notes VALUES (E'it's; one value');
+INSERT INTO app5_notes VALUES (E'it\'s; one value');
 CREATE FUNCTION app5_two() RETURNS int LANGUAGE sql
 BEGIN ATOMIC
   SELECT 1;

@@ -22,6 +22,7 @@ import {
   SECRETS_DIR,
   SOCKET_DIR,
 } from './names.ts';
+import { PARAMETERS_ANNOTATION, parametersAnnotation } from './parameters.ts';
 import {
   renderPgBouncerIni,
   renderPgBouncerStartScript,
@@ -118,7 +119,11 @@ export function buildConfigMap(db: HomeOpsDatabase): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: meta(db, dbNames(db).config, 'config'),
+    metadata: {
+      ...meta(db, dbNames(db).config, 'config'),
+      // What the parameter gate compares a change with (parameters.ts).
+      annotations: { [PARAMETERS_ANNOTATION]: parametersAnnotation(db.spec.postgres.parameters) },
+    },
     data: {
       ...postgresFiles(db),
       ...(db.spec.pooler.enabled

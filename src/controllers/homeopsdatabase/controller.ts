@@ -21,12 +21,13 @@ import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
 import { buildChildren } from './children.ts';
-import { ensureCredentials } from './credentials.ts';
+import { type Credentials, ensureCredentials } from './credentials.ts';
 import { ALERT_CONDITIONS } from './health.ts';
 import { type ProbeOptions, Probes } from './measure.ts';
 import { DatabaseMetrics } from './metrics.ts';
 import { dbNames } from './names.ts';
 import { observeCluster } from './observe.ts';
+import { changedParameters, held, parametersInForce, withParameters } from './parameters.ts';
 import { SECRET_ROLES, secretName } from './secrets.ts';
 import { databaseStatus } from './status.ts';
 
@@ -76,7 +77,9 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   async reconcile(db: Db, ctx: ReconcileContext) {
     const secrets = await ensureCredentials(db, ctx);
     if (!secrets) return undefined; // one exists but is not cached yet: its event brings the key back
-    const { waiting } = await this.applyChildren(db, secrets.digest, ctx);
+    const { check, inForce } = await this.checkParameters(db, secrets, ctx);
+    const built = held(check) ? withParameters(db, inForce!) : db;
+    const { waiting } = await this.applyChildren(built, secrets.digest, ctx);
     if (waiting) return requeueAfter(5000);
     await growVolume(
       ctx,
@@ -97,11 +100,24 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
         ...seen,
         ...measured,
         ...(measured.primary && responseMedianMs !== undefined ? { responseMedianMs } : {}),
+        ...(check ? { parameters: check } : {}),
       },
       (db.status ?? {}) as HomeOpsDatabaseStatus,
     );
     await ctx.writer.applyStatus(Resources.HomeOpsDatabase, db, status as Record<string, unknown>, POLARITY);
     return requeueAfter(nextProbeMs);
+  }
+
+  /** A change to spec.postgres.parameters, asked of the running primary first (parameters.ts). */
+  private async checkParameters(db: Db, secrets: Credentials, ctx: ReconcileContext) {
+    const inForce = parametersInForce(db, ctx);
+    const changed = inForce ? changedParameters(db.spec.postgres.parameters, inForce) : {};
+    if (!Object.keys(changed).length) return { inForce };
+    // No primary to ask: a change it refused stays held; any other goes through (a fix must
+    // reach a database that a bad start took down).
+    if (!observeCluster(db, ctx).primaryPodReady)
+      return { inForce, check: this.probes.knownCheck(db, changed) };
+    return { inForce, check: await this.probes.checkParameters(db, secrets.credentials, changed, ctx) };
   }
 
   /** The children the spec asks for, applied where the cache differs; the rest pruned. */

@@ -26,6 +26,8 @@ type Db = HomeOpsDatabase & KubeObject;
  * stalls. Under reclaimPolicy Retain they are not owned by the database: the volumes outlive it,
  * so must the credentials that open them (and no finalizer is needed to let them go).
  */
+export type Credentials = NonNullable<Awaited<ReturnType<typeof ensureCredentials>>>;
+
 export async function ensureCredentials(db: Db, ctx: ReconcileContext) {
   const live = await ensureSecrets(
     ctx,

@@ -17,8 +17,15 @@ import type { KubeObject } from '../../runtime/types.ts';
 import type { DatabaseMetrics } from './metrics.ts';
 import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
 import type { ClusterView, Measured } from './observe.ts';
+import type { ParameterCheck } from './parameters.ts';
 import { POOLER_AUTH_SQL } from './pgconfig.ts';
-import { ensureMonitoringObjects, type ProbeTarget, probePooler, probePrimary } from './prober.ts';
+import {
+  checkParameters,
+  ensureMonitoringObjects,
+  type ProbeTarget,
+  probePooler,
+  probePrimary,
+} from './prober.ts';
 import type { SecretRole } from './secrets.ts';
 
 type Db = HomeOpsDatabase & KubeObject;
@@ -45,6 +52,8 @@ export class Probes {
     string,
     { uid: string; at: number; key: string; measured: Measured; responses: number[] }
   >();
+  /** The last parameter check of each database: of which change, and PostgreSQL's verdict. */
+  private readonly checked = new Map<string, { input: string; check: ParameterCheck }>();
   /** Databases whose monitoring objects (pg_stat_statements, the pooler auth function) exist: their uids by key. */
   private readonly prepared = new Map<string, string>();
 
@@ -145,9 +154,46 @@ export class Probes {
     return out;
   }
 
+  /**
+   * Asks the primary whether it takes `changed` (PostgreSQL's verdict is kept per database and
+   * change: a held change costs one round of queries, not one per reconcile).
+   */
+  async checkParameters(
+    db: Db,
+    credentials: Record<SecretRole, { username: string; password: string }>,
+    changed: Record<string, string>,
+    ctx: ReconcileContext,
+  ): Promise<ParameterCheck> {
+    const last = this.knownCheck(db, changed);
+    if (last) return last;
+    const superuser = credentials.superuser;
+    const target: ProbeTarget = {
+      ...serviceResolver(this.opts, ctx.cache)(serviceHost(db, dbNames(db).rwService), POSTGRES_PORT),
+      user: superuser.username,
+      password: superuser.password,
+      database: db.spec.database.name,
+    };
+    try {
+      const refused = await this.probes.run(() =>
+        checkParameters(target, changed, { timeoutMs: this.opts.probeTimeoutMs, retry: this.opts.retry }),
+      );
+      this.checked.set(keyOf(db), { input: JSON.stringify([db.metadata.uid, changed]), check: { refused } });
+      return { refused };
+    } catch (e) {
+      return { error: classifyPgError(e).message };
+    }
+  }
+
+  /** PostgreSQL's verdict on this very change, if it was asked already. */
+  knownCheck(db: Db, changed: Record<string, string>): ParameterCheck | undefined {
+    const last = this.checked.get(keyOf(db));
+    return last?.input === JSON.stringify([db.metadata.uid, changed]) ? last.check : undefined;
+  }
+
   /** The database is gone: its last measurements too. */
   forget(namespace: string | undefined, name: string): void {
     const key = keyOf({ metadata: { namespace, name } });
+    this.checked.delete(key);
     this.prepared.delete(key);
     this.lastProbe.delete(key);
   }

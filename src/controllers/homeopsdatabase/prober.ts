@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { type Endpoint, GUIDE_RETRY, NO_RETRY, type RetryPolicy, withClient } from '../../pg/client.ts';
+import { refusedSettings } from '../../pg/settings.ts';
 
 /** The probes' own connections carry this name, and are left out of the connection figures. */
 export const PROBE_APPLICATION = 'homeops-operator-probe';
@@ -168,6 +169,17 @@ export async function ensureMonitoringObjects(
   await connect(target, timeoutMs, NO_RETRY, async (c) => {
     await c.query(sql);
   });
+}
+
+/** What the primary refuses of `params` (src/pg/settings.ts); changes nothing on the server. */
+export function checkParameters(
+  target: ProbeTarget,
+  params: Record<string, string>,
+  opts: { timeoutMs?: number; retry?: RetryPolicy } = {},
+): Promise<Record<string, string>> {
+  return connect(target, opts.timeoutMs ?? 5000, opts.retry ?? GUIDE_RETRY, (c) =>
+    refusedSettings(c, params),
+  );
 }
 
 export async function probePooler(

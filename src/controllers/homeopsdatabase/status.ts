@@ -3,12 +3,14 @@
  * instances) and the probes' measurements or failures. Pure: the table of every reason is in
  * status.test.ts.
  */
+
 import type { HomeOpsDatabase, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { type Check, phaseOf, summarize } from '../../runtime/summary.ts';
 import { poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
 import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
+import { type ParameterCheck, parametersCondition } from './parameters.ts';
 import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
 export interface Failure {
@@ -28,6 +30,8 @@ export interface Observation {
   primaryError?: Failure;
   pooler?: PoolerMeasurement;
   poolerError?: Failure;
+  /** The check of a change to spec.postgres.parameters, when this reconcile made one. */
+  parameters?: ParameterCheck;
 }
 
 function primaryCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
@@ -142,6 +146,7 @@ export function databaseStatus(
     primaryCondition(db, o),
     ...(db.spec.pooler.enabled ? [poolerCondition(db, o)] : []),
     ...alerts,
+    parametersCondition(o.parameters),
     ready,
     {
       type: 'Reconciling',

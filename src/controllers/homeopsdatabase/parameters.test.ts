@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { homeDatabaseObject } from '../../../test/support/objects.ts';
+import { buildChildren } from './children.ts';
+import {
+  changedParameters,
+  held,
+  PARAMETERS_ANNOTATION,
+  parametersCondition,
+  withParameters,
+} from './parameters.ts';
+
+describe('the parameter gate', () => {
+  it('checks only what the spec sets anew or differently', () => {
+    expect(changedParameters({ a: '1', b: '2', c: '3' }, { a: '1', b: '1', d: '4' })).toEqual({
+      b: '2',
+      c: '3',
+    });
+    expect(changedParameters({}, { a: '1' })).toEqual({});
+  });
+
+  it('holds on a refusal or on a check that could not be made, not on a clean one', () => {
+    expect(held(undefined)).toBe(false);
+    expect(held({ refused: {} })).toBe(false);
+    expect(held({ refused: { work_mem: 'invalid' } })).toBe(true);
+    expect(held({ error: 'connection refused' })).toBe(true);
+  });
+
+  it('builds the parameters in force while held: the ConfigMap and the pod template do not move', () => {
+    const inForce = { work_mem: "'8MB'" };
+    const running = homeDatabaseObject({ postgres: { parameters: inForce } });
+    const typo = homeDatabaseObject({ postgres: { parameters: { work_mem: '8XB' } } });
+    const strip = (objs: ReturnType<typeof buildChildren>) => JSON.stringify(objs);
+    expect(strip(buildChildren(withParameters(typo, inForce), 'd'))).toBe(strip(buildChildren(running, 'd')));
+    expect(strip(buildChildren(typo, 'd'))).not.toBe(strip(buildChildren(running, 'd')));
+    const cm = buildChildren(running, 'd').find((o) => o.kind === 'ConfigMap')!;
+    expect(JSON.parse(cm.metadata.annotations![PARAMETERS_ANNOTATION]!)).toEqual(inForce);
+  });
+
+  it('says what PostgreSQL refused, in its words, or that the check waits', () => {
+    expect(
+      parametersCondition({ refused: { work_mem: 'invalid value for parameter "work_mem": "8XB"' } }),
+    ).toMatchObject({
+      status: 'False',
+      reason: 'ParameterRejected',
+      message: expect.stringContaining('work_mem: invalid value for parameter "work_mem": "8XB"'),
+    });
+    expect(parametersCondition({ error: 'timeout' })).toMatchObject({
+      status: 'Unknown',
+      reason: 'CheckFailed',
+    });
+    expect(parametersCondition(undefined)).toMatchObject({ status: 'True', reason: 'Applied' });
+  });
+});
