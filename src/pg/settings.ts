@@ -125,13 +125,14 @@ export async function refusedSettings(
   if (!names.length) return {};
   const { rows } = await client.query<SettingRow>(
     `SELECT name, context, vartype, unit, min_val, max_val, enumvals FROM pg_settings
-      WHERE name = ANY($1) OR split_part(name, '.', 1) = ANY($2)`,
+      WHERE lower(name) = ANY($1) OR lower(split_part(name, '.', 1)) = ANY($2)`,
     [
       names.map((n) => n.toLowerCase()),
       names.filter((n) => n.includes('.')).map((n) => n.split('.')[0]!.toLowerCase()),
     ],
   );
-  const byName = new Map(rows.map((r) => [r.name, r]));
+  // Names are case-insensitive (pg_settings spells some in mixed case: TimeZone, DateStyle).
+  const byName = new Map(rows.map((r) => [r.name.toLowerCase(), r]));
   const refused: Record<string, string> = {};
   const trySession: [string, string][] = [];
   for (const [name, written] of Object.entries(params)) {
@@ -141,7 +142,7 @@ export async function refusedSettings(
       const prefix = name.split('.')[0]!.toLowerCase();
       refused[name] = !name.includes('.')
         ? `unrecognized configuration parameter "${name}"`
-        : rows.some((r) => r.name.startsWith(`${prefix}.`))
+        : rows.some((r) => r.name.toLowerCase().startsWith(`${prefix}.`))
           ? `invalid configuration parameter name "${name}": the extension "${prefix}" defines no such setting`
           : `"${name}": no extension loaded in the server defines settings under "${prefix}"`;
     } else if (SESSION_CONTEXTS.has(row.context)) trySession.push([name, value]);
