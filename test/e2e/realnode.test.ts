@@ -242,6 +242,36 @@ describe('the full sample on the real node', () => {
     expect(await psqlInPod(`${DB}-0`, 'SELECT count(*) FROM e2e_notes')).toBe('1');
   });
 
+  it("holds a parameter PostgreSQL refuses (work_mem 8XB): the pod is not replaced and says so in PostgreSQL's words", async () => {
+    const before = await pod(`${DB}-0`);
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      DB,
+      { spec: { postgres: { parameters: { work_mem: '8XB' } } } },
+      MERGE_PATCH,
+    );
+    const held = await until(DB, 'ParametersApplied', 'False');
+    expect(cond(held, 'ParametersApplied')?.message).toContain(
+      'invalid value for parameter "work_mem": "8XB"',
+    );
+    expect(cond(held, 'Ready')?.status).toBe('True');
+    // Held: the next reconciles keep it so (not a race the roll would win later).
+    await new Promise((r) => setTimeout(r, 10_000));
+    const after = await pod(`${DB}-0`);
+    expect(after.metadata.uid).toBe(before.metadata.uid);
+    expect(await psqlInPod(`${DB}-0`, 'SHOW work_mem')).toBe('8MB');
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      DB,
+      { spec: { postgres: { parameters: { work_mem: '8MB' } } } },
+      MERGE_PATCH,
+    );
+    await until(DB, 'ParametersApplied', 'True');
+    expect((await pod(`${DB}-0`)).metadata.uid).toBe(before.metadata.uid);
+  });
+
   it('regenerates no Secret when the operator is started again', async () => {
     const names = ['superuser', 'app', 'replication', 'pooler-auth'].map((r) => `${DB}-${r}`);
     const read = () =>

@@ -245,7 +245,9 @@ END;
     });
     const err = await run([loadMigrationSet(dir, 'app3')]).catch((e) => e);
     expect(err).toMatchObject({ reason: 'MigrationFailed', line: 1 });
-    expect(err.statement).toBe("CREATE ROLE app3_role LOGIN PASSWORD '[redacted]' IN ROLE app3_no_such_group");
+    expect(err.statement).toBe(
+      "CREATE ROLE app3_role LOGIN PASSWORD '[redacted]' IN ROLE app3_no_such_group",
+    );
     expect(err.message).toMatch(/role "app3_no_such_group" does not exist/);
     expect(JSON.stringify({ message: err.message, statement: err.statement })).not.toContain('hunter2');
   });
