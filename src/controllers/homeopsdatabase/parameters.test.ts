@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { homeDatabaseObject } from '../../../test/support/objects.ts';
+import type { ReconcileContext } from '../../runtime/controller.ts';
 import { buildChildren } from './children.ts';
 import {
+  asRunning,
   changedParameters,
   held,
   PARAMETERS_ANNOTATION,
@@ -49,5 +51,16 @@ describe('the parameter gate', () => {
       reason: 'CheckFailed',
     });
     expect(parametersCondition(undefined)).toMatchObject({ status: 'True', reason: 'Applied' });
+  });
+
+  it('gives what follows the database (its replicas) the parameters in force, not a held change', () => {
+    const typo = homeDatabaseObject({ postgres: { parameters: { work_mem: '8XB' } } });
+    const cm = buildChildren(homeDatabaseObject({ postgres: { parameters: { work_mem: '8MB' } } }), 'd').find(
+      (o) => o.kind === 'ConfigMap',
+    );
+    const ctx = (found: unknown) => ({ cache: { get: () => found } }) as unknown as ReconcileContext;
+    expect(asRunning(typo, ctx(cm)).spec.postgres.parameters).toEqual({ work_mem: '8MB' });
+    // No record yet (a ConfigMap of an earlier version, or none): the spec.
+    expect(asRunning(typo, ctx(undefined)).spec.postgres.parameters).toEqual({ work_mem: '8XB' });
   });
 });

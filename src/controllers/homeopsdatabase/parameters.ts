@@ -53,6 +53,15 @@ export function withParameters<T extends HomeOpsDatabase>(db: T, parameters: Par
   return { ...db, spec: { ...db.spec, postgres: { ...db.spec.postgres, parameters } } };
 }
 
+/**
+ * `db` as it runs: with the parameters in force while a change is held. What follows the
+ * database (its ReplicaSets' members share its postgresql.conf) follows this, not the spec.
+ */
+export function asRunning<T extends HomeOpsDatabase>(db: T, ctx: ReconcileContext): T {
+  const inForce = parametersInForce(db, ctx);
+  return inForce ? withParameters(db, inForce) : db;
+}
+
 /** ParametersApplied, from the check of this reconcile (none: the spec's parameters are in the configuration). */
 export function parametersCondition(check: ParameterCheck | undefined): ConditionInput {
   if (check?.error !== undefined)

@@ -12,6 +12,7 @@ import { classifyPgError } from '../../pg/errors.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { dbNames, POSTGRES_PORT, SUPERUSER } from '../homeopsdatabase/names.ts';
+import { asRunning } from '../homeopsdatabase/parameters.ts';
 import { readCredentials, secretsDigest } from '../homeopsdatabase/secrets.ts';
 import { type Login, measureMember, type PrimaryView } from './lag.ts';
 import { ordinalOf, READ_LABEL, READ_LABEL_VALUE, rsNames } from './names.ts';
@@ -74,6 +75,8 @@ export function observeDatabase(
   const parsed = homeOpsDatabase.safeParse(raw);
   if (!parsed.success)
     return { view: { state: 'Missing', message: `HomeOpsDatabase ${name} has an invalid spec` } };
+  // The members share the primary's postgresql.conf: the parameters in force, not a held change.
+  const object = asRunning({ ...parsed.data, metadata: raw.metadata } as HomeOpsDatabase, ctx);
   const primary = (
     raw.status as
       | { conditions?: { type: string; status: string; reason?: string; message?: string }[] }
@@ -81,11 +84,11 @@ export function observeDatabase(
   )?.conditions?.find((c) => c.type === 'PrimaryAvailable');
   return primary?.status === 'True'
     ? {
-        object: parsed.data,
+        object,
         view: { state: 'Ready', message: `HomeOpsDatabase ${name}'s primary is available` },
       }
     : {
-        object: parsed.data,
+        object,
         view: {
           state: 'NotReady',
           message: `waiting for HomeOpsDatabase ${name}'s primary${primary ? `: ${primary.reason}: ${primary.message}` : ''}`,
