@@ -22,7 +22,7 @@ import {
   SECRETS_DIR,
   SOCKET_DIR,
 } from './names.ts';
-import { PARAMETERS_ANNOTATION, parametersAnnotation } from './parameters.ts';
+import { PARAMETERS_ANNOTATION, parametersAnnotation, RAN_ANNOTATION } from './parameters.ts';
 import {
   renderPgBouncerIni,
   renderPgBouncerStartScript,
@@ -115,14 +115,17 @@ export const POOLER_KEY_PREFIX = 'pgbouncer-';
  * only its own files, so a pooler change never restarts the primary. One object, not two: one
  * request less per database to converge.
  */
-export function buildConfigMap(db: HomeOpsDatabase): KubeObject {
+export function buildConfigMap(db: HomeOpsDatabase, ran?: Record<string, string>): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       ...meta(db, dbNames(db).config, 'config'),
       // What the parameter gate compares a change with (parameters.ts).
-      annotations: { [PARAMETERS_ANNOTATION]: parametersAnnotation(db.spec.postgres.parameters) },
+      annotations: {
+        [PARAMETERS_ANNOTATION]: parametersAnnotation(db.spec.postgres.parameters),
+        ...(ran ? { [RAN_ANNOTATION]: parametersAnnotation(ran) } : {}),
+      },
     },
     data: {
       ...postgresFiles(db),
@@ -181,6 +184,8 @@ export function buildStatefulSet(
               image: postgresImage(db, images),
               // The operator's own start script: no image entrypoint is used.
               command: ['sh', `${CONFIG_DIR}/start.sh`],
+              // A failed start's last log lines (PostgreSQL's FATAL) reach the pod's status.
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               ports: [{ name: 'postgres', containerPort: POSTGRES_PORT }],
               env: [
                 { name: 'PGDATA', value: `${DATA_DIR}/pgdata` },

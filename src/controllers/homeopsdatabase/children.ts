@@ -16,9 +16,11 @@ export function buildChildren(
   db: HomeOpsDatabase,
   secretsDigest: string,
   images: DefaultImages = DEFAULT_IMAGES,
+  /** The parameters a Ready primary last ran with (parameters.ts), recorded on the ConfigMap. */
+  ran?: Record<string, string>,
 ): KubeObject[] {
   const out = [
-    buildConfigMap(db),
+    buildConfigMap(db, ran),
     buildHeadlessService(db),
     buildRwService(db),
     buildStatefulSet(db, secretsDigest, images),

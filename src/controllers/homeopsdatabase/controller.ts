@@ -16,6 +16,7 @@ import { applyChildren } from '../../runtime/children.ts';
 import { MERGE_PATCH } from '../../runtime/client.ts';
 import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
+import { KubeApiError } from '../../runtime/errors.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
@@ -27,7 +28,13 @@ import { type ProbeOptions, Probes } from './measure.ts';
 import { DatabaseMetrics } from './metrics.ts';
 import { dbNames } from './names.ts';
 import { observeCluster } from './observe.ts';
-import { changedParameters, held, parametersInForce, withParameters } from './parameters.ts';
+import {
+  changedParameters,
+  observeParameters,
+  type ParameterCheck,
+  planParameters,
+  withParameters,
+} from './parameters.ts';
 import { SECRET_ROLES, secretName } from './secrets.ts';
 import { databaseStatus } from './status.ts';
 
@@ -77,9 +84,11 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   async reconcile(db: Db, ctx: ReconcileContext) {
     const secrets = await ensureCredentials(db, ctx);
     if (!secrets) return undefined; // one exists but is not cached yet: its event brings the key back
-    const { check, inForce } = await this.checkParameters(db, secrets, ctx);
-    const built = held(check) ? withParameters(db, inForce!) : db;
-    const { waiting } = await this.applyChildren(built, secrets.digest, ctx);
+    const { built, check, ran, rollback } = await this.gateParameters(db, secrets, ctx);
+    const { waiting } = await this.applyChildren(built, secrets.digest, ctx, ran);
+    // The pod that failed goes, or the StatefulSet would wait for it to become Ready before
+    // rolling back (kubernetes/kubernetes#67250); it served nothing.
+    if (rollback) await deletePod(ctx, db.metadata.namespace!, dbNames(db).pod);
     if (waiting) return requeueAfter(5000);
     await growVolume(
       ctx,
@@ -108,21 +117,36 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     return requeueAfter(nextProbeMs);
   }
 
-  /** A change to spec.postgres.parameters, asked of the running primary first (parameters.ts). */
-  private async checkParameters(db: Db, secrets: Credentials, ctx: ReconcileContext) {
-    const inForce = parametersInForce(db, ctx);
-    const changed = inForce ? changedParameters(db.spec.postgres.parameters, inForce) : {};
-    if (!Object.keys(changed).length) return { inForce };
-    // No primary to ask: a change it refused stays held; any other goes through (a fix must
-    // reach a database that a bad start took down).
-    if (!observeCluster(db, ctx).primaryPodReady)
-      return { inForce, check: this.probes.knownCheck(db, changed) };
-    return { inForce, check: await this.probes.checkParameters(db, secrets.credentials, changed, ctx) };
+  /**
+   * spec.postgres.parameters through the gate (parameters.ts): a change is asked of the running
+   * primary first; one that failed to start goes back to the parameters that last ran.
+   */
+  private async gateParameters(db: Db, secrets: Credentials, ctx: ReconcileContext) {
+    const spec = db.spec.postgres.parameters;
+    const view = observeParameters(db, ctx);
+    const changed = view.inForce ? changedParameters(spec, view.inForce) : {};
+    let check: ParameterCheck | undefined;
+    // No primary to ask: a change refused or failed before stays held; any other goes through
+    // (a fix must reach a database that a bad start took down).
+    if (Object.keys(changed).length)
+      check = observeCluster(db, ctx).primaryPodReady
+        ? await this.probes.checkParameters(db, secrets.credentials, changed, ctx)
+        : this.probes.knownCheck(db, changed);
+    const plan = planParameters(spec, view, check);
+    if (plan.rollback) {
+      check = { failedStart: plan.rollback.message };
+      this.probes.remember(db, changedParameters(spec, plan.build), check);
+      ctx.log.warn(
+        { failed: Object.keys(plan.rollback.change) },
+        'the primary did not start: parameters rolled back',
+      );
+    }
+    return { built: withParameters(db, plan.build), check, ran: plan.ran, rollback: !!plan.rollback };
   }
 
   /** The children the spec asks for, applied where the cache differs; the rest pruned. */
-  private applyChildren(db: Db, digest: string, ctx: ReconcileContext) {
-    return applyChildren(ctx, db, buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES), {
+  private applyChildren(db: Db, digest: string, ctx: ReconcileContext, ran?: Record<string, string>) {
+    return applyChildren(ctx, db, buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, ran), {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
       selector: childrenOf('HomeOpsDatabase', db),
@@ -168,6 +192,12 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
 const ofDatabaseLabel = toOwner('HomeOpsDatabase');
 
 const readyReplicas = (o: KubeObject) => (o.status as { readyReplicas?: number } | undefined)?.readyReplicas;
+
+async function deletePod(ctx: ReconcileContext, namespace: string, name: string) {
+  await ctx.client.delete(Resources.Pod, namespace, name).catch((e) => {
+    if (!(e instanceof KubeApiError && e.notFound)) throw e;
+  });
+}
 
 /** Declares the controller on a manager. */
 export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOpsDatabaseControllerOptions) {

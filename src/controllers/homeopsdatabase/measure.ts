@@ -184,6 +184,11 @@ export class Probes {
     }
   }
 
+  /** Keeps a verdict on a change that was not asked of PostgreSQL (a start that failed with it). */
+  remember(db: Db, changed: Record<string, string>, check: ParameterCheck): void {
+    this.checked.set(keyOf(db), { input: JSON.stringify([db.metadata.uid, changed]), check });
+  }
+
   /** PostgreSQL's verdict on this very change, if it was asked already. */
   knownCheck(db: Db, changed: Record<string, string>): ParameterCheck | undefined {
     const last = this.checked.get(keyOf(db));

@@ -8,6 +8,7 @@ import {
   held,
   PARAMETERS_ANNOTATION,
   parametersCondition,
+  planParameters,
   withParameters,
 } from './parameters.ts';
 
@@ -62,5 +63,57 @@ describe('the parameter gate', () => {
     expect(asRunning(typo, ctx(cm)).spec.postgres.parameters).toEqual({ work_mem: '8MB' });
     // No record yet (a ConfigMap of an earlier version, or none): the spec.
     expect(asRunning(typo, ctx(undefined)).spec.postgres.parameters).toEqual({ work_mem: '8XB' });
+  });
+});
+
+describe('planParameters', () => {
+  const good = { work_mem: "'8MB'" };
+  const bad = { ssl: 'on' };
+  it.each([
+    ['a new database: the spec', bad, {}, undefined, { build: bad }],
+    [
+      'Ready on what is in force: that ran',
+      good,
+      { inForce: good, runsInForce: true },
+      undefined,
+      { build: good, ran: good },
+    ],
+    [
+      'a change PostgreSQL refused: held',
+      bad,
+      { inForce: good, ran: good, runsInForce: true },
+      { refused: { ssl: 'no' } },
+      { build: good, ran: good },
+    ],
+    [
+      'a change that passed: the spec',
+      bad,
+      { inForce: good, ran: good, runsInForce: true },
+      { refused: {} },
+      { build: bad, ran: good },
+    ],
+    [
+      'failed to start on a change: back to what ran',
+      bad,
+      { inForce: bad, ran: good, runsInForce: false, failedStart: 'FATAL: no cert' },
+      undefined,
+      { build: good, ran: good, rollback: { change: bad, message: 'FATAL: no cert' } },
+    ],
+    [
+      'crash-loops on what already ran: nothing to go back to',
+      good,
+      { inForce: good, ran: good, runsInForce: false, failedStart: 'FATAL: disk' },
+      undefined,
+      { build: good, ran: good },
+    ],
+    [
+      'a failed start remembered: held while the spec keeps it',
+      bad,
+      { inForce: good, ran: good, runsInForce: true },
+      { failedStart: 'FATAL' },
+      { build: good, ran: good },
+    ],
+  ] as const)('%s', (_, spec, view, check, want) => {
+    expect(planParameters(spec, view as never, check as never)).toEqual(want);
   });
 });

@@ -8,6 +8,7 @@
  * through unchecked: that is how a fix reaches a database a bad start took down.
  */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { CHECKSUM_ANNOTATION } from '../../common/podspec.ts';
 import type { ConditionInput } from '../../runtime/conditions.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
@@ -18,25 +19,110 @@ export const PARAMETERS_ANNOTATION = 'homeops.io/parameters';
 
 export type Parameters = Record<string, string>;
 
-/** The outcome of a check: what PostgreSQL refused, or why it could not be asked. */
+/** The ConfigMap's annotation: the parameters a Ready primary last ran with (what a failed start goes back to). */
+export const RAN_ANNOTATION = 'homeops.io/parameters-ran';
+
+/** The outcome of a check: what PostgreSQL refused, why it could not be asked, or how a start with it failed. */
 export interface ParameterCheck {
   refused?: Record<string, string>;
   error?: string;
+  /** The primary did not start with the change (PostgreSQL's last words): it was rolled back. */
+  failedStart?: string;
 }
 
 export const parametersAnnotation = (p: Parameters) =>
   JSON.stringify(Object.fromEntries(Object.entries(p).sort(([a], [b]) => (a < b ? -1 : 1))));
 
-/** The parameters in force: from the live ConfigMap, or undefined when it has none recorded. */
-export function parametersInForce(db: HomeOpsDatabase, ctx: ReconcileContext): Parameters | undefined {
-  const cm = ctx.cache.get<KubeObject>(Resources.ConfigMap, db.metadata.namespace, dbNames(db).config);
-  const text = cm?.metadata.annotations?.[PARAMETERS_ANNOTATION];
+const recorded = (o: KubeObject | undefined, annotation: string): Parameters | undefined => {
+  const text = o?.metadata.annotations?.[annotation];
   if (!text) return undefined;
   try {
     return JSON.parse(text) as Parameters;
   } catch {
     return undefined;
   }
+};
+
+/** The parameters in force: from the live ConfigMap, or undefined when it has none recorded. */
+export function parametersInForce(db: HomeOpsDatabase, ctx: ReconcileContext): Parameters | undefined {
+  const cm = ctx.cache.get<KubeObject>(Resources.ConfigMap, db.metadata.namespace, dbNames(db).config);
+  return recorded(cm, PARAMETERS_ANNOTATION);
+}
+
+const same = (a: Parameters, b: Parameters) => parametersAnnotation(a) === parametersAnnotation(b);
+
+/** What the gate sees of the primary, from the caches. */
+export interface ParameterView {
+  inForce?: Parameters;
+  ran?: Parameters;
+  /** The primary pod is Ready and runs the configuration in force (its checksum is the StatefulSet's). */
+  runsInForce: boolean;
+  /** The primary pod runs the configuration in force and crash-loops: PostgreSQL's last words. */
+  failedStart?: string;
+}
+
+type PodView = KubeObject & {
+  status?: {
+    containerStatuses?: {
+      name: string;
+      ready?: boolean;
+      state?: { waiting?: { reason?: string } };
+      lastState?: { terminated?: { exitCode?: number; message?: string } };
+    }[];
+  };
+};
+
+export function observeParameters(db: HomeOpsDatabase, ctx: ReconcileContext): ParameterView {
+  const ns = db.metadata.namespace;
+  const n = dbNames(db);
+  const cm = ctx.cache.get<KubeObject>(Resources.ConfigMap, ns, n.config);
+  const sts = ctx.cache.get<KubeObject & { spec?: { template?: { metadata?: KubeObject['metadata'] } } }>(
+    Resources.StatefulSet,
+    ns,
+    n.statefulSet,
+  );
+  const pod = ctx.cache.get<PodView>(Resources.Pod, ns, n.pod);
+  const checksum = sts?.spec?.template?.metadata?.annotations?.[CHECKSUM_ANNOTATION];
+  const current = !!checksum && pod?.metadata.annotations?.[CHECKSUM_ANNOTATION] === checksum;
+  const c = pod?.status?.containerStatuses?.find((s) => s.name === 'postgres');
+  const crashing =
+    c?.state?.waiting?.reason === 'CrashLoopBackOff' && (c.lastState?.terminated?.exitCode ?? 0) !== 0;
+  const inForce = recorded(cm, PARAMETERS_ANNOTATION);
+  const ran = recorded(cm, RAN_ANNOTATION);
+  return {
+    ...(inForce ? { inForce } : {}),
+    ...(ran ? { ran } : {}),
+    runsInForce: current && !!c?.ready && !pod?.metadata.deletionTimestamp,
+    ...(current && crashing
+      ? {
+          failedStart:
+            (c?.lastState?.terminated?.message ?? '').trim().split('\n').slice(-3).join(' ') || 'exited',
+        }
+      : {}),
+  };
+}
+
+export interface ParameterPlan {
+  /** The parameters the children are built with. */
+  build: Parameters;
+  /** What to record as having run (the ConfigMap's RAN_ANNOTATION). */
+  ran?: Parameters;
+  /** A start that failed with the parameters in force: they go back to `ran`. */
+  rollback?: { change: Parameters; message: string };
+}
+
+/**
+ * The gate's decision. Pure. A primary Ready on the parameters in force makes them the ones that
+ * ran. A primary that crash-loops on parameters that differ from the ones that ran goes back to
+ * those (a typo costs one failed start); a change PostgreSQL refused, or one that failed to
+ * start, stays held; anything else is the spec.
+ */
+export function planParameters(spec: Parameters, v: ParameterView, check?: ParameterCheck): ParameterPlan {
+  const ran = v.runsInForce && v.inForce ? v.inForce : v.ran;
+  if (v.failedStart !== undefined && v.inForce && v.ran && !same(v.inForce, v.ran))
+    return { build: v.ran, ran: v.ran, rollback: { change: v.inForce, message: v.failedStart } };
+  if (held(check) && v.inForce) return { build: v.inForce, ...(ran ? { ran } : {}) };
+  return { build: spec, ...(ran ? { ran } : {}) };
 }
 
 /** What the spec sets anew or differently from what is in force (a removed one needs no check). */
@@ -46,7 +132,7 @@ export function changedParameters(spec: Parameters, inForce: Parameters): Parame
 
 /** Whether the change is held: something refused, or the primary could not be asked. */
 export const held = (c: ParameterCheck | undefined) =>
-  !!c && (c.error !== undefined || Object.keys(c.refused ?? {}).length > 0);
+  !!c && (c.error !== undefined || c.failedStart !== undefined || Object.keys(c.refused ?? {}).length > 0);
 
 /** `db` with the parameters in force instead of the spec's: what the builders make while a change is held. */
 export function withParameters<T extends HomeOpsDatabase>(db: T, parameters: Parameters): T {
@@ -64,6 +150,13 @@ export function asRunning<T extends HomeOpsDatabase>(db: T, ctx: ReconcileContex
 
 /** ParametersApplied, from the check of this reconcile (none: the spec's parameters are in the configuration). */
 export function parametersCondition(check: ParameterCheck | undefined): ConditionInput {
+  if (check?.failedStart !== undefined)
+    return {
+      type: 'ParametersApplied',
+      status: 'False',
+      reason: 'StartFailed',
+      message: `PostgreSQL did not start with the change to spec.postgres.parameters (${check.failedStart}); the parameters that last ran are back, and the change is held until the spec changes`,
+    };
   if (check?.error !== undefined)
     return {
       type: 'ParametersApplied',
