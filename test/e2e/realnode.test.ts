@@ -221,7 +221,7 @@ describe('the full sample on the real node', () => {
     expect(events).toContain('Ready/Ready');
   });
 
-  it('rolls the pod by checksum on a parameter change, and the new pod has the value', async () => {
+  it('reloads a setting PostgreSQL reloads (work_mem) in the running pod, without a restart', async () => {
     const before = await pod(`${DB}-0`);
     expect(await psqlInPod(`${DB}-0`, 'SHOW work_mem')).not.toBe('8MB');
     await client.patch(
@@ -231,14 +231,37 @@ describe('the full sample on the real node', () => {
       { spec: { postgres: { parameters: { work_mem: '8MB' } } } },
       MERGE_PATCH,
     );
+    // The kubelet delivers the ConfigMap's new file within its sync period (about a minute);
+    // the next probe after that reloads it.
+    expect(
+      await eventually(async () => (await psqlInPod(`${DB}-0`, 'SHOW work_mem')) === '8MB', 240_000, 2000),
+    ).toBe(true);
+    expect((await pod(`${DB}-0`)).metadata.uid).toBe(before.metadata.uid);
+    const o = await eventually(async () => {
+      const d = await getDb(DB);
+      return /loaded by PostgreSQL/.test(cond(d, 'ParametersApplied')?.message ?? '') ? d : undefined;
+    }, 60_000);
+    expect(cond(o, 'ParametersApplied')?.status).toBe('True');
+  });
+
+  it('rolls the pod by checksum for a setting read at start (max_connections), and the new pod has the value', async () => {
+    const before = await pod(`${DB}-0`);
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      DB,
+      { spec: { postgres: { parameters: { max_connections: '120' } } } },
+      MERGE_PATCH,
+    );
     await eventually(async () => {
       const p = await pod(`${DB}-0`).catch(() => undefined);
       return p && p.metadata.uid !== before.metadata.uid && p.status?.phase === 'Running';
     }, 240_000);
     await until(DB, 'Ready', 'True');
     expect(
-      await eventually(async () => (await psqlInPod(`${DB}-0`, 'SHOW work_mem')) === '8MB', 60_000),
+      await eventually(async () => (await psqlInPod(`${DB}-0`, 'SHOW max_connections')) === '120', 60_000),
     ).toBe(true);
+    expect(await psqlInPod(`${DB}-0`, 'SHOW work_mem')).toBe('8MB');
     expect(await psqlInPod(`${DB}-0`, 'SELECT count(*) FROM e2e_notes')).toBe('1');
   });
 

@@ -141,7 +141,7 @@ describe('a database on the local servers', () => {
     expect(events.filter((e) => e.verb === 'get' || e.verb === 'list').map((e) => e.requestURI)).toEqual([]);
   });
 
-  it('applies a spec change to the changed fields only, rolls the pod via the checksum, and keeps the Secrets', async () => {
+  it('applies a spec change to the changed fields only, rolls the pod via the checksum for a setting read at start, and keeps the Secrets', async () => {
     const secretsBefore = await Promise.all(
       ['superuser', 'app', 'replication', 'pooler-auth'].map((r) => secret(`ready-${r}`)),
     );
@@ -153,7 +153,7 @@ describe('a database on the local servers', () => {
       Resources.HomeOpsDatabase,
       ns.name,
       'ready',
-      { spec: { postgres: { parameters: { work_mem: '8MB' } } } },
+      { spec: { postgres: { parameters: { max_connections: '120' } } } },
       MERGE_PATCH,
     );
     await eventually(
@@ -164,7 +164,7 @@ describe('a database on the local servers', () => {
       ns.name,
       'ready-config',
     );
-    expect(cm.data['postgresql.conf']).toContain("work_mem = '8MB'");
+    expect(cm.data['postgresql.conf']).toContain('max_connections = 120');
     const sts = await client.get<typeof stsBefore>(Resources.StatefulSet, ns.name, 'ready');
     const key = 'homeops.io/config-checksum';
     expect(sts.spec.template.metadata.annotations[key]).not.toBe(
@@ -187,6 +187,43 @@ describe('a database on the local servers', () => {
       1000,
     );
     expect(podAfter.metadata.annotations?.[key]).toBe(sts.spec.template.metadata.annotations[key]);
+  });
+
+  it('writes a setting PostgreSQL reloads into the ConfigMap without rolling the pod, and says the reload waits for the file', async () => {
+    await dbs.until('ready', 'Ready', 'True', 150_000);
+    type Sts = KubeObject & { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+    const stsBefore = await client.get<Sts>(Resources.StatefulSet, ns.name, 'ready');
+    const podBefore = await client.get(Resources.Pod, ns.name, 'ready-0');
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      'ready',
+      { spec: { postgres: { parameters: { work_mem: '8MB' } } } },
+      MERGE_PATCH,
+    );
+    const cm = await eventually(async () => {
+      const c = await client.get<KubeObject & { data: Record<string, string> }>(
+        Resources.ConfigMap,
+        ns.name,
+        'ready-config',
+      );
+      return c.data['postgresql.conf']?.includes("work_mem = '8MB'") ? c : undefined;
+    }, 30_000);
+    expect(cm.data['postgresql.conf']).toContain('max_connections = 120');
+    // The host's server does not read this ConfigMap: the operator says the reload still waits.
+    const o = await eventually(async () => {
+      const d = await dbs.get('ready');
+      return /reloads it once the file reaches the pod/.test(cond(d, 'ParametersApplied')?.message ?? '')
+        ? d
+        : undefined;
+    }, 30_000);
+    expect(cond(o, 'ParametersApplied')?.status).toBe('True');
+    const key = 'homeops.io/config-checksum';
+    const sts = await client.get<Sts>(Resources.StatefulSet, ns.name, 'ready');
+    expect(sts.spec.template.metadata.annotations[key]).toBe(
+      stsBefore.spec.template.metadata.annotations[key],
+    );
+    expect((await client.get(Resources.Pod, ns.name, 'ready-0')).metadata.uid).toBe(podBefore.metadata.uid);
   });
 
   it('holds a parameter change PostgreSQL refuses: its message in status, nothing rolled, then the fix goes through', async () => {

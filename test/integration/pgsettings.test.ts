@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { needsRestart } from '../../src/controllers/homeopsdatabase/pgconfig.ts';
 import { refusedSettings } from '../../src/pg/settings.ts';
 import { superuserConfig, withClient } from '../support/dataplane.ts';
 
@@ -110,5 +111,15 @@ describe('refusedSettings on PostgreSQL', () => {
     );
     expect(refused['myext.knob']).toMatch(/no extension loaded in the server defines settings under "myext"/);
     if (loaded.length) expect(refused['pg_stat_statements.nope']).toMatch(/defines no such setting/);
+  });
+
+  it("classes exactly the server's postmaster settings as needing a restart (the rest are reloaded)", async () => {
+    const { rows } = await query('SELECT name, context FROM pg_settings');
+    const wrong = rows
+      .filter((r: { name: string; context: string }) => needsRestart(r.name) !== (r.context === 'postmaster'))
+      // An extension's ext.name is always restarted: some are read at start only.
+      .filter((r: { name: string }) => !r.name.includes('.'))
+      .map((r: { name: string; context: string }) => `${r.name} (${r.context})`);
+    expect(wrong).toEqual([]);
   });
 });

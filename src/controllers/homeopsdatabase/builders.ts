@@ -22,8 +22,9 @@ import {
   SECRETS_DIR,
   SOCKET_DIR,
 } from './names.ts';
-import { PARAMETERS_ANNOTATION, parametersAnnotation, RAN_ANNOTATION } from './parameters.ts';
+import { PARAMETERS_ANNOTATION, parametersAnnotation, RAN_ANNOTATION, withParameters } from './parameters.ts';
 import {
+  needsRestart,
   renderPgBouncerIni,
   renderPgBouncerStartScript,
   renderPgHba,
@@ -100,6 +101,14 @@ function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
   };
 }
 
+/** The primary's files as far as a restart goes: without the parameters PostgreSQL applies on reload. */
+function restartFiles(db: HomeOpsDatabase): Record<string, string> {
+  const params = db.spec.postgres.parameters;
+  return postgresFiles(
+    withParameters(db, Object.fromEntries(Object.entries(params).filter(([k]) => needsRestart(k)))),
+  );
+}
+
 /** PgBouncer's files, by their path in its pod (the key in the ConfigMap is `pgbouncer-` + path). */
 export function poolerFiles(db: HomeOpsDatabase): Record<string, string> {
   return {
@@ -171,7 +180,8 @@ export function buildStatefulSet(
       template: {
         metadata: {
           labels: { ...dbLabels(db, 'postgres'), ...dbSelector(db) },
-          annotations: { [CHECKSUM_ANNOTATION]: configChecksum(config, secretsDigest) },
+          // Only what a restart must follow: a setting PostgreSQL reloads does not roll the pod.
+          annotations: { [CHECKSUM_ANNOTATION]: configChecksum(restartFiles(db), secretsDigest) },
         },
         spec: {
           securityContext: podSecurityContext(uid),

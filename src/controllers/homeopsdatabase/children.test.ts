@@ -58,21 +58,26 @@ describe('children', () => {
     );
   });
 
-  it('roll the pods when the config or a Secret changes, and only then', () => {
+  it('roll the pods when a setting read at start or a Secret changes, and only then', () => {
     const checksum = (db: HomeOpsDatabase, digest: string) =>
       (buildStatefulSet(db, digest).spec as Any).template.metadata.annotations[CHECKSUM_ANNOTATION];
-    const changed = {
+    const config = (db: HomeOpsDatabase) =>
+      (buildChildren(db, 'a').find((o) => o.kind === 'ConfigMap') as Any).data['postgresql.conf'];
+    const withParams = (p: Record<string, string>) => ({
       ...full,
       spec: {
         ...full.spec,
-        postgres: {
-          ...full.spec.postgres,
-          parameters: { ...full.spec.postgres.parameters, work_mem: '8MB' },
-        },
+        postgres: { ...full.spec.postgres, parameters: { ...full.spec.postgres.parameters, ...p } },
       },
-    };
+    });
     expect(checksum(full, 'a')).toBe(checksum(full, 'a'));
-    expect(checksum(changed, 'a')).not.toBe(checksum(full, 'a'));
+    // A restart setting (and an extension's) rolls the pod.
+    expect(checksum(withParams({ shared_buffers: '256MB' }), 'a')).not.toBe(checksum(full, 'a'));
+    expect(checksum(withParams({ 'pg_stat_statements.max': '10000' }), 'a')).not.toBe(checksum(full, 'a'));
+    // A setting PostgreSQL reloads changes the file, not the pod: the operator reloads it.
+    expect(checksum(withParams({ work_mem: '8MB' }), 'a')).toBe(checksum(full, 'a'));
+    expect(config(withParams({ work_mem: '8MB' }))).not.toBe(config(full));
+    expect(config(withParams({ work_mem: '8MB' }))).toMatch(/^homeops\.config_digest = '[0-9a-f]{16}'$/m);
     expect(checksum(full, 'b')).not.toBe(checksum(full, 'a'));
     const deploy = (digest: string) =>
       (buildPoolerDeployment(full, digest).spec as Any).template.metadata.annotations[CHECKSUM_ANNOTATION];

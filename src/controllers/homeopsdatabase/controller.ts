@@ -21,6 +21,7 @@ import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
+import { timescaleEnabled } from './builders.ts';
 import { buildChildren } from './children.ts';
 import { type Credentials, ensureCredentials } from './credentials.ts';
 import { ALERT_CONDITIONS } from './health.ts';
@@ -35,6 +36,7 @@ import {
   planParameters,
   withParameters,
 } from './parameters.ts';
+import { configDigest } from './pgconfig.ts';
 import { SECRET_ROLES, secretName } from './secrets.ts';
 import { databaseStatus } from './status.ts';
 
@@ -96,7 +98,11 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       `data-${dbNames(db).statefulSet}-0`,
       db.spec.postgres.storage.size,
     );
-    const seen = observeCluster(db, ctx);
+    // With the digest of the postgresql.conf it wrote: the probe reloads it once it reaches the pod.
+    const seen = {
+      ...observeCluster(db, ctx),
+      configDigest: configDigest(built.spec, timescaleEnabled(built)),
+    };
     const { measured, responseMedianMs, nextProbeMs } = seen.primaryPodReady
       ? await this.probes.measureWhenDue(db, secrets, seen, ctx)
       : { measured: {}, responseMedianMs: undefined, nextProbeMs: db.spec.monitoring.intervalSeconds * 1000 };

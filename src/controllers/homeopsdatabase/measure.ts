@@ -25,6 +25,7 @@ import {
   type ProbeTarget,
   probePooler,
   probePrimary,
+  syncConfig,
 } from './prober.ts';
 import type { SecretRole } from './secrets.ts';
 
@@ -78,6 +79,7 @@ export class Probes {
     const interval = db.spec.monitoring.intervalSeconds * 1000;
     const key = JSON.stringify([
       db.metadata.generation,
+      seen.configDigest,
       seen.primaryPodReady,
       seen.poolerReadyInstances > 0,
       secrets.digest,
@@ -131,6 +133,8 @@ export class Probes {
           timeoutMs: this.opts.probeTimeoutMs,
           retry: this.opts.retry,
         });
+        if (seen.configDigest)
+          out.config = await syncConfig(target, seen.configDigest, { timeoutMs: this.opts.probeTimeoutMs });
       } catch (e) {
         out.primaryError = classifyPgError(e);
       }

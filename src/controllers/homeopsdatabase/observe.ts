@@ -6,8 +6,11 @@ import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { dbNames } from './names.ts';
 import type { Observation } from './status.ts';
 
-export type ClusterView = Pick<Observation, 'primaryPodReady' | 'podIssue' | 'poolerReadyInstances'>;
-export type Measured = Pick<Observation, 'primary' | 'primaryError' | 'pooler' | 'poolerError'>;
+export type ClusterView = Pick<Observation, 'primaryPodReady' | 'podIssue' | 'poolerReadyInstances'> & {
+  /** The digest of the postgresql.conf the operator wrote (DIGEST_SETTING), for the reload. */
+  configDigest?: string;
+};
+export type Measured = Pick<Observation, 'primary' | 'primaryError' | 'pooler' | 'poolerError' | 'config'>;
 
 /** What Kubernetes reports of the primary and the pooler, from the cache. */
 export function observeCluster(db: HomeOpsDatabase, ctx: ReconcileContext): ClusterView {

@@ -13,6 +13,7 @@ import type { ConditionInput } from '../../runtime/conditions.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { dbNames } from './names.ts';
+import type { ConfigState } from './prober.ts';
 
 /** The ConfigMap's annotation: the spec.postgres.parameters its postgresql.conf was rendered from. */
 export const PARAMETERS_ANNOTATION = 'homeops.io/parameters';
@@ -148,8 +149,11 @@ export function asRunning<T extends HomeOpsDatabase>(db: T, ctx: ReconcileContex
   return inForce ? withParameters(db, inForce) : db;
 }
 
-/** ParametersApplied, from the check of this reconcile (none: the spec's parameters are in the configuration). */
-export function parametersCondition(check: ParameterCheck | undefined): ConditionInput {
+/**
+ * ParametersApplied, from the check of this reconcile (none: the spec's parameters are in the
+ * configuration) and where the primary's configuration stands (a reload due, a restart pending).
+ */
+export function parametersCondition(check: ParameterCheck | undefined, config?: ConfigState): ConditionInput {
   if (check?.failedStart !== undefined)
     return {
       type: 'ParametersApplied',
@@ -172,10 +176,18 @@ export function parametersCondition(check: ParameterCheck | undefined): Conditio
       reason: 'ParameterRejected',
       message: `PostgreSQL refuses ${refused.map(([k, why]) => `${k}: ${why}`).join('; ')}; the parameters in force are kept, nothing was restarted`,
     };
+  const state = !config
+    ? 'in the configuration'
+    : config.loaded
+      ? 'loaded by PostgreSQL'
+      : 'in the configuration; PostgreSQL reloads it once the file reaches the pod';
+  const pending = config?.pendingRestart.length
+    ? `; waiting for a restart: ${config.pendingRestart.join(', ')}`
+    : '';
   return {
     type: 'ParametersApplied',
     status: 'True',
     reason: 'Applied',
-    message: 'spec.postgres.parameters are in the configuration',
+    message: `spec.postgres.parameters are ${state}${pending}`,
   };
 }

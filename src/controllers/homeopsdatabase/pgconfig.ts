@@ -2,6 +2,7 @@
  * The text of postgresql.conf, pg_hba.conf and pgbouncer.ini from a spec: the guide's settings,
  * merged with the user's parameters (the API refuses the keys the operator owns). Pure.
  */
+import { createHash } from 'node:crypto';
 import type { HomeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
 import {
   CONFIG_DIR,
@@ -51,9 +52,59 @@ export function confValue(v: string): string {
   return `'${v.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
-export function renderPostgresConf(spec: HomeOpsDatabaseSpec, timescale: boolean): string {
+/**
+ * Settings PostgreSQL reads only at server start (pg_settings context `postmaster` on
+ * PostgreSQL 15 to 17; `test/integration/pgsettings.test.ts` holds the list to the real server's).
+ * A change to any other setting is applied with a reload, without a restart.
+ */
+export const RESTART_SETTINGS = new Set(
+  `archive_mode autovacuum_freeze_max_age autovacuum_max_workers autovacuum_multixact_freeze_max_age
+  bonjour bonjour_name cluster_name commit_timestamp_buffers config_file data_directory
+  data_sync_retry debug_io_direct dynamic_shared_memory_type event_source external_pid_file hba_file
+  hot_standby huge_page_size huge_pages ident_file ignore_invalid_pages jit_provider listen_addresses
+  logging_collector max_connections max_files_per_process max_locks_per_transaction
+  max_logical_replication_workers max_notify_queue_pages max_pred_locks_per_transaction
+  max_prepared_transactions max_replication_slots max_wal_senders max_worker_processes
+  min_dynamic_shared_memory multixact_member_buffers multixact_offset_buffers notify_buffers
+  old_snapshot_threshold port recovery_target recovery_target_action recovery_target_inclusive
+  recovery_target_lsn recovery_target_name recovery_target_time recovery_target_timeline
+  recovery_target_xid reserved_connections serializable_buffers shared_buffers shared_memory_type
+  shared_preload_libraries subtransaction_buffers superuser_reserved_connections
+  track_activity_query_size track_commit_timestamp transaction_buffers unix_socket_directories
+  unix_socket_group unix_socket_permissions wal_buffers wal_decode_buffer_size wal_level wal_log_hints`.split(
+    /\s+/,
+  ),
+);
+
+/** Whether changing `name` needs a restart: a listed setting, or an extension's `ext.name` (often read at start). */
+export const needsRestart = (name: string) => name.includes('.') || RESTART_SETTINGS.has(name.toLowerCase());
+
+/**
+ * A setting of the operator's own in postgresql.conf: the digest of the file's settings. What
+ * PostgreSQL has loaded (`current_setting`) and what is on disk (`pg_file_settings`) tell the
+ * operator when the kubelet has delivered a new file and a reload is due.
+ */
+export const DIGEST_SETTING = 'homeops.config_digest';
+
+function postgresSettings(spec: HomeOpsDatabaseSpec, timescale: boolean): Record<string, string> {
   const settings: Record<string, string> = guidePostgresSettings(timescale);
   for (const [k, v] of Object.entries(spec.postgres.parameters)) settings[k] = confValue(v);
+  return settings;
+}
+
+/** The digest postgresql.conf carries in DIGEST_SETTING. */
+export function configDigest(spec: HomeOpsDatabaseSpec, timescale: boolean): string {
+  const settings = postgresSettings(spec, timescale);
+  const text = Object.keys(settings)
+    .sort()
+    .map((k) => `${k} = ${settings[k]}`)
+    .join('\n');
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+export function renderPostgresConf(spec: HomeOpsDatabaseSpec, timescale: boolean): string {
+  const settings = postgresSettings(spec, timescale);
+  settings[DIGEST_SETTING] = `'${configDigest(spec, timescale)}'`;
   const lines = Object.keys(settings)
     .sort()
     .map((k) => `${k} = ${settings[k]}`);

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { type Endpoint, GUIDE_RETRY, NO_RETRY, type RetryPolicy, withClient } from '../../pg/client.ts';
 import { refusedSettings } from '../../pg/settings.ts';
+import { DIGEST_SETTING } from './pgconfig.ts';
 
 /** The probes' own connections carry this name, and are left out of the connection figures. */
 export const PROBE_APPLICATION = 'homeops-operator-probe';
@@ -180,6 +181,40 @@ export function checkParameters(
   return connect(target, opts.timeoutMs ?? 5000, opts.retry ?? GUIDE_RETRY, (c) =>
     refusedSettings(c, params),
   );
+}
+
+/** Where the primary's configuration stands: loaded, delivered to the pod, settings waiting for a restart. */
+export interface ConfigState {
+  /** PostgreSQL runs the configuration the operator wrote. */
+  loaded: boolean;
+  /** It asked PostgreSQL to reload it just now (the file had reached the pod). */
+  reloaded: boolean;
+  /** Settings changed in the file that take effect only at the next start. */
+  pendingRestart: string[];
+}
+
+/**
+ * Reloads the primary's configuration once the kubelet has delivered the file the operator wrote
+ * (its digest on disk, read by pg_file_settings) and PostgreSQL has not loaded it yet. A reload
+ * is what `pg_ctl reload` does: no connection is dropped.
+ */
+export function syncConfig(
+  target: ProbeTarget,
+  digest: string,
+  opts: { timeoutMs?: number; retry?: RetryPolicy } = {},
+): Promise<ConfigState> {
+  return connect(target, opts.timeoutMs ?? 5000, opts.retry ?? GUIDE_RETRY, async (c) => {
+    const { rows } = await c.query<{ loaded: string | null; on_disk: string | null; pending: string[] }>(
+      `SELECT current_setting($1, true) AS loaded,
+              (SELECT setting FROM pg_file_settings WHERE name = $1 ORDER BY seqno DESC LIMIT 1) AS on_disk,
+              ARRAY(SELECT name FROM pg_settings WHERE pending_restart ORDER BY name) AS pending`,
+      [DIGEST_SETTING],
+    );
+    const r = rows[0]!;
+    const reload = r.loaded !== digest && r.on_disk === digest;
+    if (reload) await c.query('SELECT pg_reload_conf()');
+    return { loaded: r.loaded === digest, reloaded: reload, pendingRestart: r.pending };
+  });
 }
 
 export async function probePooler(

@@ -11,7 +11,7 @@ import { type Check, phaseOf, summarize } from '../../runtime/summary.ts';
 import { poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
 import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
 import { type ParameterCheck, parametersCondition } from './parameters.ts';
-import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
+import type { ConfigState, PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
 export interface Failure {
   reason: string;
@@ -32,6 +32,8 @@ export interface Observation {
   poolerError?: Failure;
   /** The check of a change to spec.postgres.parameters, when this reconcile made one. */
   parameters?: ParameterCheck;
+  /** Where the primary's configuration stands (measured with the probe). */
+  config?: ConfigState;
 }
 
 function primaryCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
@@ -146,7 +148,7 @@ export function databaseStatus(
     primaryCondition(db, o),
     ...(db.spec.pooler.enabled ? [poolerCondition(db, o)] : []),
     ...alerts,
-    parametersCondition(o.parameters),
+    parametersCondition(o.parameters, o.config),
     ready,
     {
       type: 'Reconciling',
