@@ -86,11 +86,11 @@ export async function kubectl(...args: string[]): Promise<string> {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
   const { join } = await import('node:path');
-  const { stdout } = await promisify(execFile)(join(inject('kubectlPath'), 'kubectl'), [
-    '--kubeconfig',
-    inject('kubeconfig'),
-    ...args,
-  ]);
+  const { stdout } = await promisify(execFile)(
+    join(inject('kubectlPath'), 'kubectl'),
+    ['--kubeconfig', inject('kubeconfig'), ...args],
+    { maxBuffer: 256 * 1024 * 1024 },
+  );
   return stdout;
 }
 
