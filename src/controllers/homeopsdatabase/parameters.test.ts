@@ -72,11 +72,18 @@ describe('planParameters', () => {
   it.each([
     ['a new database: the spec', bad, {}, undefined, { build: bad }],
     [
-      'Ready on what is in force: that ran',
+      'Ready on what is in force, no change: no write for it',
       good,
       { inForce: good, runsInForce: true },
       undefined,
-      { build: good, ran: good },
+      { build: good },
+    ],
+    [
+      'a change while Ready: what ran is recorded with it',
+      bad,
+      { inForce: good, runsInForce: true },
+      { refused: {} },
+      { build: bad, ran: good },
     ],
     [
       'a change PostgreSQL refused: held',

@@ -113,17 +113,20 @@ export interface ParameterPlan {
 }
 
 /**
- * The gate's decision. Pure. A primary Ready on the parameters in force makes them the ones that
- * ran. A primary that crash-loops on parameters that differ from the ones that ran goes back to
+ * The gate's decision. Pure. A change applied while the primary is Ready on the parameters in
+ * force records those as the ones that ran. A primary that crash-loops on parameters that differ from the ones that ran goes back to
  * those (a typo costs one failed start); a change PostgreSQL refused, or one that failed to
  * start, stays held; anything else is the spec.
  */
 export function planParameters(spec: Parameters, v: ParameterView, check?: ParameterCheck): ParameterPlan {
-  const ran = v.runsInForce && v.inForce ? v.inForce : v.ran;
+  const keep = v.ran ? { ran: v.ran } : {};
   if (v.failedStart !== undefined && v.inForce && v.ran && !same(v.inForce, v.ran))
     return { build: v.ran, ran: v.ran, rollback: { change: v.inForce, message: v.failedStart } };
-  if (held(check) && v.inForce) return { build: v.inForce, ...(ran ? { ran } : {}) };
-  return { build: spec, ...(ran ? { ran } : {}) };
+  if (held(check) && v.inForce) return { build: v.inForce, ...keep };
+  // What ran is recorded with the change that replaces it, in the same write of the ConfigMap
+  // (a database whose parameters never change costs no write for it).
+  if (v.inForce && v.runsInForce && !same(spec, v.inForce)) return { build: spec, ran: v.inForce };
+  return { build: spec, ...keep };
 }
 
 /** What the spec sets anew or differently from what is in force (a removed one needs no check). */
