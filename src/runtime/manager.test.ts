@@ -5,14 +5,16 @@ import { loadConfig } from './config.ts';
 import { Manager } from './manager.ts';
 import { MANAGED_SELECTOR, Resources } from './types.ts';
 
+// An API server nobody answers at: these tests only declare.
+const kc = new KubeConfig();
+kc.loadFromOptions({
+  clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
+  users: [{ name: 'u' }],
+  contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+  currentContext: 'x',
+});
+
 describe('Manager.informer', () => {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
   const manager = new Manager(loadConfig(['--leader-elect=false'], {}), kc, pino({ level: 'silent' }));
 
   it('keeps one informer per kind, and refuses a second, different scope instead of ignoring it', () => {
@@ -24,14 +26,6 @@ describe('Manager.informer', () => {
 });
 
 describe('ControllerBuilder caches', () => {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-
   it('caches owned kinds and `caches` kinds by the managed-by label; a watch shares that cache', () => {
     const manager = new Manager(loadConfig(['--leader-elect=false'], {}), kc, pino({ level: 'silent' }));
     manager

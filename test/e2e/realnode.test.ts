@@ -66,6 +66,9 @@ const until = (name: string, type: string, status: string, timeout = 240_000, in
     interval,
   );
 const pod = (name: string) => client.get<Pod>(Resources.Pod, ns.name, name);
+/** A merge patch of the full sample's spec.postgres.parameters (null removes one). */
+const setParameters = (parameters: Record<string, string | null>) =>
+  client.patch(Resources.HomeOpsDatabase, ns.name, DB, { spec: { postgres: { parameters } } }, MERGE_PATCH);
 
 const psqlInPod = (podName: string, sql: string, database = 'homeops') =>
   psqlInPod_(ns.name, podName, sql, { database });
@@ -224,13 +227,7 @@ describe('the full sample on the real node', () => {
   it('reloads a setting PostgreSQL reloads (work_mem) in the running pod, without a restart', async () => {
     const before = await pod(`${DB}-0`);
     expect(await psqlInPod(`${DB}-0`, 'SHOW work_mem')).not.toBe('8MB');
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      DB,
-      { spec: { postgres: { parameters: { work_mem: '8MB' } } } },
-      MERGE_PATCH,
-    );
+    await setParameters({ work_mem: '8MB' });
     // The kubelet delivers the ConfigMap's new file within its sync period (about a minute);
     // the next probe after that reloads it.
     expect(
@@ -246,13 +243,7 @@ describe('the full sample on the real node', () => {
 
   it('rolls the pod by checksum for a setting read at start (max_connections), and the new pod has the value', async () => {
     const before = await pod(`${DB}-0`);
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      DB,
-      { spec: { postgres: { parameters: { max_connections: '120' } } } },
-      MERGE_PATCH,
-    );
+    await setParameters({ max_connections: '120' });
     await eventually(async () => {
       const p = await pod(`${DB}-0`).catch(() => undefined);
       return p && p.metadata.uid !== before.metadata.uid && p.status?.phase === 'Running';
@@ -267,13 +258,7 @@ describe('the full sample on the real node', () => {
 
   it("holds a parameter PostgreSQL refuses (work_mem 8XB): the pod is not replaced and says so in PostgreSQL's words", async () => {
     const before = await pod(`${DB}-0`);
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      DB,
-      { spec: { postgres: { parameters: { work_mem: '8XB' } } } },
-      MERGE_PATCH,
-    );
+    await setParameters({ work_mem: '8XB' });
     const held = await until(DB, 'ParametersApplied', 'False');
     expect(cond(held, 'ParametersApplied')?.message).toContain(
       'invalid value for parameter "work_mem": "8XB"',
@@ -284,26 +269,14 @@ describe('the full sample on the real node', () => {
     const after = await pod(`${DB}-0`);
     expect(after.metadata.uid).toBe(before.metadata.uid);
     expect(await psqlInPod(`${DB}-0`, 'SHOW work_mem')).toBe('8MB');
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      DB,
-      { spec: { postgres: { parameters: { work_mem: '8MB' } } } },
-      MERGE_PATCH,
-    );
+    await setParameters({ work_mem: '8MB' });
     await until(DB, 'ParametersApplied', 'True');
     expect((await pod(`${DB}-0`)).metadata.uid).toBe(before.metadata.uid);
   });
 
   it('rolls back a change that passes the check but does not start (huge_pages on, none reserved): one failed start, no data lost', async () => {
     const before = await pod(`${DB}-0`);
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      DB,
-      { spec: { postgres: { parameters: { work_mem: '8MB', huge_pages: 'on' } } } },
-      MERGE_PATCH,
-    );
+    await setParameters({ work_mem: '8MB', huge_pages: 'on' });
     const failed = await until(DB, 'ParametersApplied', 'False');
     const c = cond(failed, 'ParametersApplied')!;
     expect(c.reason).toBe('StartFailed');
@@ -322,13 +295,7 @@ describe('the full sample on the real node', () => {
     await new Promise((r) => setTimeout(r, 10_000));
     expect((await pod(`${DB}-0`)).metadata.uid).toBe(healed.metadata.uid);
     expect(cond(await getDb(DB), 'ParametersApplied')?.reason).toBe('StartFailed');
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      DB,
-      { spec: { postgres: { parameters: { huge_pages: null } } } },
-      MERGE_PATCH,
-    );
+    await setParameters({ huge_pages: null });
     await until(DB, 'ParametersApplied', 'True');
     expect((await pod(`${DB}-0`)).metadata.uid).toBe(healed.metadata.uid);
   });

@@ -10,16 +10,15 @@ import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LEADER_RULES } from '../../src/deploy/rbac.ts';
 import { KubeClient } from '../../src/runtime/client.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
 import { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { registerTtlPublisher } from '../fixtures/ttl-publisher.ts';
 import { OPERATOR_ACCOUNT, OPERATOR_NAMESPACE } from '../setup/global.ts';
 import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
-import { apply, eventually, kubeConfig, kubectl, testNamespace } from '../support/kube.ts';
+import { eventually, kubeConfig, kubectl, testNamespace } from '../support/kube.ts';
+import { grantLeaderElection, leaderConfig } from '../support/operator.ts';
 
 const TIERS = 20;
 let ns: Awaited<ReturnType<typeof testNamespace>>;
@@ -50,18 +49,7 @@ beforeAll(async () => {
   ns = await testNamespace(kc, 'apf');
   name = `homeops-test-${ns.name}`;
   admin = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  const leader = { name: 'homeops-operator-leader', namespace: OPERATOR_NAMESPACE };
-  for (const o of [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: leader, rules: LEADER_RULES },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: leader,
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leader.name },
-      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_ACCOUNT, namespace: OPERATOR_NAMESPACE }],
-    },
-  ])
-    await apply(kc, o as never);
+  await grantLeaderElection(kc, admin);
   // The smallest share there is, no borrowing, and a refusal (429) for what cannot be seated.
   await admin.request({
     method: 'POST',
@@ -135,19 +123,7 @@ beforeAll(async () => {
       while (!stopLoad) await get();
     }),
   ).then(() => undefined);
-  const config = {
-    ...loadConfig(
-      [
-        `--namespaces=${ns.name}`,
-        `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
-        `--leader-election-id=apf-${ns.name}`,
-      ],
-      {},
-    ),
-    metricsPort: 0,
-    healthPort: 0,
-    identity: `apf-${ns.name}`,
-  };
+  const config = leaderConfig(ns.name, `apf-${ns.name}`);
   manager = new Manager(config, operator, pino({ level: 'silent' }));
   registerTtlPublisher(manager);
   await manager.start();

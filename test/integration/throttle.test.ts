@@ -9,17 +9,16 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LEADER_RULES } from '../../src/deploy/rbac.ts';
 import { KubeClient } from '../../src/runtime/client.ts';
-import { loadConfig } from '../../src/runtime/config.ts';
 import { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { registerTtlPublisher } from '../fixtures/ttl-publisher.ts';
-import { OPERATOR_ACCOUNT, OPERATOR_NAMESPACE } from '../setup/global.ts';
+import { OPERATOR_NAMESPACE } from '../setup/global.ts';
 import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { type FaultProxy, startFaultProxy } from '../support/faultproxy.ts';
-import { apply, eventually, kubeConfig, testNamespace } from '../support/kube.ts';
+import { eventually, kubeConfig, testNamespace } from '../support/kube.ts';
+import { grantLeaderElection, leaderConfig } from '../support/operator.ts';
 
 let ns: Awaited<ReturnType<typeof testNamespace>>;
 let client: KubeClient;
@@ -35,49 +34,7 @@ beforeAll(async () => {
   ns = await testNamespace(kc, 'throttle');
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
   // Leader election in the operator's own namespace, as the chart grants it there.
-  const leader = { name: 'homeops-operator-leader', namespace: OPERATOR_NAMESPACE };
-  for (const o of [
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: leader, rules: LEADER_RULES },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: leader,
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leader.name },
-      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_ACCOUNT, namespace: OPERATOR_NAMESPACE }],
-    },
-  ])
-    await apply(kc, o as never);
-  // The authorizer sees a new binding a moment later: wait for it (asked as the admin, so that
-  // the operator's user is refused nothing, which test/rbac checks).
-  await eventually(
-    async () => {
-      const review = await client.request<{ status?: { allowed?: boolean } }>({
-        method: 'POST',
-        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: {
-            user: `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_ACCOUNT}`,
-            groups: [
-              'system:serviceaccounts',
-              `system:serviceaccounts:${OPERATOR_NAMESPACE}`,
-              'system:authenticated',
-            ],
-            resourceAttributes: {
-              namespace: OPERATOR_NAMESPACE,
-              verb: 'get',
-              group: 'coordination.k8s.io',
-              resource: 'leases',
-            },
-          },
-        },
-      });
-      return review.status?.allowed === true;
-    },
-    60_000,
-    250,
-  );
+  await grantLeaderElection(kc, client);
   const operator = new KubeConfig();
   operator.loadFromFile(inject('operatorKubeconfig'));
   proxy = await startFaultProxy(new URL(kc.getCurrentCluster()!.server), ({ method, url, n }) => {
@@ -96,19 +53,7 @@ beforeAll(async () => {
     if (n % 9 === 8 && !url.includes('/leases')) return { status: 503, retryAfter: 1 };
     return undefined;
   });
-  const config = {
-    ...loadConfig(
-      [
-        `--namespaces=${ns.name}`,
-        `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
-        `--leader-election-id=throttle-${ns.name}`,
-      ],
-      {},
-    ),
-    metricsPort: 0,
-    healthPort: 0,
-    identity: `throttle-${ns.name}`,
-  };
+  const config = leaderConfig(ns.name, `throttle-${ns.name}`);
   manager = new Manager(
     config,
     proxy.kubeConfig(operator.getCurrentUser()!.token!),
