@@ -28,6 +28,7 @@ import { type KubeObject, Resources, type ResourceType } from '../src/runtime/ty
 import { onKwok } from '../test/support/kwok.ts';
 import { printSummary } from './heap.ts';
 import { startOperator } from './operator.ts';
+import { throttle } from './throttle.ts';
 
 const sizes = (process.argv[2] ?? '1,10,100').split(',').map(Number);
 const IDLE_S = Number(process.argv[3] ?? 60);
@@ -47,6 +48,12 @@ const MAX_OLD_SPACE = Number(process.env.HOMEOPS_BENCH_MAX_OLD_SPACE ?? 0);
  * each: 8 requests per database more).
  */
 const UNLABELLED_SECRETS = process.env.HOMEOPS_BENCH_SECRETS === 'unlabelled';
+/**
+ * The operator throttled (bench/throttle.ts): `apf` (API Priority and Fairness, the smallest
+ * share, 429s), `503=20` (a fault proxy answering 20 % with 503), or both; it then runs as its
+ * ServiceAccount with leader election.
+ */
+const THROTTLE = process.env.HOMEOPS_BENCH_THROTTLE;
 /** One database whose every status the benchmark prints (HOMEOPS_BENCH_TRACE=db-0): what each write changed. */
 const TRACE = process.env.HOMEOPS_BENCH_TRACE;
 const repo = join(import.meta.dirname, '..');
@@ -196,13 +203,15 @@ for (const N of sizes) {
   );
   const identity = `bench-${ns}`;
   const heapDir = mkdtempSync(join(tmpdir(), 'homeops-heap-'));
+  const throttled = THROTTLE ? await throttle(THROTTLE, kubeconfig, ns) : undefined;
   const proc = await startOperator({
-    kubeconfig,
+    kubeconfig: throttled?.kubeconfig ?? kubeconfig,
     namespace: NOISE ? undefined : ns,
     port: 18090,
     args: [
       `--identity=${identity}`,
       `--endpoint-map=${mapFile}`,
+      ...(throttled?.args ?? []),
       // More operator flags, such as --controller-concurrency=homeopsdatabase=32.
       ...(process.env.HOMEOPS_BENCH_ARGS ?? '').split(' ').filter(Boolean),
     ],
@@ -427,6 +436,7 @@ for (const N of sizes) {
     .filter(([, v]) => v > 2 ** 20)
     .map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(0)}`);
   console.log(`    committed by space (MiB): ${spaces.join(', ')}`);
+  if (throttled) for (const line of await throttled.report(18090)) console.log(`  throttled: ${line}`);
   // A heap snapshot (V8 collects garbage first): what is live, by constructor.
   proc.kill('SIGUSR2');
   let snap: string | undefined;
@@ -453,5 +463,6 @@ for (const N of sizes) {
     await sleep(2000);
   proc.kill('SIGTERM');
   await new Promise((r) => proc.on('exit', r));
+  await throttled?.close();
 }
 for (const ns of noise) await client.delete(Resources.Namespace, undefined, ns);
