@@ -78,3 +78,19 @@ describe('pgbouncer.ini', () => {
     expect(ini).toContain('* = host=homeops-rw.prod.svc port=5432');
   });
 });
+
+describe('the start script', () => {
+  const script = (buildConfigMap(full).data as Record<string, string>)['start.sh']!;
+  it('puts no password on a command line or in an environment variable', () => {
+    // Before: PGPASSWORD exported, and each role's password passed to psql as `-v name=value`.
+    expect(script).not.toMatch(/PGPASSWORD/);
+    expect(script).not.toMatch(/-v \w*password=/);
+    // The superuser's comes from a passfile (mode 600 by umask), the roles' from their files,
+    // read by psql itself; the passfile goes once the roles exist.
+    expect(script).toMatch(/umask 077\n\s+PGPASSFILE=\/tmp\/homeops-bootstrap\.pgpass/);
+    expect(script).toContain('\\set app_password `cat /etc/homeops/secrets/app/password`');
+    expect(script).toContain('rm -f "$PGPASSFILE"');
+    // The passfile's escapes of \ and : (the format's own), done by sed on the file, not by argv.
+    expect(script).toContain("password=$(sed 's/[\\\\:]/\\\\&/g' /etc/homeops/secrets/superuser/password)");
+  });
+});

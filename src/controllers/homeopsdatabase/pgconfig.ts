@@ -201,24 +201,29 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   initdb -D "$init" --username=postgres --pwfile=${SECRETS_DIR}/superuser/password \\
     --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --data-checksums >/dev/null
   pg_ctl -D "$init" -o "-c config_file=$conf -c listen_addresses=''" -w -t 120 -l "$init/bootstrap.log" start >/dev/null
-  # Separate assignments, so that an unreadable Secret stops the start (set -e).
-  PGPASSWORD=$(cat ${SECRETS_DIR}/superuser/password)
-  export PGPASSWORD
-  app_password=$(cat ${SECRETS_DIR}/app/password)
-  repl_password=$(cat ${SECRETS_DIR}/replication/password)
-  pooler_password=$(cat ${SECRETS_DIR}/pooler/password)
-  psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -U postgres -d postgres \\
-    -v app_password="$app_password" -v repl_password="$repl_password" \\
-    -v pooler_password="$pooler_password" <<'SQL'
+  # No password on a command line or in the environment: psql reads the superuser's from a
+  # passfile in the memory volume, and the roles' from their files (\\set with a backquoted cat).
+  # A separate assignment, so that an unreadable Secret stops the start (set -e).
+  umask 077
+  PGPASSFILE=/tmp/homeops-bootstrap.pgpass
+  password=$(sed 's/[\\\\:]/\\\\&/g' ${SECRETS_DIR}/superuser/password)
+  printf '*:*:*:postgres:%s\\n' "$password" > "$PGPASSFILE"
+  unset password
+  export PGPASSFILE
+  psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -U postgres -d postgres -w <<'SQL'
+\\set app_password \`cat ${SECRETS_DIR}/app/password\`
+\\set repl_password \`cat ${SECRETS_DIR}/replication/password\`
+\\set pooler_password \`cat ${SECRETS_DIR}/pooler/password\`
 CREATE ROLE ${owner} WITH LOGIN PASSWORD :'app_password';
 CREATE ROLE ${REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD :'repl_password';
 CREATE ROLE ${POOLER_AUTH_USER} WITH LOGIN PASSWORD :'pooler_password';
 CREATE DATABASE ${database} OWNER ${owner};
 SQL
-  psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -U postgres -d ${database} <<'SQL'
+  psql -X -q -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -U postgres -d ${database} -w <<'SQL'
 ${POOLER_AUTH_SQL}
 SQL
-  unset PGPASSWORD
+  rm -f "$PGPASSFILE"
+  unset PGPASSFILE
   pg_ctl -D "$init" -m fast -w -t 120 stop >/dev/null
   rm -f "$init/bootstrap.log"
   mv "$init" "$PGDATA"
