@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
 import { registerReplicaSetController } from '../../src/controllers/replicaset/controller.ts';
 import { READ_LABEL } from '../../src/controllers/replicaset/names.ts';
-import { KubeClient } from '../../src/runtime/client.ts';
+import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { cond } from '../support/conditions.ts';
@@ -302,6 +302,31 @@ describe('a ReplicaSet on the real node', () => {
     const rows = await onPrimary('SELECT count(*) FROM e2e_rows');
     expect(Number(rows)).toBeGreaterThan(10); // the writer's rows
     await eventually(async () => (await onMember(name, 'SELECT count(*) FROM e2e_rows')) === rows, 10_000);
+  });
+
+  it("reloads a setting PostgreSQL reloads (the database's work_mem) on the member too, without restarting it", async () => {
+    const name = `${RS}-replica-0`;
+    const before = await client.get<Pod>(Resources.Pod, ns.name, name);
+    const primaryBefore = await client.get<Pod>(Resources.Pod, ns.name, `${DB}-0`);
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      DB,
+      { spec: { postgres: { parameters: { work_mem: '12MB' } } } },
+      MERGE_PATCH,
+    );
+    // The kubelet delivers the ConfigMaps within its sync period; the next measurement reloads.
+    expect(
+      await eventually(async () => (await onMember(name, 'SHOW work_mem')) === '12MB', 240_000, 2000),
+    ).toBe(true);
+    expect(await eventually(async () => (await onPrimary('SHOW work_mem')) === '12MB', 240_000, 2000)).toBe(
+      true,
+    );
+    expect((await client.get<Pod>(Resources.Pod, ns.name, name)).metadata.uid).toBe(before.metadata.uid);
+    expect((await client.get<Pod>(Resources.Pod, ns.name, `${DB}-0`)).metadata.uid).toBe(
+      primaryBefore.metadata.uid,
+    );
+    await eventually(async () => allIn(await getRs(), 1), 60_000, 500);
   });
 
   it('names a member whose base backup fails, and paces its retries', async () => {

@@ -101,13 +101,14 @@ function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
   };
 }
 
-/** The primary's files as far as a restart goes: without the parameters PostgreSQL applies on reload. */
-function restartFiles(db: HomeOpsDatabase): Record<string, string> {
+/** `db` as far as a restart goes: without the parameters PostgreSQL applies on reload. */
+export function restartView<T extends HomeOpsDatabase>(db: T): T {
   const params = db.spec.postgres.parameters;
-  return postgresFiles(
-    withParameters(db, Object.fromEntries(Object.entries(params).filter(([k]) => needsRestart(k)))),
-  );
+  return withParameters(db, Object.fromEntries(Object.entries(params).filter(([k]) => needsRestart(k))));
 }
+
+/** The primary's files as far as a restart goes. */
+const restartFiles = (db: HomeOpsDatabase) => postgresFiles(restartView(db));
 
 /** PgBouncer's files, by their path in its pod (the key in the ConfigMap is `pgbouncer-` + path). */
 export function poolerFiles(db: HomeOpsDatabase): Record<string, string> {

@@ -203,18 +203,26 @@ export function syncConfig(
   digest: string,
   opts: { timeoutMs?: number; retry?: RetryPolicy } = {},
 ): Promise<ConfigState> {
-  return connect(target, opts.timeoutMs ?? 5000, opts.retry ?? GUIDE_RETRY, async (c) => {
-    const { rows } = await c.query<{ loaded: string | null; on_disk: string | null; pending: string[] }>(
-      `SELECT current_setting($1, true) AS loaded,
-              (SELECT setting FROM pg_file_settings WHERE name = $1 ORDER BY seqno DESC LIMIT 1) AS on_disk,
-              ARRAY(SELECT name FROM pg_settings WHERE pending_restart ORDER BY name) AS pending`,
-      [DIGEST_SETTING],
-    );
-    const r = rows[0]!;
-    const reload = r.loaded !== digest && r.on_disk === digest;
-    if (reload) await c.query('SELECT pg_reload_conf()');
-    return { loaded: r.loaded === digest, reloaded: reload, pendingRestart: r.pending };
-  });
+  return connect(target, opts.timeoutMs ?? 5000, opts.retry ?? GUIDE_RETRY, (c) =>
+    reloadWhenDelivered(c, digest),
+  );
+}
+
+/** syncConfig on an open session, as a superuser: the primary's, or a replica member's. */
+export async function reloadWhenDelivered(
+  c: Pick<pg.ClientBase, 'query'>,
+  digest: string,
+): Promise<ConfigState> {
+  const { rows } = await c.query<{ loaded: string | null; on_disk: string | null; pending: string[] }>(
+    `SELECT current_setting($1, true) AS loaded,
+            (SELECT setting FROM pg_file_settings WHERE name = $1 ORDER BY seqno DESC LIMIT 1) AS on_disk,
+            ARRAY(SELECT name FROM pg_settings WHERE pending_restart ORDER BY name) AS pending`,
+    [DIGEST_SETTING],
+  );
+  const r = rows[0]!;
+  const reload = r.loaded !== digest && r.on_disk === digest;
+  if (reload) await c.query('SELECT pg_reload_conf()');
+  return { loaded: r.loaded === digest, reloaded: reload, pendingRestart: r.pending };
 }
 
 export async function probePooler(

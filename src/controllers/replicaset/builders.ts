@@ -14,6 +14,7 @@ import {
   postgresImage,
   postgresProbes,
   postgresUid,
+  restartView,
   timescaleEnabled,
 } from '../homeopsdatabase/builders.ts';
 import {
@@ -76,7 +77,8 @@ export function buildReplicaStatefulSet(
 ): KubeObject {
   const n = rsNames(rs);
   const uid = postgresUid(db, images);
-  const config = buildReplicaConfigMap(rs, db).data as Record<string, string>;
+  // Only what a restart must follow: a setting PostgreSQL reloads is reloaded by the operator.
+  const config = buildReplicaConfigMap(rs, restartView(db)).data as Record<string, string>;
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',

@@ -6,7 +6,7 @@
  * maxLagSeconds. Built on the shared pattern: registration, named steps, builders, pure status.
  */
 import type { Registry } from 'prom-client';
-import { type ReplicaSetStatus, replicaSet } from '../../api/v1alpha1/index.ts';
+import { type HomeOpsDatabase, type ReplicaSetStatus, replicaSet } from '../../api/v1alpha1/index.ts';
 import { childrenOf, toOwner } from '../../common/labels.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { classifyPgError } from '../../pg/errors.ts';
@@ -18,6 +18,8 @@ import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
+import { timescaleEnabled } from '../homeopsdatabase/builders.ts';
+import { configDigest } from '../homeopsdatabase/pgconfig.ts';
 import { buildReplicaChildren } from './builders.ts';
 import { dropSlots, type PrimaryView, syncPrimary } from './lag.ts';
 import { ReplicaMetrics } from './metrics.ts';
@@ -117,7 +119,11 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
     // New members only once their slots exist; without the primary, none is added.
     const liveReplicas = sts?.spec?.replicas ?? 0;
     const replicas = primary ? rs.spec.replicas : Math.min(liveReplicas, rs.spec.replicas);
-    const members = await observeMembers(rs, pods, primary, access.login, ctx, this.opts);
+    const configDigest = digestOf(db.object);
+    const members = await observeMembers(rs, pods, primary, access.login, ctx, {
+      ...this.opts,
+      configDigest,
+    });
     const decisions = decideMembers(members, { primaryReached: !!primary }, rs.spec.maxLagSeconds);
     const readFromPrimary = rs.spec.fallbackToPrimary && rs.spec.replicas > 0 && !decisions.some((d) => d.in);
     const { waiting } = await applyChildren(
@@ -194,6 +200,9 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
     return undefined;
   }
 }
+
+/** The digest the members' postgresql.conf carries (the database's parameters in force). */
+const digestOf = (db: HomeOpsDatabase) => configDigest(db.spec, timescaleEnabled(db));
 
 /** Declares the controller on a manager (the HomeOpsDatabase controller declares the shared informers). */
 export function registerReplicaSetController(manager: Manager, opts: ReplicaSetControllerOptions) {

@@ -20,6 +20,7 @@
  */
 import type pg from 'pg';
 import { type Endpoint, withClient } from '../../pg/client.ts';
+import { reloadWhenDelivered } from '../homeopsdatabase/prober.ts';
 
 /** A WAL position ("16/B374D848") as a byte offset. */
 export function parseLsn(lsn: string): bigint {
@@ -187,7 +188,7 @@ export function dropSlots(
 export function measureMember(
   login: Login,
   primary: Pick<PrimaryView, 'lsn' | 'primaryNowMs' | 'localNowMs'>,
-  opts: { settleMs?: number; pollMs?: number; timeoutMs?: number } = {},
+  opts: { settleMs?: number; pollMs?: number; timeoutMs?: number; configDigest?: string } = {},
 ): Promise<MemberMeasurement> {
   const settleMs = opts.settleMs ?? 1000;
   const pollMs = opts.pollMs ?? 100;
@@ -217,6 +218,9 @@ export function measureMember(
       last = { replay: row.replay, replayedAt: row.replayed_at, at: onPrimaryClock() };
       waited = Date.now() - started;
     }
+    // The member's postgresql.conf is the primary's: a setting PostgreSQL reloads is reloaded
+    // here too, once the kubelet has delivered the file (no restart, no new base backup).
+    if (opts.configDigest) await reloadWhenDelivered(c, opts.configDigest);
     return {
       replayLsn: last.replay,
       paused: first.paused,

@@ -37,6 +37,8 @@ export interface ObserveOptions extends ReachOptions {
   timeoutMs?: number;
   /** How long a member that is behind is watched for catching up before its lag is read from timestamps. */
   settleMs?: number;
+  /** The digest of the members' postgresql.conf (the database's in force): reloaded once delivered. */
+  configDigest?: string;
 }
 
 const podReady = (p: Pod | undefined) =>
@@ -177,6 +179,7 @@ export async function observeMembers(
           view.measurement = await measureMember({ ...login, host: host!, port: Number(port) }, primary, {
             timeoutMs: opts.timeoutMs,
             settleMs: opts.settleMs,
+            ...(opts.configDigest ? { configDigest: opts.configDigest } : {}),
           });
         } catch (e) {
           view.measureError = classifyPgError(e).message;
