@@ -27,3 +27,13 @@ export const DEFAULT_OPERATOR_IMAGE = 'ghcr.io/homeops/homeops-operator:latest';
  * of the process' RSS. 8 MiB semi-spaces (16 MiB of young generation) cost more, short scavenges.
  */
 export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=8'];
+
+/**
+ * V8 flags of the Jobs' node. The migration runner loads PostgreSQL's parser as WebAssembly
+ * (libpg-query, 1.1 MB); V8 compiles such a module at once with its baseline compiler, then
+ * again with its optimising one in the background, which cost about 500 MB for a second or two:
+ * the migration Job's pod (256 MiB limit) was OOM-killed on the real node. The baseline code
+ * splits a migration in milliseconds. (A flag set from inside the process comes too late: V8
+ * freezes its flags at start.)
+ */
+export const JOB_NODE_FLAGS = ['--liftoff-only'];

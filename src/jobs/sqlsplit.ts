@@ -29,7 +29,8 @@ interface RawStmt {
   stmt_len?: number;
 }
 
-// Loaded on first use: only the Jobs split SQL, the operator never pays for the parser.
+// Loaded on first use: only the Jobs split SQL, the operator never pays for the parser. The
+// Jobs' node runs with --liftoff-only (JOB_NODE_FLAGS in src/images.ts): see there why.
 let parser: Promise<(sql: string) => { stmts?: RawStmt[] }> | undefined;
 function loadParser() {
   parser ??= import('libpg-query').then(async (m) => {

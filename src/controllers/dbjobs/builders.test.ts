@@ -60,6 +60,7 @@ describe('the migration Job', () => {
     expect(job.metadata.name).toBe('home-migrate-abc123');
     expect(c.command).toEqual([
       'node',
+      '--liftoff-only',
       '/app/dist/main.js',
       'job',
       'migrate',

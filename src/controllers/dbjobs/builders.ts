@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { containerSecurity, placement } from '../../common/podspec.ts';
+import { JOB_NODE_FLAGS } from '../../images.ts';
 import { podSecurityContext } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
@@ -106,7 +107,7 @@ export function jobSpec(
           {
             name: 'job',
             image,
-            command: ['node', '/app/dist/main.js', 'job', kind, ...args],
+            command: ['node', ...JOB_NODE_FLAGS, '/app/dist/main.js', 'job', kind, ...args],
             env: [
               {
                 name: 'PGHOST',
