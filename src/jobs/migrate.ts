@@ -178,7 +178,8 @@ async function parseMigration(m: Migration): Promise<Statement[]> {
     if (!(e instanceof SqlSyntaxError)) throw e;
     throw new MigrationError(
       'MigrationFailed',
-      `${m.file}:${e.line}: ${redactSyntaxError(e.message, m.sql)} (PostgreSQL's parser); nothing of this run was applied`,
+      // Every error of PostgreSQL's scanner and grammar is SQLSTATE 42601 (syntax_error).
+      `${m.file}:${e.line}: ${redactSyntaxError(e.message, m.sql)} (SQLSTATE 42601, PostgreSQL's parser); nothing of this run was applied`,
       { file: m.file, line: e.line },
     );
   }
