@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { LEADER_RULES, WATCH_RULES } from '../src/deploy/rbac.ts';
+import { apfObjects } from '../test/support/apf.ts';
 import { type FaultProxy, startFaultProxy } from '../test/support/faultproxy.ts';
 
 const NAMESPACE = 'homeops-bench-operator';
@@ -76,37 +77,7 @@ export async function throttle(spec: string, adminKubeconfig: string, id: string
       subjects: [subject],
     },
   ];
-  if (apf)
-    objects.push(
-      {
-        apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
-        kind: 'PriorityLevelConfiguration',
-        metadata: { name },
-        spec: {
-          type: 'Limited',
-          limited: { nominalConcurrencyShares: 1, lendablePercent: 0, limitResponse: { type: 'Reject' } },
-        },
-      },
-      {
-        apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
-        kind: 'FlowSchema',
-        metadata: { name },
-        spec: {
-          priorityLevelConfiguration: { name },
-          matchingPrecedence: 500,
-          distinguisherMethod: { type: 'ByUser' },
-          rules: [
-            {
-              subjects: [{ kind: 'ServiceAccount', serviceAccount: { name: ACCOUNT, namespace: NAMESPACE } }],
-              resourceRules: [
-                { verbs: ['*'], apiGroups: ['*'], resources: ['*'], clusterScope: true, namespaces: ['*'] },
-              ],
-              nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
-            },
-          ],
-        },
-      },
-    );
+  if (apf) objects.push(...apfObjects(name, { name: ACCOUNT, namespace: NAMESPACE }));
   kubectl(
     ['apply', '--server-side', '--force-conflicts', '-f', '-'],
     objects.map((o) => stringify(o)).join('---\n'),

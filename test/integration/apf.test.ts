@@ -16,6 +16,7 @@ import { Manager } from '../../src/runtime/manager.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { registerTtlPublisher } from '../fixtures/ttl-publisher.ts';
 import { OPERATOR_ACCOUNT, OPERATOR_NAMESPACE } from '../setup/global.ts';
+import { apfObjects, FLOWCONTROL } from '../support/apf.ts';
 import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
 import { eventually, kubeConfig, kubectl, testNamespace } from '../support/kube.ts';
@@ -30,7 +31,7 @@ let stopLoad = false;
 let load: Promise<void> | undefined;
 let saturate: () => void;
 
-const FLOW = '/apis/flowcontrol.apiserver.k8s.io/v1';
+const FLOW = `/apis/${FLOWCONTROL}`;
 
 /** The API server's count of requests APF rejected for this test's FlowSchema. */
 async function rejected(): Promise<number> {
@@ -53,47 +54,12 @@ beforeAll(async () => {
   admin = new KubeClient(kc, { userAgent: 'homeops-tests' });
   await grantLeaderElection(kc, admin);
   // The smallest share there is, no borrowing, and a refusal (429) for what cannot be seated.
-  await admin.request({
-    method: 'POST',
-    path: `${FLOW}/prioritylevelconfigurations`,
-    body: {
-      apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
-      kind: 'PriorityLevelConfiguration',
-      metadata: { name },
-      spec: {
-        type: 'Limited',
-        limited: { nominalConcurrencyShares: 1, lendablePercent: 0, limitResponse: { type: 'Reject' } },
-      },
-    },
-  });
-  await admin.request({
-    method: 'POST',
-    path: `${FLOW}/flowschemas`,
-    body: {
-      apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
-      kind: 'FlowSchema',
-      metadata: { name },
-      spec: {
-        priorityLevelConfiguration: { name },
-        matchingPrecedence: 500,
-        distinguisherMethod: { type: 'ByUser' },
-        rules: [
-          {
-            subjects: [
-              {
-                kind: 'ServiceAccount',
-                serviceAccount: { name: OPERATOR_ACCOUNT, namespace: OPERATOR_NAMESPACE },
-              },
-            ],
-            resourceRules: [
-              { verbs: ['*'], apiGroups: ['*'], resources: ['*'], clusterScope: true, namespaces: ['*'] },
-            ],
-            nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
-          },
-        ],
-      },
-    },
-  });
+  for (const o of apfObjects(name, { name: OPERATOR_ACCOUNT, namespace: OPERATOR_NAMESPACE }))
+    await admin.request({
+      method: 'POST',
+      path: `${FLOW}/${o.kind === 'FlowSchema' ? 'flowschemas' : 'prioritylevelconfigurations'}`,
+      body: o,
+    });
   // APF takes the new schema in a moment: wait until it is Active (not dangling).
   await eventually(async () => {
     const fs = await admin.request<{ status?: { conditions?: { type: string; status: string }[] } }>({
