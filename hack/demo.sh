@@ -63,11 +63,11 @@ echo; echo "== pods: real containers on the real node"
 kubectl get pods -n "$NS" -o wide
 echo; echo "== children"
 kubectl get statefulset,deployment,service,pdb,configmap,secret,pvc -n "$NS" -l "homeops.io/database=$DB" 2>/dev/null || true
-echo; echo "== status measured by the operator on PostgreSQL 15 and PgBouncer in those pods"
+echo; echo "== status measured by the operator on PostgreSQL 17 and PgBouncer in those pods"
 kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status}' | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
-print(json.dumps({k: s[k] for k in ("phase", "observedGeneration", "primary", "pooler", "timescale", "endpoints") if k in s}, indent=2))
+print(json.dumps({k: s[k] for k in ("phase", "observedGeneration", "primary", "pooler", "endpoints") if k in s}, indent=2))
 for c in s["conditions"]:
     print("  %-20s %-6s %-22s %s" % (c["type"], c["status"], c["reason"], c["message"]))
 '
@@ -75,8 +75,13 @@ echo; echo "== the same server, asked by psql inside pod $DB-0"
 echo "  version:          $(in_pod 'SELECT version()' | cut -c1-60)"
 echo "  max_connections:  $(in_pod 'SHOW max_connections')"
 echo "  shared_buffers:   $(in_pod 'SHOW shared_buffers')"
-echo "  extensions:       $(in_pod "SELECT string_agg(extname, ', ' ORDER BY extname) FROM pg_extension")"
 echo "  data directory:   $(in_pod 'SHOW data_directory')"
+echo; echo "== extensions (spec.postgres.extensions): status, beside psql in the pod"
+echo "  status.extensions:         $(kubectl get hodb "$DB" -n "$NS" -o jsonpath='{range .status.extensions[*]}{.name} {.version}, {end}' | sed 's/, $//')"
+echo "  pg_extension:              $(in_pod "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension")"
+echo "  status.timescale:          $(kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.timescale}')"
+echo "  SHOW timescaledb.license:  $(in_pod 'SHOW timescaledb.license')"
+echo "  shared_preload_libraries:  $(in_pod 'SHOW shared_preload_libraries')"
 
 # The migrations: a Job in the operator's own image, made once the database was Ready.
 if ! kubectl wait --for=condition=MigrationsApplied "hodb/$DB" -n "$NS" --timeout=300s >/dev/null; then
@@ -87,6 +92,8 @@ fi
 echo; echo "== migrations: Job $(kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.migrations.job}') in the operator's image"
 kubectl get hodb "$DB" -n "$NS" -o jsonpath='{.status.migrations}' | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin), indent=2))'
 echo "  homeops_migrations.applied in the pod: $(in_pod "SELECT string_agg(set_name || '/' || version || '_' || name, ', ' ORDER BY set_name, version) FROM homeops_migrations.applied")"
+echo "  hypertables (timescaledb_information.hypertables in the pod):"
+in_pod "SELECT hypertable_schema || '.' || hypertable_name || '  dimensions ' || num_dimensions || ', chunks ' || num_chunks FROM timescaledb_information.hypertables ORDER BY 1" | sed 's/^/    /'
 
 # A benchmark run now (homeops.io/run), by the operator's Job, through PgBouncer.
 kubectl annotate hodb "$DB" -n "$NS" homeops.io/run=bench --overwrite >/dev/null

@@ -10,30 +10,38 @@
 #                                          unless the same image is already there
 #   hack/images.sh ref NAME              the reference of one image
 #
-# Images: pause, postgres, pgbouncer, redis, operator (all by default).
-# The Debian packages are whatever bookworm (with its updates and security suites) serves on
-# the day of the build: nothing is pinned to a snapshot. The versions installed are recorded in
-# each image's label homeops.io/packages and printed by `build`.
+# Images: pause, postgres, postgres15, pgbouncer, redis, operator (all by default).
+# postgres is PostgreSQL 17 from Debian trixie with TimescaleDB (Debian's Apache-2 build),
+# pgvector and pgBackRest; postgres15 is bookworm's PostgreSQL 15, so that the image contract is
+# proven on two majors. The others are bookworm. The Debian packages are whatever the suite
+# (with its updates and security suites) serves on the day of the build: nothing is pinned to a
+# snapshot. The versions installed are recorded in each image's label homeops.io/packages and
+# printed by `build`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 IMAGE_DIR=$HOMEOPS_CACHE/images
-ALL=(pause postgres pgbouncer redis operator)
-SUITE=bookworm
-MIRRORS=(
-  "deb http://deb.debian.org/debian $SUITE main"
-  "deb http://deb.debian.org/debian $SUITE-updates main"
-  "deb http://deb.debian.org/debian-security $SUITE-security main"
-)
+ALL=(pause postgres postgres15 pgbouncer redis operator)
 OPERATOR_VERSION=$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' "$REPO_DIR/package.json")
-PG_PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# The Debian suite an image is made from, and its mirrors.
+suite_of() { case $1 in postgres) echo trixie ;; *) echo bookworm ;; esac; }
+mirrors_of() {
+  local suite; suite=$(suite_of "$1")
+  printf '%s\n' "deb http://deb.debian.org/debian $suite main" \
+    "deb http://deb.debian.org/debian $suite-updates main" \
+    "deb http://deb.debian.org/debian-security $suite-security main"
+}
+# The PostgreSQL major of a server image (its binaries go on PATH).
+pg_major() { case $1 in postgres) echo 17 ;; postgres15) echo 15 ;; esac; }
 
 # The image contract, per image: reference, packages, user, PATH.
 ref() {
   case $1 in
     pause) echo localhost/homeops/pause:3.10 ;;
-    postgres) echo localhost/homeops/postgres:15 ;;
+    postgres) echo localhost/homeops/postgres:17 ;;
+    postgres15) echo localhost/homeops/postgres:15 ;;
     pgbouncer) echo localhost/homeops/pgbouncer:1 ;;
     redis) echo localhost/homeops/redis:7 ;;
     operator) echo "localhost/homeops/operator:$OPERATOR_VERSION" ;;
@@ -42,7 +50,9 @@ ref() {
 }
 packages() {
   case $1 in
-    postgres) echo postgresql-15 ;; # contrib (pg_stat_statements) is part of postgresql-15
+    # contrib (pg_stat_statements) is part of postgresql-NN; pgBackRest for the backups to come
+    postgres) echo postgresql-17 postgresql-17-timescaledb postgresql-17-pgvector pgbackrest ;;
+    postgres15) echo postgresql-15 ;;
     pgbouncer) echo pgbouncer ;;
     redis) echo redis-server redis-tools ;;
     operator) echo ca-certificates ;;
@@ -53,7 +63,7 @@ packages() {
 # CloudNativePG's pgbouncer 998; the operator's Dockerfile 1000).
 user_of() {
   case $1 in
-    postgres) echo "postgres 999 /var/lib/postgresql" ;;
+    postgres | postgres15) echo "postgres 999 /var/lib/postgresql" ;;
     pgbouncer) echo "pgbouncer 998 /var/lib/pgbouncer" ;;
     redis) echo "redis 999 /var/lib/redis" ;;
     operator) echo "homeops 1000 /app" ;;
@@ -67,8 +77,8 @@ key_of() {
   local name=$1 maker=rootfs_debian
   case $name in pause) maker=rootfs_pause ;; operator) maker="rootfs_operator rootfs_debian" ;; esac
   {
-    declare -f $maker oci_archive ref packages user_of
-    echo "$SUITE ${MIRRORS[*]} $PG_PATH $STD_PATH"
+    declare -f $maker oci_archive ref packages user_of suite_of mirrors_of pg_major
+    echo "$STD_PATH"
     echo "$name $(packages "$name")"
     if [ "$name" = operator ]; then
       cat "$REPO_DIR/package.json" "$REPO_DIR/package-lock.json"
@@ -82,7 +92,7 @@ archive_of() { echo "$IMAGE_DIR/$1-$(key_of "$1").tar"; }
 rootfs_debian() {
   local name=$1 out=$2 user uid home
   read -r user uid home <<<"$(user_of "$name")"
-  local mirrors=(); for m in "${MIRRORS[@]}"; do mirrors+=("$m"); done
+  local mirrors=(); while IFS= read -r m; do mirrors+=("$m"); done < <(mirrors_of "$name")
   # shellcheck disable=SC2016
   mmdebstrap --quiet --variant=minbase --mode=root --format=tar \
     --include="$(packages "$name" | tr ' ' ',')" \
@@ -92,7 +102,7 @@ rootfs_debian() {
     --essential-hook="echo '$user:x:$uid:$uid::$home:/bin/sh' >> \"\$1/etc/passwd\" && echo '$user:x:$uid:' >> \"\$1/etc/group\"" \
     --customize-hook="chroot \"\$1\" dpkg-query -W -f '\${Package}=\${Version}\n' > \"$out.packages\"" \
     --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
-    "$SUITE" "$out" "${mirrors[@]}"
+    "$(suite_of "$name")" "$out" "${mirrors[@]}"
 }
 
 # rootfs_pause OUT.tar: a static binary that sleeps until a signal, the pod sandbox's process.
@@ -149,7 +159,8 @@ oci_archive() {
   user=$(user_of "$name" | cut -d' ' -f2)
   case $name in
     pause) cmd='"/pause"' ;;
-    postgres) path=$PG_PATH; cmd='"postgres"'; stop=SIGINT ;; # fast shutdown, as postgres:15 has
+    postgres | postgres15) # fast shutdown, as postgres:15 has
+      path=/usr/lib/postgresql/$(pg_major "$name")/bin:$STD_PATH; cmd='"postgres"'; stop=SIGINT ;;
     pgbouncer) cmd='"pgbouncer"' ;;
     redis) cmd='"redis-server"' ;;
     operator) cmd=''; entry='"node","--max-semi-space-size=8","/app/dist/main.js"'; wd=/app ;; # as the Dockerfile's ENTRYPOINT

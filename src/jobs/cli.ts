@@ -231,11 +231,18 @@ async function runRollover(argv: string[]): Promise<number> {
       'rollover',
       'tables-json',
       all.slice('--tables-json='.length),
-      partitionedTable,
+      rolloverFlags.omit({ since: true, dryRun: true }),
       (t) => t.table,
       async (c, t) => {
         const plan = await rollover(c, t);
-        return { created: plan.create.length, dropped: plan.drop.length, ...(await partitionState(c, t)) };
+        return {
+          kind: plan.kind,
+          created: plan.create.length,
+          dropped: plan.drop.length,
+          ...(plan.compress ? { compressed: plan.compress.length } : {}),
+          ...(plan.skipped ? { skipped: plan.skipped } : {}),
+          ...(await partitionState(c, t)),
+        };
       },
     );
   const p = parseFlags('rollover', argv, rolloverFlags, ['premake']);

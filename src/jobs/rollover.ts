@@ -451,14 +451,36 @@ export interface PartitionState {
   ahead: number;
 }
 
-/** The partitions of `spec.table` now (a hypertable's chunks are TimescaleDB's: undefined). */
+/** The partitions of `spec.table` now: a hypertable's chunks (timescaledb_information.chunks), or pg_inherits. */
 export async function partitionState(
   db: Queryable,
   spec: RolloverSpec,
   now = new Date(),
 ): Promise<PartitionState | undefined> {
   const t = await target(db, spec);
-  if (t.hypertable) return undefined;
+  if (t.hypertable) {
+    const [schema, rel] = spec.table.split('.') as [string, string];
+    const { rows } = await db.query<{
+      n: number;
+      oldest: string | null;
+      newest: string | null;
+      ahead: number;
+    }>(
+      `SELECT count(*)::int AS n,
+              (array_agg(chunk_name ORDER BY range_start, chunk_name))[1] AS oldest,
+              (array_agg(chunk_name ORDER BY range_start DESC, chunk_name DESC))[1] AS newest,
+              count(*) FILTER (WHERE range_start > $3)::int AS ahead
+         FROM timescaledb_information.chunks WHERE hypertable_schema = $1 AND hypertable_name = $2`,
+      [schema, rel, now.toISOString()],
+    );
+    const r = rows[0]!;
+    return {
+      partitions: r.n,
+      ...(r.oldest ? { oldest: r.oldest } : {}),
+      ...(r.newest ? { newest: r.newest } : {}),
+      ahead: r.ahead,
+    };
+  }
   const { rows } = await db.query<{ name: string; bound: string }>(
     `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

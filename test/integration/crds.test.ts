@@ -123,6 +123,17 @@ describe('admission', () => {
       { partitioning: { tables: [{ table: 'a.b', column: 'd', retention: 'forever' }] } },
       'retention',
     ],
+    [
+      'HomeOpsDatabase',
+      { postgres: { extensions: ['vector', 'vector@0.7.0'] } },
+      'extensions: each extension at most once',
+    ],
+    ['HomeOpsDatabase', { postgres: { extensions: ['Vector; DROP'] } }, 'spec.postgres.extensions[0]'],
+    [
+      'HomeOpsDatabase',
+      { postgres: { timescale: 'disabled', extensions: ['timescaledb@2.19.3'] } },
+      'postgres.timescale is disabled but postgres.extensions lists timescaledb',
+    ],
     ['CacheTier', { replicas: 3 }, 'replicas > 1 needs mode: replicated'],
     [
       'CacheTier',

@@ -20,6 +20,10 @@ export function localImages(): DefaultImages {
   };
 }
 
+/** The PostgreSQL 15 image (bookworm), beside the default PostgreSQL 17 one. */
+export const postgres15Image = () =>
+  execFileSync('bash', [join(repo, 'hack', 'images.sh'), 'ref', 'postgres15'], { encoding: 'utf8' }).trim();
+
 /** The operator's own image, built here: the Jobs run it. */
 export const operatorImage = () =>
   execFileSync('bash', [join(repo, 'hack', 'images.sh'), 'ref', 'operator'], { encoding: 'utf8' }).trim();

@@ -19,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** What PostgreSQL reads for `name` from a postgresql.conf rendered with `parameters`. */
 function readBack(parameters: Record<string, string>, name: string): string {
   const spec = homeOpsDatabaseSpec.parse({ postgres: { parameters } });
-  writeFileSync(join(dir, 'postgresql.conf'), renderPostgresConf(spec, false), { mode: 0o644 });
+  writeFileSync(join(dir, 'postgresql.conf'), renderPostgresConf(spec), { mode: 0o644 });
   // postgres refuses to run as root: as the data plane's `postgres` user, as hack/dataplane.sh does.
   return execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, 'postgres'), '-D', dir, '-C', name], {
     encoding: 'utf8',

@@ -74,7 +74,10 @@ export const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)
 
 const celStringList = (items: readonly string[]) => `[${items.map((i) => `'${i}'`).join(', ')}]`;
 
-export const postgresSpec = z.object({
+/** An extension as spec.postgres.extensions writes it: `name` or `name@version`. */
+export const EXTENSION_ENTRY = /^[a-z_][a-z0-9_-]*(@[A-Za-z0-9._+-]+)?$/;
+
+const postgresFields = z.object({
   image: image
     .optional()
     .describe(
@@ -86,6 +89,25 @@ export const postgresSpec = z.object({
     .describe(
       'auto detects the timescaledb extension on the running server and falls back to native partitioning and materialized views without it; enabled requires it; disabled never uses it.',
     ),
+  extensions: k8sMeta(
+    celRules(
+      z
+        .array(z.string().min(1).max(127).regex(EXTENSION_ENTRY))
+        .max(64)
+        .default([])
+        .describe(
+          'Extensions made in the application database (CREATE EXTENSION as the superuser, before Ready), each `name` or `name@version`, such as [pg_stat_statements, timescaledb, vector]. The operator preloads the libraries that need it (timescaledb, pg_stat_statements, pg_cron...). One the image lacks is reported as ExtensionUnavailable; none is ever dropped: one removed from the list stays installed, and timescaledb stays preloaded while installed.',
+        ),
+      [
+        {
+          rule: "self.all(e, self.filter(f, f.split('@')[0] == e.split('@')[0]).size() == 1)",
+          message: 'extensions: each extension at most once',
+          check: (l) => new Set(l.map((e) => e.split('@')[0])).size === l.length,
+        },
+      ],
+    ),
+    { 'x-kubernetes-list-type': 'atomic' },
+  ),
   storage: storage.prefault({}),
   resources: resourceRequirements.optional(),
   scheduling: scheduling.optional(),
@@ -132,6 +154,16 @@ export const postgresSpec = z.object({
     { maxProperties: 256 },
   ),
 });
+
+export const postgresSpec = celRules(postgresFields, [
+  {
+    rule: "!(self.timescale == 'disabled' && self.extensions.exists(e, e.split('@')[0] == 'timescaledb'))",
+    message: 'postgres.timescale is disabled but postgres.extensions lists timescaledb: remove one of them',
+    fieldPath: '.extensions',
+    check: (p) =>
+      !(p.timescale === 'disabled' && p.extensions.some((e) => e.split('@')[0] === 'timescaledb')),
+  },
+]);
 
 export const databaseSpec = celRules(
   z.object({
@@ -355,6 +387,13 @@ export const homeOpsDatabaseStatus = z.object({
     })
     .optional()
     .describe('Names of the generated Secrets (never their contents).'),
+  extensions: z
+    .array(z.object({ name: z.string(), version: z.string() }))
+    .max(256)
+    .optional()
+    .describe(
+      'Extensions installed in the application database (pg_extension), as the last probe read them.',
+    ),
   timescale: z
     .object({
       available: z.boolean(),
@@ -428,13 +467,24 @@ export const homeOpsDatabaseStatus = z.object({
     .array(
       z.object({
         table: z.string(),
-        count: z.number().int().min(0).describe('Partitions after the last rollover (pg_inherits).'),
+        count: z
+          .number()
+          .int()
+          .min(0)
+          .describe("Partitions (pg_inherits), or a hypertable's chunks, after the last rollover."),
         ahead: z.number().int().min(0).optional().describe('Partitions wholly in the future.'),
         oldest: z.string().optional().describe('The oldest partition kept.'),
         newest: z.string().optional(),
         lastRolloverTime: z.string().optional(),
         result: z.enum(['Succeeded', 'Failed']).optional(),
         message: z.string().optional().describe("The last rollover's error, when it failed."),
+        skipped: z
+          .array(z.string())
+          .max(8)
+          .optional()
+          .describe(
+            'What the spec asks for that this server cannot do, and why (compressAfter on an Apache-only TimescaleDB).',
+          ),
       }),
     )
     .max(64)

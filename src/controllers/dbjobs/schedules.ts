@@ -32,12 +32,13 @@ export const shortHash = (s: string) => createHash('sha256').update(s).digest('h
 export function schedules(db: HomeOpsDatabase): Schedule[] {
   const s = db.spec;
   const out: Schedule[] = [];
-  if (s.partitioning.tables.length)
+  const tables = rolloverTables(db);
+  if (tables.length)
     out.push({
       id: 'rollover',
       kind: 'rollover',
       schedule: s.partitioning.schedule,
-      args: [`--tables-json=${JSON.stringify(s.partitioning.tables)}`],
+      args: [`--tables-json=${JSON.stringify(tables)}`],
     });
   const bySchedule = new Map<string, typeof s.aggregates>();
   for (const a of s.aggregates) bySchedule.set(a.schedule, [...(bySchedule.get(a.schedule) ?? []), a]);
@@ -58,6 +59,28 @@ export function schedules(db: HomeOpsDatabase): Schedule[] {
       viaPooler: true,
     });
   return out;
+}
+
+/**
+ * What rollover keeps: spec.partitioning.tables, and the time-series tables of
+ * spec.timeseries.hypertables (chunks past retainFor dropped, compressAfter tried; without
+ * TimescaleDB, the native partitions of their chunkInterval made ahead and dropped).
+ */
+export function rolloverTables(db: HomeOpsDatabase): Record<string, unknown>[] {
+  const s = db.spec;
+  return [
+    ...s.partitioning.tables,
+    ...s.timeseries.hypertables
+      .filter((h) => !s.partitioning.tables.some((t) => t.table === h.table))
+      .map((h) => ({
+        table: h.table,
+        column: h.timeColumn,
+        interval: h.chunkInterval,
+        premake: 2,
+        ...(h.retainFor ? { retention: h.retainFor } : {}),
+        ...(h.compressAfter ? { compressAfter: h.compressAfter } : {}),
+      })),
+  ];
 }
 
 export function maintainArgs(db: HomeOpsDatabase): string[] {

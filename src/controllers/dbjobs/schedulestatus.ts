@@ -71,6 +71,9 @@ export function partitions(o: ScheduleObservation, prev: Status): Status['partit
       ...(t.newest ? { newest: String(t.newest) } : {}),
       ...(runTime(last) ? { lastRolloverTime: runTime(last) } : {}),
       result: 'Succeeded' as const,
+      ...(Array.isArray(t.skipped) && t.skipped.length
+        ? { skipped: t.skipped.map((x) => String(x).slice(0, 300)).slice(0, 8) }
+        : {}),
     };
   });
 }

@@ -11,6 +11,7 @@ import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import { preloadLibraries } from './extensions.ts';
 import {
   CONFIG_DIR,
   DATA_DIR,
@@ -95,9 +96,13 @@ export function postgresProbes() {
 /** The primary's files: mounted whole by the StatefulSet. */
 function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
   return {
-    'postgresql.conf': renderPostgresConf(db.spec, timescaleEnabled(db)),
+    'postgresql.conf': renderPostgresConf(db.spec),
     'pg_hba.conf': renderPgHba(),
-    'start.sh': renderPostgresStartScript(db.spec.database.name, db.spec.database.owner),
+    'start.sh': renderPostgresStartScript(
+      db.spec.database.name,
+      db.spec.database.owner,
+      preloadLibraries(db),
+    ),
   };
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../../api/v1alpha1/index.ts';
 import { childrenOf, toOwner } from '../../common/labels.ts';
 import { type PodLike, podProblem } from '../../common/pods.ts';
-import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
+import { DEFAULT_IMAGES } from '../../images.ts';
 import { applyChildren } from '../../runtime/children.ts';
 import { MERGE_PATCH } from '../../runtime/client.ts';
 import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
@@ -21,7 +21,6 @@ import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
-import { timescaleEnabled } from './builders.ts';
 import { buildChildren } from './children.ts';
 import { type Credentials, ensureCredentials } from './credentials.ts';
 import { ALERT_CONDITIONS } from './health.ts';
@@ -46,10 +45,7 @@ import { databaseStatus } from './status.ts';
  */
 export const RETIRED_FINALIZER = 'homeops.io/finalizer';
 
-export interface HomeOpsDatabaseControllerOptions extends ProbeOptions {
-  /** Images used where a resource names none. */
-  images?: DefaultImages;
-}
+export type HomeOpsDatabaseControllerOptions = ProbeOptions;
 
 /** The kinds of child the builders make, pruned when no longer desired (Secrets are never). */
 const CHILD_KINDS = [
@@ -101,7 +97,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     // With the digest of the postgresql.conf it wrote: the probe reloads it once it reaches the pod.
     const seen = {
       ...observeCluster(db, ctx),
-      configDigest: configDigest(built.spec, timescaleEnabled(built)),
+      configDigest: configDigest(built.spec),
     };
     const { measured, responseMedianMs, nextProbeMs } = seen.primaryPodReady
       ? await this.probes.measureWhenDue(db, secrets, seen, ctx)

@@ -12,6 +12,12 @@ const healthy: PrimaryMeasurement = {
   tables: [{ table: 'core.users', deadTupleRatio: 0.01, indexScanRatio: 0.97 }],
   slowQueries: 0,
   statementsAvailable: true,
+  extensions: {
+    installed: { plpgsql: '1.0' },
+    available: {},
+    preloaded: ['pg_stat_statements'],
+    startedAt: 't0',
+  },
   timescale: { available: false },
 };
 const byType = (m: PrimaryMeasurement) =>

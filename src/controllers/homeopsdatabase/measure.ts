@@ -9,11 +9,15 @@ import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { median } from '../../common/figures.ts';
 import { serviceHost } from '../../common/hosts.ts';
 import { type ReachOptions, serviceResolver } from '../../common/reach.ts';
+import type { DefaultImages } from '../../images.ts';
 import type { RetryPolicy } from '../../pg/client.ts';
 import { classifyPgError } from '../../pg/errors.ts';
 import { keyOf, type ReconcileContext } from '../../runtime/controller.ts';
 import { Semaphore } from '../../runtime/semaphore.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import { postgresImage } from './builders.ts';
+import { ensureExtensions } from './ensureextensions.ts';
+import { declaredExtensions } from './extensions.ts';
 import type { DatabaseMetrics } from './metrics.ts';
 import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
 import type { ClusterView, Measured } from './observe.ts';
@@ -26,6 +30,7 @@ import {
   probePooler,
   probePrimary,
   syncConfig,
+  timescaleFrom,
 } from './prober.ts';
 import type { SecretRole } from './secrets.ts';
 
@@ -35,6 +40,8 @@ type Db = HomeOpsDatabase & KubeObject;
 const RESPONSE_WINDOW = 5;
 
 export interface ProbeOptions extends ReachOptions {
+  /** Images used where a resource names none (the messages name the image). */
+  images?: DefaultImages;
   /** How many databases are probed at once. */
   probeConcurrency?: number;
   probeTimeoutMs?: number;
@@ -57,6 +64,12 @@ export class Probes {
   private readonly checked = new Map<string, { input: string; check: ParameterCheck }>();
   /** Databases whose monitoring objects (pg_stat_statements, the pooler auth function) exist: their uids by key. */
   private readonly prepared = new Map<string, string>();
+  /**
+   * Databases whose declared extensions were made on the server's current start: of which
+   * object, declaration and start, by key. Until one of those changes, one dropped by hand is
+   * reported, not made again.
+   */
+  private readonly declared = new Map<string, string>();
 
   constructor(opts: ProbeOptions, metrics: DatabaseMetrics) {
     this.opts = opts;
@@ -128,11 +141,30 @@ export class Probes {
             (e) => ctx.log.warn({ err: String(e?.message ?? e) }, 'could not create the monitoring objects'),
           );
         }
+        const wants = declaredExtensions(db);
         out.primary = await probePrimary(target, {
           slowQueryMs: db.spec.monitoring.slowQueryMs,
           timeoutMs: this.opts.probeTimeoutMs,
           retry: this.opts.retry,
+          extensions: wants.map((w) => w.name),
         });
+        const declaration = JSON.stringify([db.metadata.uid, wants, out.primary.extensions.startedAt]);
+        const made = await ensureExtensions(target, wants, out.primary.extensions, {
+          image: postgresImage(db, this.opts.images),
+          act: this.declared.get(keyOf(db)) !== declaration,
+          timeoutMs: this.opts.probeTimeoutMs,
+        });
+        if (!made.failed) this.declared.set(keyOf(db), declaration);
+        // What the probe read of TimescaleDB before the extension was made just now.
+        const ts = made.server.installed.timescaledb;
+        out.primary = {
+          ...out.primary,
+          extensions: made.server,
+          timescale: ts
+            ? timescaleFrom({ ts_installed: ts, ts_license: made.server.timescaleLicense })
+            : out.primary.timescale,
+        };
+        out.extensions = made.states;
         if (seen.configDigest)
           out.config = await syncConfig(target, seen.configDigest, { timeoutMs: this.opts.probeTimeoutMs });
       } catch (e) {
@@ -204,6 +236,7 @@ export class Probes {
     const key = keyOf({ metadata: { namespace, name } });
     this.checked.delete(key);
     this.prepared.delete(key);
+    this.declared.delete(key);
     this.lastProbe.delete(key);
   }
 }

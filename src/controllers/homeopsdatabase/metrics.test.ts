@@ -9,6 +9,12 @@ const primary: PrimaryMeasurement = {
   cacheHitRatio: 0.99,
   tables: [{ table: 'public.readings', deadTupleRatio: 0.1, indexScanRatio: 0.9 } as never],
   statementsAvailable: true,
+  extensions: {
+    installed: { plpgsql: '1.0' },
+    available: {},
+    preloaded: ['pg_stat_statements'],
+    startedAt: 't0',
+  },
   timescale: { available: false },
 };
 const pooler = { clientsActive: 1, clientsWaiting: 0, serversActive: 1, serversIdle: 1, maxWaitSeconds: 0 };

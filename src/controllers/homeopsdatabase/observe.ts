@@ -10,7 +10,10 @@ export type ClusterView = Pick<Observation, 'primaryPodReady' | 'podIssue' | 'po
   /** The digest of the postgresql.conf the operator wrote (DIGEST_SETTING), for the reload. */
   configDigest?: string;
 };
-export type Measured = Pick<Observation, 'primary' | 'primaryError' | 'pooler' | 'poolerError' | 'config'>;
+export type Measured = Pick<
+  Observation,
+  'primary' | 'primaryError' | 'pooler' | 'poolerError' | 'config' | 'extensions'
+>;
 
 /** What Kubernetes reports of the primary and the pooler, from the cache. */
 export function observeCluster(db: HomeOpsDatabase, ctx: ReconcileContext): ClusterView {

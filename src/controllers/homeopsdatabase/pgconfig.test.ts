@@ -1,8 +1,14 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Any } from '../../../test/support/objects.ts';
 import { sampleDatabase as sample } from '../../../test/support/objects.ts';
 import { DEFAULT_IMAGES } from '../../images.ts';
 import { buildConfigMap, buildStatefulSet } from './builders.ts';
+import { preloadLibraries } from './extensions.ts';
+import { preloadScript } from './pgconfig.ts';
 
 const minimal = sample('homeopsdatabase-minimal.yaml');
 const full = sample('homeopsdatabase-full.yaml');
@@ -19,7 +25,6 @@ describe('postgresql.conf and pg_hba.conf', () => {
       'hot_standby = on',
       'track_io_timing = on',
       'log_min_duration_statement = 100',
-      "shared_preload_libraries = 'pg_stat_statements'",
       "password_encryption = 'scram-sha-256'",
       "max_standby_streaming_delay = '30s'",
     ]) {
@@ -32,21 +37,39 @@ describe('postgresql.conf and pg_hba.conf', () => {
     expect(conf).toContain('max_connections = 100');
   });
 
-  it('preloads timescaledb only when asked for, with a TimescaleDB image', () => {
-    const ts = {
+  it('leaves shared_preload_libraries to the start script, which asks for timescaledb unless disabled', () => {
+    expect(conf).not.toContain('shared_preload_libraries');
+    const withTs = (timescale: 'enabled' | 'auto' | 'disabled') => ({
       ...full,
-      spec: {
-        ...full.spec,
-        postgres: { ...full.spec.postgres, timescale: 'enabled' as const, image: undefined },
-      },
-    };
-    const tsConf = (buildConfigMap(ts).data as Record<string, string>)['postgresql.conf']!;
-    expect(tsConf).toContain("shared_preload_libraries = 'pg_stat_statements,timescaledb'");
-    const pod = (buildStatefulSet(ts, 'd').spec as Any).template.spec;
+      spec: { ...full.spec, postgres: { ...full.spec.postgres, timescale, image: undefined } },
+    });
+    const script = (t: 'enabled' | 'auto' | 'disabled') =>
+      (buildConfigMap(withTs(t)).data as Record<string, string>)['start.sh']!;
+    expect(script('enabled')).toContain("requested='pg_stat_statements,timescaledb'");
+    expect(script('auto')).toContain("requested='pg_stat_statements,timescaledb'");
+    expect(script('disabled')).toContain("requested='pg_stat_statements'");
+    const pod = (buildStatefulSet(withTs('enabled'), 'd').spec as Any).template.spec;
     expect(pod.containers[0].image).toBe(DEFAULT_IMAGES.timescale);
     // timescaledb-ha runs as uid 1000, not 999: the pod follows the image.
     expect(pod.containers[0].securityContext.runAsUser).toBe(1000);
     expect(pod.securityContext.fsGroup).toBe(1000);
+  });
+
+  it('preloads the libraries of declared extensions, and keeps timescaledb while it is installed', () => {
+    const db = (extensions: string[], timescale: 'auto' | 'disabled', installed: string[] = []) => ({
+      ...full,
+      spec: { ...full.spec, postgres: { ...full.spec.postgres, timescale, extensions } },
+      status: { extensions: installed.map((name) => ({ name, version: '1' })) },
+    });
+    expect(preloadLibraries(db(['vector', 'pg_cron'], 'disabled'))).toEqual([
+      'pg_stat_statements',
+      'pg_cron',
+    ]);
+    expect(preloadLibraries(db([], 'disabled'))).toEqual(['pg_stat_statements']);
+    expect(preloadLibraries(db([], 'disabled', ['timescaledb']))).toEqual([
+      'pg_stat_statements',
+      'timescaledb',
+    ]);
   });
 
   it('uses scram-sha-256 on every line of pg_hba.conf', () => {
@@ -92,5 +115,45 @@ describe('the start script', () => {
     expect(script).toContain('rm -f "$PGPASSFILE"');
     // The passfile's escapes of \ and : (the format's own), done by sed on the file, not by argv.
     expect(script).toContain("password=$(sed 's/[\\\\:]/\\\\&/g' /etc/homeops/secrets/superuser/password)");
+  });
+});
+
+describe("the start script's preload list", () => {
+  /** Runs preloadScript in sh with a fake server: bin/postgres and the given library files. */
+  function preload(libs: string[], files: string[], layout: 'lib' | 'lib/postgresql' = 'lib') {
+    const dir = mkdtempSync(join(tmpdir(), 'homeops-preload-'));
+    try {
+      mkdirSync(join(dir, 'bin'));
+      mkdirSync(join(dir, layout), { recursive: true });
+      writeFileSync(join(dir, 'bin', 'postgres'), '#!/bin/sh\n', { mode: 0o755 });
+      for (const f of files) writeFileSync(join(dir, layout, `${f}.so`), '');
+      const out = execFileSync(
+        'sh',
+        ['-c', `set -eu\n${preloadScript(libs)}printf '%s|%s|%s' "$preload" "$requested" "$preload_args"`],
+        { encoding: 'utf8', env: { PATH: `${join(dir, 'bin')}:/usr/bin:/bin` } },
+      );
+      const [found, requested, args] = out.split('|');
+      return { found, requested, args };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('keeps only the libraries the image has, so a missing one cannot stop the server', () => {
+    expect(preload(['pg_stat_statements', 'timescaledb'], ['pg_stat_statements'])).toEqual({
+      found: 'pg_stat_statements',
+      requested: 'pg_stat_statements,timescaledb',
+      args: '',
+    });
+  });
+
+  it('finds them in <prefix>/lib/postgresql too, and turns TimescaleDB telemetry off when loaded', () => {
+    const r = preload(
+      ['pg_stat_statements', 'timescaledb'],
+      ['pg_stat_statements', 'timescaledb'],
+      'lib/postgresql',
+    );
+    expect(r.found).toBe('pg_stat_statements,timescaledb');
+    expect(r.args).toBe('-c timescaledb.telemetry_level=off');
   });
 });

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
+import { PRELOAD_REQUESTED_SETTING } from '../../pg/extensions.ts';
 import {
   CONFIG_DIR,
   DATA_DIR,
@@ -18,7 +19,7 @@ import {
 } from './names.ts';
 
 /** The guide's postgresql.conf for a primary, before the user's parameters. */
-export function guidePostgresSettings(timescale: boolean): Record<string, string> {
+export function guidePostgresSettings(): Record<string, string> {
   return {
     listen_addresses: "'*'",
     port: String(POSTGRES_PORT),
@@ -32,7 +33,6 @@ export function guidePostgresSettings(timescale: boolean): Record<string, string
     hot_standby_feedback: 'on',
     track_io_timing: 'on',
     log_min_duration_statement: '100',
-    shared_preload_libraries: timescale ? "'pg_stat_statements,timescaledb'" : "'pg_stat_statements'",
     'pg_stat_statements.track': "'all'",
     unix_socket_directories: "'/var/run/postgresql'",
     hba_file: `'${CONFIG_DIR}/pg_hba.conf'`,
@@ -86,15 +86,15 @@ export const needsRestart = (name: string) => name.includes('.') || RESTART_SETT
  */
 export const DIGEST_SETTING = 'homeops.config_digest';
 
-function postgresSettings(spec: HomeOpsDatabaseSpec, timescale: boolean): Record<string, string> {
-  const settings: Record<string, string> = guidePostgresSettings(timescale);
+function postgresSettings(spec: HomeOpsDatabaseSpec): Record<string, string> {
+  const settings: Record<string, string> = guidePostgresSettings();
   for (const [k, v] of Object.entries(spec.postgres.parameters)) settings[k] = confValue(v);
   return settings;
 }
 
 /** The digest postgresql.conf carries in DIGEST_SETTING. */
-export function configDigest(spec: HomeOpsDatabaseSpec, timescale: boolean): string {
-  const settings = postgresSettings(spec, timescale);
+export function configDigest(spec: HomeOpsDatabaseSpec): string {
+  const settings = postgresSettings(spec);
   const text = Object.keys(settings)
     .sort()
     .map((k) => `${k} = ${settings[k]}`)
@@ -102,9 +102,9 @@ export function configDigest(spec: HomeOpsDatabaseSpec, timescale: boolean): str
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
-export function renderPostgresConf(spec: HomeOpsDatabaseSpec, timescale: boolean): string {
-  const settings = postgresSettings(spec, timescale);
-  settings[DIGEST_SETTING] = `'${configDigest(spec, timescale)}'`;
+export function renderPostgresConf(spec: HomeOpsDatabaseSpec): string {
+  const settings = postgresSettings(spec);
+  settings[DIGEST_SETTING] = `'${configDigest(spec)}'`;
   const lines = Object.keys(settings)
     .sort()
     .map((k) => `${k} = ${settings[k]}`);
@@ -180,6 +180,32 @@ fi
 }
 
 /**
+ * shared_preload_libraries, as sh: of the libraries asked for, those the image has (a file
+ * LIB.so in the server's package lib dir: pg_config's, else <bindir>/../lib, as Debian, the
+ * official images and source builds lay it out). A library the image lacks is left out, so the
+ * server starts and the operator reports the extension as unavailable instead of a crash loop
+ * (PostgreSQL refuses to start with a missing preload library). PRELOAD_ARGS carries both
+ * lists to the server: what was asked (PRELOAD_REQUESTED_SETTING) and what was found.
+ */
+export function preloadScript(libs: string[]): string {
+  return `# shared_preload_libraries: those of the requested libraries the image has.
+requested='${libs.join(',')}'
+bindir=$(dirname "$(command -v postgres)")
+libdir=$("$bindir/pg_config" --pkglibdir 2>/dev/null || echo "$bindir/../lib")
+preload=
+for lib in ${libs.join(' ')}; do
+  for d in "$libdir" "$libdir/postgresql"; do
+    if [ -f "$d/$lib.so" ]; then preload="\${preload:+$preload,}$lib"; break; fi
+  done
+done
+case ",$preload," in *,timescaledb,*) preload_args="-c timescaledb.telemetry_level=off" ;; *) preload_args= ;; esac
+`;
+}
+
+/** The postgres arguments preloadScript's variables make (after -D and config_file). */
+export const PRELOAD_ARGS = `-c shared_preload_libraries="$preload" -c ${PRELOAD_REQUESTED_SETTING}="$requested" $preload_args`;
+
+/**
  * The postgres container's command, so that no image entrypoint is needed (the image contract
  * in the README): on an empty volume it runs initdb with the superuser password from its
  * Secret, creates the application, replication and pooler auth roles and the lookup function
@@ -188,11 +214,11 @@ fi
  * whole at the next start instead of leaving a half-made database. POSIX sh: the contract asks
  * for no bash.
  */
-export function renderPostgresStartScript(database: string, owner: string): string {
+export function renderPostgresStartScript(database: string, owner: string, preload: string[]): string {
   return `#!/bin/sh
 # Written by homeops-operator: starts PostgreSQL without the image's entrypoint.
 set -eu
-${findServerBinaries('initdb')}PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
+${findServerBinaries('initdb')}${preloadScript(preload)}PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
 conf=${CONFIG_DIR}/postgresql.conf
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   init="$PGDATA.init"
@@ -229,7 +255,7 @@ SQL
   mv "$init" "$PGDATA"
   echo "homeops: cluster initialised"
 fi
-exec postgres -D "$PGDATA" -c config_file="$conf"
+exec postgres -D "$PGDATA" -c config_file="$conf" ${PRELOAD_ARGS}
 `;
 }
 

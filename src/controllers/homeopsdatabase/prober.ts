@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { type Endpoint, GUIDE_RETRY, NO_RETRY, type RetryPolicy, withClient } from '../../pg/client.ts';
+import { readServerExtensions, type ServerExtensions } from '../../pg/extensions.ts';
 import { refusedSettings } from '../../pg/settings.ts';
 import { DIGEST_SETTING } from './pgconfig.ts';
 
@@ -32,6 +33,8 @@ export interface PrimaryMeasurement {
   slowQueries?: number;
   statementsAvailable: boolean;
   timescale: { available: boolean; version?: string; license?: 'apache' | 'timescale' };
+  /** What the server has of the declared extensions (and every installed one). */
+  extensions: ServerExtensions;
 }
 
 export interface PoolerMeasurement {
@@ -42,7 +45,7 @@ export interface PoolerMeasurement {
   maxWaitSeconds: number;
 }
 
-function connect<T>(
+export function connect<T>(
   target: ProbeTarget,
   timeoutMs: number,
   retry: RetryPolicy,
@@ -99,7 +102,7 @@ export const MIN_SCANS_FOR_RATIO = 50;
 
 export async function probePrimary(
   target: ProbeTarget,
-  opts: { slowQueryMs: number; timeoutMs?: number; retry?: RetryPolicy },
+  opts: { slowQueryMs: number; timeoutMs?: number; retry?: RetryPolicy; extensions?: string[] },
 ): Promise<PrimaryMeasurement> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   return connect(target, timeoutMs, opts.retry ?? GUIDE_RETRY, async (c) => {
@@ -128,6 +131,7 @@ export async function probePrimary(
       [MIN_SCANS_FOR_RATIO],
     );
     const ext = await c.query(EXTENSIONS_SQL);
+    const extensions = await readServerExtensions(c, opts.extensions ?? []);
     const e = ext.rows[0];
     let slowQueries: number | undefined;
     if (e.pss) {
@@ -157,6 +161,7 @@ export async function probePrimary(
       slowQueries,
       statementsAvailable: !!e.pss,
       timescale: timescaleFrom(e),
+      extensions,
     };
   });
 }

@@ -17,6 +17,12 @@ const primary: PrimaryMeasurement = {
   tables: [],
   slowQueries: 0,
   statementsAvailable: true,
+  extensions: {
+    installed: { plpgsql: '1.0' },
+    available: {},
+    preloaded: ['pg_stat_statements'],
+    startedAt: 't0',
+  },
   timescale: { available: false },
 };
 const pooler: PoolerMeasurement = {
@@ -109,6 +115,56 @@ describe('databaseStatus: the first failing check names Ready', () => {
       'Ready',
     ],
     [
+      'a declared extension the image lacks',
+      {},
+      {
+        ...up,
+        extensions: [
+          {
+            name: 'vector',
+            phase: 'Unavailable',
+            required: true,
+            message: 'extension vector is not available',
+          },
+        ],
+      },
+      'False',
+      'ExtensionUnavailable',
+      'Degraded',
+    ],
+    [
+      'a declared version the image lacks',
+      {},
+      { ...up, extensions: [{ name: 'vector', phase: 'VersionUnavailable', required: true }] },
+      'False',
+      'ExtensionUnavailable',
+      'Degraded',
+    ],
+    [
+      'a library waiting for a restart',
+      {},
+      { ...up, extensions: [{ name: 'timescaledb', phase: 'RestartPending', required: true }] },
+      'False',
+      'ExtensionRestartPending',
+      'Degraded',
+    ],
+    [
+      'CREATE EXTENSION failed',
+      {},
+      { ...up, extensions: [{ name: 'vector', phase: 'Failed', required: true, message: 'x' }] },
+      'False',
+      'ExtensionFailed',
+      'Degraded',
+    ],
+    [
+      'timescale auto on an image without it',
+      {},
+      { ...up, extensions: [{ name: 'timescaledb', phase: 'Unavailable', required: false }] },
+      'True',
+      'Ready',
+      'Ready',
+    ],
+    [
       'an alert fires',
       {},
       {
@@ -191,5 +247,39 @@ describe('databaseStatus: the first failing check names Ready', () => {
     expect(next).not.toHaveProperty('migrations');
     // A condition that did not flip keeps its transition time.
     expect(cond(next, 'Ready')?.lastTransitionTime).toBe(cond(prev, 'Ready')?.lastTransitionTime);
+  });
+});
+
+describe('status.extensions and ExtensionsReady', () => {
+  it('lists what pg_extension holds and says which declared extensions are installed', () => {
+    const o: Observation = {
+      ...up,
+      primary: {
+        ...primary,
+        extensions: { ...primary.extensions, installed: { vector: '0.8.0', plpgsql: '1.0' } },
+      },
+      extensions: [{ name: 'vector', phase: 'Installed', required: true, version: '0.8.0' }],
+    };
+    const s = databaseStatus(db(), o, {});
+    expect(s.extensions).toEqual([
+      { name: 'plpgsql', version: '1.0' },
+      { name: 'vector', version: '0.8.0' },
+    ]);
+    expect(cond(s, 'ExtensionsReady')).toMatchObject({ status: 'True', message: 'installed: vector 0.8.0' });
+  });
+
+  it('refuses to unload timescaledb that is installed but no longer declared, and says so', () => {
+    const off = db({ postgres: { ...spec.postgres, timescale: 'disabled' } });
+    off.status = { extensions: [{ name: 'timescaledb', version: '2.19.3' }] };
+    const s = databaseStatus(off, { ...up, extensions: [] }, off.status);
+    expect(cond(s, 'ExtensionsReady')).toMatchObject({ status: 'False', reason: 'ExtensionRemovalRefused' });
+    expect(cond(s, 'Ready')?.status).toBe('True');
+  });
+
+  it('keeps the last list when the primary cannot be probed, and adds no condition', () => {
+    const prev = { extensions: [{ name: 'vector', version: '0.8.0' }] };
+    const s = databaseStatus(db(), { ...up, primary: undefined }, prev);
+    expect(s.extensions).toEqual(prev.extensions);
+    expect(cond(s, 'ExtensionsReady')).toBeUndefined();
   });
 });

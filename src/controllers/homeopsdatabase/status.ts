@@ -6,8 +6,10 @@
 
 import type { HomeOpsDatabase, HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
 import { serviceHost } from '../../common/hosts.ts';
+import type { ExtensionState } from '../../pg/extensions.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { type Check, phaseOf, summarize } from '../../runtime/summary.ts';
+import { extensionCheck, extensionsCondition } from './extensions.ts';
 import { poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
 import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
 import { type ParameterCheck, parametersCondition } from './parameters.ts';
@@ -34,6 +36,8 @@ export interface Observation {
   parameters?: ParameterCheck;
   /** Where the primary's configuration stands (measured with the probe). */
   config?: ConfigState;
+  /** Each declared extension, as the probe found (or made) it. */
+  extensions?: ExtensionState[];
 }
 
 function primaryCondition(db: HomeOpsDatabase, o: Observation): ConditionInput {
@@ -123,6 +127,7 @@ export function readinessChecks(db: HomeOpsDatabase, o: Observation): Check[] {
       reason: 'TimescaleUnavailable',
       message: 'timescale: enabled, but the image has no timescaledb extension',
     },
+    extensionCheck(o.extensions),
   );
   return checks;
 }
@@ -149,6 +154,7 @@ export function databaseStatus(
     ...(db.spec.pooler.enabled ? [poolerCondition(db, o)] : []),
     ...alerts,
     parametersCondition(o.parameters, o.config),
+    ...[extensionsCondition(db, o.extensions)].filter((c) => c !== undefined),
     ready,
     {
       type: 'Reconciling',
@@ -178,6 +184,11 @@ export function databaseStatus(
     },
     ...(o.primary ? { timescale: o.primary.timescale } : prev.timescale ? { timescale: prev.timescale } : {}),
     ...(o.primary
+      ? { extensions: installedList(o.primary.extensions.installed) }
+      : prev.extensions
+        ? { extensions: prev.extensions }
+        : {}),
+    ...(o.primary
       ? {
           primary: primaryStatus(
             { ...o.primary, responseMs: o.responseMedianMs ?? o.primary.responseMs },
@@ -191,3 +202,9 @@ export function databaseStatus(
       : {}),
   };
 }
+
+/** status.extensions: what pg_extension holds, by name. */
+const installedList = (installed: Record<string, string>) =>
+  Object.keys(installed)
+    .sort()
+    .map((name) => ({ name, version: installed[name]! }));

@@ -15,8 +15,8 @@ import {
   postgresProbes,
   postgresUid,
   restartView,
-  timescaleEnabled,
 } from '../homeopsdatabase/builders.ts';
+import { preloadLibraries } from '../homeopsdatabase/extensions.ts';
 import {
   CONFIG_DIR,
   DATA_DIR,
@@ -62,9 +62,10 @@ export function buildReplicaConfigMap(rs: ReplicaSet, db: HomeOpsDatabase): Kube
     kind: 'ConfigMap',
     metadata: meta(rs, rsNames(rs).config, 'config'),
     data: {
-      'postgresql.conf': renderPostgresConf(db.spec, timescaleEnabled(db)),
+      'postgresql.conf': renderPostgresConf(db.spec),
       'pg_hba.conf': renderPgHba(),
-      'start.sh': renderReplicaStartScript(primaryHost, slotPrefix(rs)),
+      // The primary's libraries: a standby replaying TimescaleDB's catalog needs its library too.
+      'start.sh': renderReplicaStartScript(primaryHost, slotPrefix(rs), preloadLibraries(db)),
     },
   };
 }

@@ -18,7 +18,6 @@ import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
-import { timescaleEnabled } from '../homeopsdatabase/builders.ts';
 import { configDigest } from '../homeopsdatabase/pgconfig.ts';
 import { buildReplicaChildren } from './builders.ts';
 import { dropSlots, type PrimaryView, syncPrimary } from './lag.ts';
@@ -202,7 +201,7 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
 }
 
 /** The digest the members' postgresql.conf carries (the database's parameters in force). */
-const digestOf = (db: HomeOpsDatabase) => configDigest(db.spec, timescaleEnabled(db));
+const digestOf = (db: HomeOpsDatabase) => configDigest(db.spec);
 
 /** Declares the controller on a manager (the HomeOpsDatabase controller declares the shared informers). */
 export function registerReplicaSetController(manager: Manager, opts: ReplicaSetControllerOptions) {

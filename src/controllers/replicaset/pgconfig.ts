@@ -9,7 +9,7 @@ import {
   REPLICATION_USER,
   SECRETS_DIR,
 } from '../homeopsdatabase/names.ts';
-import { findServerBinaries } from '../homeopsdatabase/pgconfig.ts';
+import { findServerBinaries, PRELOAD_ARGS, preloadScript } from '../homeopsdatabase/pgconfig.ts';
 
 /** Written into PGDATA by the base backup, once: its content never changes while the volume lives. */
 export const BASE_BACKUP_MARKER = 'homeops-base-backup';
@@ -22,11 +22,11 @@ export const BASE_BACKUP_MARKER = 'homeops-base-backup';
  * its pod name (`application_name`), which is how the primary's pg_stat_replication row is
  * matched to it.
  */
-export function renderReplicaStartScript(primaryHost: string, slotPrefix: string): string {
+export function renderReplicaStartScript(primaryHost: string, slotPrefix: string, preload: string[]): string {
   return `#!/bin/sh
 # Written by homeops-operator: starts a streaming replica without the image's entrypoint.
 set -eu
-${findServerBinaries('pg_basebackup')}PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
+${findServerBinaries('pg_basebackup')}${preloadScript(preload)}PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
 conf=${CONFIG_DIR}/postgresql.conf
 member=\${POD_NAME:?POD_NAME is not set}
 slot="${slotPrefix}\${member##*-}"
@@ -55,7 +55,7 @@ else
   echo "homeops: resuming from the volume (base backup of $(cat "$PGDATA/${BASE_BACKUP_MARKER}" 2>/dev/null || echo unknown))"
 fi
 touch "$PGDATA/standby.signal"
-exec postgres -D "$PGDATA" -c config_file="$conf" -c primary_slot_name="$slot" \\
+exec postgres -D "$PGDATA" -c config_file="$conf" ${PRELOAD_ARGS} -c primary_slot_name="$slot" \\
   -c primary_conninfo="host=${primaryHost} port=${POSTGRES_PORT} user=${REPLICATION_USER} passfile=$PGPASSFILE application_name=$member"
 `;
 }

@@ -1,0 +1,218 @@
+/**
+ * Extensions on the real node, on the PostgreSQL 17 image (Debian trixie: TimescaleDB's Apache
+ * build, pgvector): declared in spec.postgres.extensions, preloaded and made by the operator
+ * before Ready, reported in status as the server has them; the builtin migrations make real
+ * hypertables, and rollover drops their old chunks. An extension the image lacks is a named
+ * reason in status, with the server untouched, and another database unaffected; that one runs
+ * on the PostgreSQL 15 image, the image contract's other major.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
+import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
+import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
+import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
+import type { Manager } from '../../src/runtime/manager.ts';
+import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { cond } from '../support/conditions.ts';
+import { installCrds } from '../support/crds.ts';
+import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+import { testManager } from '../support/operator.ts';
+import { localImages, operatorImage, postgres15Image, psqlInPod } from '../support/realnode.ts';
+
+type Db = KubeObject & { status?: HomeOpsDatabaseStatus };
+type Pod = KubeObject & { status?: { containerStatuses?: { restartCount: number }[] } };
+
+const TS = 'ts';
+const BAD = 'noext';
+const HYPERTABLES = [
+  'analytics.events',
+  'analytics.system_health',
+  'network.performance_metrics',
+  'system_optimization.performance_metrics',
+];
+
+let kc: KubeConfig;
+let ns: Awaited<ReturnType<typeof testNamespace>>;
+let client: KubeClient;
+let manager: Manager;
+const images = localImages();
+const pg15 = postgres15Image();
+
+const getDb = (name: string) => client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
+const getPod = (name: string) => client.get<Pod>(Resources.Pod, ns.name, `${name}-0`);
+const psql = (sql: string) => psqlInPod(ns.name, `${TS}-0`, sql);
+const until = (name: string, type: string, status: string, reason?: string, ms = 300_000) =>
+  eventually(
+    async () => {
+      const o = await getDb(name);
+      const c = cond(o, type);
+      return c?.status === status &&
+        (!reason || c.reason === reason) &&
+        o.status?.observedGeneration === o.metadata.generation
+        ? o
+        : undefined;
+    },
+    ms,
+    500,
+  );
+const patchSpec = (name: string, postgres: Record<string, unknown>) =>
+  client.patch(Resources.HomeOpsDatabase, ns.name, name, { spec: { postgres } }, MERGE_PATCH);
+
+beforeAll(async () => {
+  kc = kubeConfig();
+  await installCrds(kc);
+  ns = await testNamespace(kc, 'e2e-ext');
+  await waitForServiceAccount(kc, ns.name);
+  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  manager = testManager(ns.name, `e2e-ext-${ns.name}`);
+  registerHomeOpsDatabaseController(manager, { endpointMap: {}, serviceAddresses: 'cluster-ip', images });
+  registerDatabaseJobsController(manager, { operatorImage: operatorImage() });
+  await manager.start();
+  const storage = { size: '1Gi', reclaimPolicy: 'Delete' };
+  await client.create(Resources.HomeOpsDatabase, {
+    apiVersion: 'homeops.io/v1alpha1',
+    kind: 'HomeOpsDatabase',
+    metadata: { name: TS, namespace: ns.name },
+    spec: {
+      postgres: { storage, extensions: ['pg_stat_statements', 'timescaledb', 'vector'] },
+      pooler: { instances: 1 },
+      timeseries: {
+        hypertables: [
+          {
+            table: 'network.performance_metrics',
+            timeColumn: 'time',
+            chunkInterval: '1 day',
+            retainFor: '7 days',
+            compressAfter: '3 days',
+          },
+        ],
+      },
+      monitoring: { intervalSeconds: 5 },
+    },
+  });
+  await client.create(Resources.HomeOpsDatabase, {
+    apiVersion: 'homeops.io/v1alpha1',
+    kind: 'HomeOpsDatabase',
+    metadata: { name: BAD, namespace: ns.name },
+    spec: {
+      // The other major of the image contract: bookworm's PostgreSQL 15, without pgvector.
+      postgres: { storage, image: pg15, extensions: ['vector'] },
+      pooler: { enabled: false },
+      migrations: { builtin: false },
+      monitoring: { intervalSeconds: 5 },
+    },
+  });
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  await ns?.cleanup();
+});
+
+describe('extensions on the PostgreSQL 17 image', () => {
+  it('preloads and makes the declared extensions before Ready; status shows what the server has', async () => {
+    const o = await until(TS, 'Ready', 'True');
+    const installed = Object.fromEntries((o.status?.extensions ?? []).map((e) => [e.name, e.version]));
+    const inPod = Object.fromEntries(
+      (await psql("SELECT string_agg(extname || '=' || extversion, ',') FROM pg_extension"))
+        .split(',')
+        .map((kv) => kv.split('=')),
+    );
+    expect(installed).toEqual(inPod);
+    expect(installed.timescaledb).toMatch(/^2\./);
+    expect(installed.vector).toMatch(/^0\.8/);
+    expect(installed.pg_stat_statements).toBeTypeOf('string');
+    // Debian's TimescaleDB is the Apache-2 build.
+    expect(o.status?.timescale).toEqual({
+      available: true,
+      version: installed.timescaledb,
+      license: 'apache',
+    });
+    expect(await psql('SHOW timescaledb.license')).toBe('apache');
+    expect((await psql('SHOW shared_preload_libraries')).split(',')).toEqual([
+      'pg_stat_statements',
+      'timescaledb',
+    ]);
+    expect(cond(o, 'ExtensionsReady')).toMatchObject({ status: 'True', reason: 'Installed' });
+  });
+
+  it('lets the builtin migrations (run by the owner) make real hypertables', async () => {
+    const o = await until(TS, 'MigrationsApplied', 'True', 'Applied');
+    expect(o.status?.migrations?.result).toBe('Succeeded');
+    const hypertables = await psql(
+      "SELECT string_agg(hypertable_schema || '.' || hypertable_name, ',' ORDER BY 1) FROM timescaledb_information.hypertables",
+    );
+    expect(hypertables.split(',').sort()).toEqual(HYPERTABLES);
+  });
+
+  it('drops chunks past retainFor with a rollover Job, keeps the recent ones, and says compression needs the TSL', async () => {
+    await psql(
+      `INSERT INTO network.performance_metrics (time, node_id, metric_type, value)
+       SELECT now() - make_interval(days => d), 'n1', 'cpu', d FROM unnest(ARRAY[20, 12, 1, 0]) d`,
+    );
+    const chunks = (where: string) =>
+      psql(
+        `SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_schema = 'network' AND hypertable_name = 'performance_metrics' ${where}`,
+      ).then(Number);
+    expect(await chunks("AND range_end <= now() - interval '7 days'")).toBeGreaterThanOrEqual(2);
+    await kubectl('create', 'job', '-n', ns.name, `--from=cronjob/${TS}-rollover`, `${TS}-rollover-now`);
+    const o = await eventually(
+      async () => {
+        const d = await getDb(TS);
+        const p = d.status?.partitions?.find((x) => x.table === 'network.performance_metrics');
+        return p?.result === 'Succeeded' ? d : undefined;
+      },
+      180_000,
+      500,
+    );
+    expect(await chunks("AND range_end <= now() - interval '7 days'")).toBe(0);
+    expect(
+      await psql("SELECT string_agg(value::int::text, ',' ORDER BY value) FROM network.performance_metrics"),
+    ).toBe('0,1');
+    const p = o.status!.partitions!.find((x) => x.table === 'network.performance_metrics')!;
+    expect(p.count).toBe(await chunks(''));
+    expect(p.skipped?.join(' ')).toMatch(/compression: this TimescaleDB build is apache; .*TSL/);
+  });
+
+  it('names an extension the image lacks, and a version it lacks, without touching the server; then recovers', async () => {
+    const missing = await until(BAD, 'Ready', 'False', 'ExtensionUnavailable');
+    const msg = cond(missing, 'Ready')!.message!;
+    expect(msg).toContain('vector');
+    expect(msg).toContain(pg15);
+    expect(cond(missing, 'PrimaryAvailable')?.status).toBe('True');
+    const pod = await getPod(BAD);
+    expect(pod.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+
+    await patchSpec(BAD, { extensions: ['pg_stat_statements@9.9.9'] });
+    const version = await until(BAD, 'ExtensionsReady', 'False', 'ExtensionUnavailable');
+    expect(cond(version, 'ExtensionsReady')?.message).toMatch(
+      /pg_stat_statements version 9\.9\.9 .*\(it has 1\./,
+    );
+    expect(cond(version, 'Ready')?.reason).toBe('ExtensionUnavailable');
+
+    await patchSpec(BAD, { extensions: [] });
+    const fixed = await until(BAD, 'Ready', 'True');
+    expect(fixed.status?.extensions?.map((e) => e.name)).toContain('pg_stat_statements');
+    expect(fixed.status?.timescale).toEqual({ available: false });
+    expect(await psqlInPod(ns.name, `${BAD}-0`, 'SHOW server_version_num')).toMatch(/^15/);
+    // Nothing needed a restart: the same pod, never restarted.
+    const after = await getPod(BAD);
+    expect(after.metadata.uid).toBe(pod.metadata.uid);
+    expect(after.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    // The other database went on serving.
+    expect(cond(await getDb(TS), 'Ready')?.status).toBe('True');
+  });
+
+  it('refuses to unload timescaledb under its hypertables when it is no longer declared', async () => {
+    const before = await getPod(TS);
+    await patchSpec(TS, { timescale: 'disabled', extensions: ['pg_stat_statements', 'vector'] });
+    const o = await until(TS, 'ExtensionsReady', 'False', 'ExtensionRemovalRefused');
+    expect(cond(o, 'ExtensionsReady')?.message).toContain('timescaledb');
+    expect(cond(o, 'Ready')?.status).toBe('True');
+    // Still loaded, still installed, the same pod: the hypertables answer.
+    expect((await psql('SHOW shared_preload_libraries')).split(',')).toContain('timescaledb');
+    expect(await psql('SELECT count(*) FROM timescaledb_information.hypertables')).toBe('4');
+    expect((await getPod(TS)).metadata.uid).toBe(before.metadata.uid);
+  });
+});
