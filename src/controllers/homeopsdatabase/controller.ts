@@ -33,6 +33,7 @@ import {
   observeParameters,
   type ParameterCheck,
   planParameters,
+  unaskedCheck,
   withParameters,
 } from './parameters.ts';
 import { configDigest } from './pgconfig.ts';
@@ -128,12 +129,14 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     const view = observeParameters(db, ctx);
     const changed = view.inForce ? changedParameters(spec, view.inForce) : {};
     let check: ParameterCheck | undefined;
-    // No primary to ask: a change refused or failed before stays held; any other goes through
-    // (a fix must reach a database that a bad start took down).
-    if (Object.keys(changed).length)
-      check = observeCluster(db, ctx).primaryPodReady
+    // No primary to ask: a change refused or failed before stays held; any other waits for the
+    // primary, unless it is down in a way the change may fix (parameters.ts: unaskedCheck).
+    if (Object.keys(changed).length) {
+      const cluster = observeCluster(db, ctx);
+      check = cluster.primaryPodReady
         ? await this.probes.checkParameters(db, secrets.credentials, changed, ctx)
-        : this.probes.knownCheck(db, changed);
+        : (this.probes.knownCheck(db, changed) ?? unaskedCheck(view, !!cluster.podIssue));
+    }
     const plan = planParameters(spec, view, check);
     if (plan.rollback) {
       check = { failedStart: plan.rollback.message };

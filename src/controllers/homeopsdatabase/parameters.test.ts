@@ -9,6 +9,7 @@ import {
   PARAMETERS_ANNOTATION,
   parametersCondition,
   planParameters,
+  unaskedCheck,
   withParameters,
 } from './parameters.ts';
 
@@ -26,6 +27,16 @@ describe('the parameter gate', () => {
     expect(held({ refused: {} })).toBe(false);
     expect(held({ refused: { work_mem: 'invalid' } })).toBe(true);
     expect(held({ error: 'connection refused' })).toBe(true);
+  });
+
+  it('holds a change while the primary only restarts, and lets it through to a primary that is down', () => {
+    const view = { inForce: { work_mem: '8MB' }, runsInForce: false };
+    // Restarting (a roll just made): the change waits to be asked, so 8XB never reaches the file.
+    expect(held(unaskedCheck(view, false))).toBe(true);
+    expect(planParameters({ work_mem: '8XB' }, view, unaskedCheck(view, false)).build).toEqual(view.inForce);
+    // Crash-looping, or a start that failed: the fix goes through unchecked.
+    expect(unaskedCheck(view, true)).toBeUndefined();
+    expect(unaskedCheck({ ...view, failedStart: 'FATAL' }, false)).toBeUndefined();
   });
 
   it('builds the parameters in force while held: the ConfigMap and the pod template do not move', () => {

@@ -4,8 +4,9 @@
  * whole change: the ConfigMap and the pod template keep the parameters that run now, so a typo
  * never restarts the primary into a crash loop, and status says why in PostgreSQL's words. The
  * parameters in force are recorded on the ConfigMap (an annotation), so the gate knows what runs
- * without asking anyone. With no primary to ask (none yet, or one that is down) a change goes
- * through unchecked: that is how a fix reaches a database a bad start took down.
+ * without asking anyone. With no primary to ask because it is down (a crash loop, a failed start)
+ * a change goes through unchecked: that is how a fix reaches a database a bad start took down;
+ * one that is only (re)starting holds the change until it can be asked.
  */
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { CHECKSUM_ANNOTATION } from '../../common/podspec.ts';
@@ -127,6 +128,18 @@ export function planParameters(spec: Parameters, v: ParameterView, check?: Param
   // (a database whose parameters never change costs no write for it).
   if (v.inForce && v.runsInForce && !same(spec, v.inForce)) return { build: spec, ran: v.inForce };
   return { build: spec, ...keep };
+}
+
+/**
+ * The verdict on a change when there is no Ready primary to ask. A primary that is down in a way
+ * a change may fix (a crash loop, a failed start, a pod that cannot start) lets it through
+ * unchecked: that is how a fix reaches it. One that is only starting or restarting holds it
+ * until it can be asked: a value PostgreSQL would refuse must not reach the file unchecked (for
+ * a reloaded setting, PostgreSQL would ignore it on reload and refuse to start with it later).
+ */
+export function unaskedCheck(v: ParameterView, primaryDown: boolean): ParameterCheck | undefined {
+  if (primaryDown || v.failedStart !== undefined) return undefined;
+  return { error: 'the primary is not Ready; the change is checked once it is' };
 }
 
 /** What the spec sets anew or differently from what is in force (a removed one needs no check). */
