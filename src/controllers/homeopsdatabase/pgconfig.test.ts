@@ -41,7 +41,10 @@ describe('postgresql.conf and pg_hba.conf', () => {
     expect(conf).not.toContain('shared_preload_libraries');
     const withTs = (timescale: 'enabled' | 'auto' | 'disabled') => ({
       ...full,
-      spec: { ...full.spec, postgres: { ...full.spec.postgres, timescale, image: undefined } },
+      spec: {
+        ...full.spec,
+        postgres: { ...full.spec.postgres, timescale, image: undefined, extensions: [] },
+      },
     });
     const script = (t: 'enabled' | 'auto' | 'disabled') =>
       (buildConfigMap(withTs(t)).data as Record<string, string>)['start.sh']!;
