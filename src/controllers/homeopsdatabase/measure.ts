@@ -30,7 +30,7 @@ import {
   probePooler,
   probePrimary,
   syncConfig,
-  timescaleFrom,
+  timescaleOf,
 } from './prober.ts';
 import type { SecretRole } from './secrets.ts';
 
@@ -155,15 +155,8 @@ export class Probes {
           timeoutMs: this.opts.probeTimeoutMs,
         });
         if (!made.failed) this.declared.set(keyOf(db), declaration);
-        // What the probe read of TimescaleDB before the extension was made just now.
-        const ts = made.server.installed.timescaledb;
-        out.primary = {
-          ...out.primary,
-          extensions: made.server,
-          timescale: ts
-            ? timescaleFrom({ ts_installed: ts, ts_license: made.server.timescaleLicense })
-            : out.primary.timescale,
-        };
+        // Read again after what was made: TimescaleDB made just now is in status at once.
+        out.primary = { ...out.primary, extensions: made.server, timescale: timescaleOf(made.server) };
         out.extensions = made.states;
         if (seen.configDigest)
           out.config = await syncConfig(target, seen.configDigest, { timeoutMs: this.opts.probeTimeoutMs });

@@ -72,30 +72,23 @@ export function connect<T>(
 
 const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
-/** Which extensions the server has: pg_stat_statements, and TimescaleDB with its license. */
-export const EXTENSIONS_SQL = `SELECT
-    (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pss,
-    (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS ts_installed,
-    (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts_available,
-    current_setting('timescaledb.license', true) AS ts_license`;
-
 /**
- * status.timescale from EXTENSIONS_SQL's row: available when the image has the extension;
- * version and license only once it is installed (an Apache build never claims TSL features).
+ * status.timescale from what the server has (readServerExtensions, which always asks about
+ * timescaledb): available when the image has the extension; version and license only once it is
+ * installed (an Apache build never claims TSL features).
  */
-export function timescaleFrom(row: {
-  ts_installed?: string | null;
-  ts_available?: string | null;
-  ts_license?: string | null;
-}) {
-  const version = row.ts_installed ?? undefined;
-  const license = row.ts_license === 'apache' || row.ts_license === 'timescale' ? row.ts_license : undefined;
+export function timescaleOf(server: ServerExtensions): PrimaryMeasurement['timescale'] {
+  const version = server.installed.timescaledb;
+  const license = server.timescaleLicense;
   return {
-    available: !!(version || row.ts_available),
+    available: !!(version || server.available.timescaledb),
     ...(version ? { version } : {}),
-    ...(version && license ? { license } : {}),
-  } as PrimaryMeasurement['timescale'];
+    ...(version && (license === 'apache' || license === 'timescale') ? { license } : {}),
+  };
 }
+
+/** Extensions every probe reads, beside the declared ones: the operator's monitoring and TimescaleDB. */
+const PROBED_EXTENSIONS = ['pg_stat_statements', 'timescaledb'];
 
 /** Tables with fewer scans than this say nothing yet about index usage. */
 export const MIN_SCANS_FOR_RATIO = 50;
@@ -130,11 +123,12 @@ export async function probePrimary(
          FROM pg_stat_user_tables ORDER BY 1`,
       [MIN_SCANS_FOR_RATIO],
     );
-    const ext = await c.query(EXTENSIONS_SQL);
-    const extensions = await readServerExtensions(c, opts.extensions ?? []);
-    const e = ext.rows[0];
+    const extensions = await readServerExtensions(c, [
+      ...new Set([...PROBED_EXTENSIONS, ...(opts.extensions ?? [])]),
+    ]);
+    const statementsAvailable = !!extensions.installed.pg_stat_statements;
     let slowQueries: number | undefined;
-    if (e.pss) {
+    if (statementsAvailable) {
       // PostgreSQL 13+ names: mean_exec_time, total_exec_time (the guide's mean_time is gone).
       const slow = await c.query(
         'SELECT count(*)::int AS n FROM pg_stat_statements WHERE mean_exec_time > $1 AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())',
@@ -159,8 +153,8 @@ export async function probePrimary(
         ...(t.index_ratio === null ? {} : { indexScanRatio: Number(t.index_ratio) }),
       })),
       slowQueries,
-      statementsAvailable: !!e.pss,
-      timescale: timescaleFrom(e),
+      statementsAvailable,
+      timescale: timescaleOf(extensions),
       extensions,
     };
   });
