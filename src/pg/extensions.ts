@@ -4,7 +4,10 @@
  * extension (pure: `planExtensions`), then run only what is missing as the superuser. An
  * extension is never dropped: removing it from the spec stops managing it.
  */
+import pg from 'pg';
 import type { SqlClient } from './settings.ts';
+
+const { escapeIdentifier, escapeLiteral } = pg;
 
 /** One declared extension: `version` pins it; `required` makes its absence block Ready. */
 export interface ExtensionWant {
@@ -73,9 +76,6 @@ const list = (s: string | null | undefined) =>
     .split(',')
     .map((x) => x.trim().replace(/^"|"$/g, ''))
     .filter(Boolean);
-
-export const quoteIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
-export const quoteLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** Reads what the server has for `names` (and every installed extension). Read-only. */
 export async function readServerExtensions(c: SqlClient, names: string[]): Promise<ServerExtensions> {
@@ -171,12 +171,12 @@ export function planExtensions(
       });
       continue;
     }
-    const version = w.version ? ` VERSION ${quoteLiteral(w.version)}` : '';
+    const version = w.version ? ` VERSION ${escapeLiteral(w.version)}` : '';
     actions.push({
       name: w.name,
       sql: installed
-        ? `ALTER EXTENSION ${quoteIdent(w.name)} UPDATE${w.version ? ` TO ${quoteLiteral(w.version)}` : ''}`
-        : `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(w.name)}${version} CASCADE`,
+        ? `ALTER EXTENSION ${escapeIdentifier(w.name)} UPDATE${w.version ? ` TO ${escapeLiteral(w.version)}` : ''}`
+        : `CREATE EXTENSION IF NOT EXISTS ${escapeIdentifier(w.name)}${version} CASCADE`,
     });
     states.push({ ...base, phase: 'Installed', ...(installed ? { version: installed } : {}) });
   }
