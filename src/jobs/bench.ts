@@ -6,12 +6,29 @@
  * changes data.
  */
 import pg from 'pg';
+import {
+  type Embeddings,
+  recall,
+  SIMILAR_ITEMS_EXACT_QUERY,
+  SIMILAR_ITEMS_PARAMS,
+  SIMILAR_ITEMS_QUERY,
+  similaritySettings,
+} from './embeddings.ts';
 
 export interface Scenario {
   name: string;
   query: string;
   params: string[];
   targetMs: number;
+  /** Several parameter sets, taken in turn (instead of `params`). */
+  paramSets?: string[][];
+  /** Settings for each transaction (SET LOCAL), not timed. */
+  settings?: Record<string, string>;
+  /**
+   * The query is approximate (an ANN index) and this is its exact form: each parameter set is
+   * run both ways, and the result has recall@10, the share of the exact rows it returned.
+   */
+  exactQuery?: string;
 }
 
 export interface Stats {
@@ -29,6 +46,7 @@ export interface ScenarioResult extends Stats {
   targetMs: number;
   passed: boolean;
   regression?: { factor: number; severity: 'minor' | 'major' | 'critical'; baselineP95Ms: number };
+  recallAt10?: number;
 }
 
 /** Nearest-rank percentile of sorted values (p in 0..100). */
@@ -133,9 +151,14 @@ async function connect(config: pg.ClientConfig): Promise<pg.Client> {
  * setting would not follow the client from one server connection to the next. Returns the
  * milliseconds `fn` took (BEGIN and COMMIT are not timed).
  */
-async function readOnly(c: pg.Client, fn: () => Promise<unknown>): Promise<number> {
+async function readOnly(
+  c: pg.Client,
+  fn: () => Promise<unknown>,
+  settings: Record<string, string> = {},
+): Promise<number> {
   await c.query('BEGIN TRANSACTION READ ONLY');
   try {
+    for (const [k, v] of Object.entries(settings)) await c.query('SELECT set_config($1, $2, true)', [k, v]);
     const t0 = process.hrtime.bigint();
     await fn();
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -150,6 +173,7 @@ async function readOnly(c: pg.Client, fn: () => Promise<unknown>): Promise<numbe
 /** Resolves the builtin scenarios' parameters from the data; a scenario with no data is skipped. */
 export async function builtinScenarios(
   config: pg.ClientConfig,
+  embeddings?: Pick<Embeddings, 'efSearch' | 'targetMs'>,
 ): Promise<{ scenarios: Scenario[]; skipped: string[] }> {
   const c = await connect(config);
   try {
@@ -163,6 +187,25 @@ export async function builtinScenarios(
       if (rows[0])
         scenarios.push({ name: s.name, query: s.query, targetMs: s.targetMs, params: [rows[0].p] });
       else skipped.push(s.name);
+    }
+    if (embeddings) {
+      // The guide's phase 3: items like a given one, over several items (recall varies by item).
+      const name = 'similar-media-items';
+      let rows: { p: string }[] = [];
+      await readOnly(c, async () => {
+        rows = (await c.query<{ p: string }>(SIMILAR_ITEMS_PARAMS)).rows;
+      });
+      if (rows.length)
+        scenarios.push({
+          name,
+          query: SIMILAR_ITEMS_QUERY,
+          params: [rows[0]!.p],
+          paramSets: rows.map((r) => [r.p]),
+          targetMs: embeddings.targetMs,
+          settings: similaritySettings(embeddings.efSearch),
+          exactQuery: SIMILAR_ITEMS_EXACT_QUERY,
+        });
+      else skipped.push(name);
     }
     return { scenarios, skipped };
   } finally {
@@ -178,18 +221,19 @@ export async function runScenario(
   const clients = await Promise.all(Array.from({ length: o.concurrency }, () => connect(config)));
   try {
     const first = clients[0]!;
-    for (let i = 0; i < o.warmup; i++) await readOnly(first, () => first.query(s.query, s.params));
+    const sets = s.paramSets?.length ? s.paramSets : [s.params];
+    const run = (c: pg.Client, i: number) =>
+      readOnly(c, () => c.query(s.query, sets[i % sets.length]), s.settings);
+    for (let i = 0; i < o.warmup; i++) await run(first, i);
     const samples: number[] = [];
     let next = 0;
     await Promise.all(
       clients.map(async (c) => {
-        while (next < o.iterations) {
-          next++;
-          samples.push(await readOnly(c, () => c.query(s.query, s.params)));
-        }
+        while (next < o.iterations) samples.push(await run(c, next++));
       }),
     );
     const st = stats(samples);
+    const recallAt10 = s.exactQuery ? await measureRecall(first, s, s.exactQuery, sets) : undefined;
     const base = o.baseline?.[s.name];
     const reg = base ? regression(st.p95Ms, base.p95Ms, o.regressionThreshold) : undefined;
     return {
@@ -198,8 +242,38 @@ export async function runScenario(
       ...st,
       passed: st.p95Ms <= s.targetMs,
       ...(reg ? { regression: reg } : {}),
+      ...(recallAt10 !== undefined ? { recallAt10 } : {}),
     };
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }
+}
+
+/**
+ * Mean recall of an approximate scenario over its parameter sets: its rows beside the rows of
+ * its exact form (first columns compared).
+ */
+async function measureRecall(
+  c: pg.Client,
+  s: Scenario,
+  exactQuery: string,
+  sets: string[][],
+): Promise<number | undefined> {
+  const values: number[] = [];
+  const firsts = (r: pg.QueryResult) => r.rows.map((row) => String(Object.values(row)[0]));
+  for (const params of sets) {
+    let approx: string[] = [];
+    let exact: string[] = [];
+    await readOnly(
+      c,
+      async () => {
+        approx = firsts(await c.query(s.query, params));
+        exact = firsts(await c.query(exactQuery, params));
+      },
+      s.settings,
+    );
+    const r = recall(approx, exact);
+    if (r !== undefined) values.push(r);
+  }
+  return values.length ? Number((values.reduce((a, b) => a + b, 0) / values.length).toFixed(3)) : undefined;
 }

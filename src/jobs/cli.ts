@@ -19,6 +19,7 @@ import {
   partitionedTable,
 } from '../api/v1alpha1/homeopsdatabase.ts';
 import { builtinScenarios, runScenario, type Scenario } from './bench.ts';
+import { embeddingsFlagSchema, embeddingsMigrations } from './embeddings.ts';
 import { failureReason } from './errors.ts';
 import { maintain } from './maintain.ts';
 import { BUILTIN_DIR, loadMigrationSet, type Migration, MigrationError, migrate } from './migrate.ts';
@@ -32,14 +33,15 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
 const USAGE = `usage: homeops-operator job <job> [flags]
 
 jobs:
-  migrate [--no-builtin] [--set=NAME:DIR ...]   apply the builtin schema, then each set in order
+  migrate [--no-builtin] [--embeddings=JSON] [--set=NAME:DIR ...]   the builtin schema, the embeddings set
+          (JSON: spec.embeddings), then each set in order
   rollover --tables-json=[{table,column,interval,premake,retention}...]   every table, one result each
   rollover --table=S.T --column=C [--interval=yearly|monthly|weekly|daily|INTERVAL] [--premake=N]
            [--retention=INTERVAL] [--compress-after=INTERVAL] [--since=YYYY-MM-DD] [--dry-run]
   refresh --aggregates-json=[{name,startOffset,endOffset,concurrently}...]   every view, one result each
   refresh --name=S.V [--start-offset=INTERVAL] [--end-offset=INTERVAL] [--concurrently=false]
   maintain [--analyze=false] [--vacuum=false] [--slow-query-ms=N] [--dead-tuple-ratio=R]
-  bench [--builtin=false] [--iterations=N] [--warmup=N] [--concurrency=N] [--regression-threshold=F]
+  bench [--builtin=false] [--embeddings=JSON] [--iterations=N] [--warmup=N] [--concurrency=N] [--regression-threshold=F]
         [--scenarios-file=JSON] [--scenarios-json=[...]] [--baseline-file=JSON]   (JSON: [{name,query,params,targetMs}], {name: {p95Ms}})
   seed-data [--scale=1] [--seed=1] [--today=YYYY-MM-DD]   deterministic synthetic household data
 `;
@@ -96,7 +98,7 @@ function finish(out: JobOutput, code: number): number {
 
 async function runMigrate(argv: string[]): Promise<number> {
   const { values, bad } = flags(argv);
-  const unknown = [...values.keys()].filter((k) => !['no-builtin', 'set'].includes(k));
+  const unknown = [...values.keys()].filter((k) => !['no-builtin', 'set', 'embeddings'].includes(k));
   if (bad.length || unknown.length) {
     return finish(
       {
@@ -111,11 +113,13 @@ async function runMigrate(argv: string[]): Promise<number> {
   let sets: Migration[][];
   try {
     sets = values.has('no-builtin') ? [] : [loadMigrationSet(BUILTIN_DIR, 'builtin')];
+    const embeddings = values.get('embeddings')?.at(-1);
+    if (embeddings !== undefined) sets.push(embeddingsMigrations(parseEmbeddings(embeddings)));
     for (const spec of values.get('set') ?? []) {
       const m = /^([a-z0-9][a-z0-9-]*):(.+)$/.exec(spec);
       if (!m) throw new MigrationError('InvalidMigrationSet', `--set=${spec}: expected NAME:DIR`);
-      if (m[1] === 'builtin')
-        throw new MigrationError('InvalidMigrationSet', '--set: the name builtin is reserved');
+      if (m[1] === 'builtin' || m[1] === 'embeddings')
+        throw new MigrationError('InvalidMigrationSet', `--set: the name ${m[1]} is reserved`);
       sets.push(loadMigrationSet(m[2]!, m[1]!));
     }
   } catch (e) {
@@ -125,6 +129,14 @@ async function runMigrate(argv: string[]): Promise<number> {
     );
   }
   return withConnection('migrate', async (c) => ({ ...(await migrate(c, sets)) }));
+}
+
+function parseEmbeddings(json: string) {
+  try {
+    return embeddingsFlagSchema.parse(JSON.parse(json));
+  } catch (e) {
+    throw new MigrationError('InvalidMigrationSet', `--embeddings: ${(e as Error).message}`.slice(0, 2000));
+  }
 }
 
 /** Runs `fn` on one connection, turning its outcome into the job's output and exit code. */
@@ -323,6 +335,7 @@ async function runBench(argv: string[]): Promise<number> {
       scenariosFile: z.string().optional(),
       scenariosJson: z.string().optional(),
       baselineFile: z.string().optional(),
+      embeddings: z.string().optional(),
     })
     .strict();
   const p = parseFlags('bench', argv, schema, ['iterations', 'warmup', 'concurrency', 'regressionThreshold']);
@@ -330,7 +343,9 @@ async function runBench(argv: string[]): Promise<number> {
   const o = p.data;
   let custom: Scenario[] = [];
   let baseline: Record<string, { p95Ms: number }> | undefined;
+  let embeddings: ReturnType<typeof parseEmbeddings> | undefined;
   try {
+    if (o.embeddings !== undefined) embeddings = parseEmbeddings(o.embeddings);
     if (o.scenariosFile)
       custom = z.array(benchmarkScenario).parse(JSON.parse(readFileSync(o.scenariosFile, 'utf8')));
     if (o.scenariosJson)
@@ -348,7 +363,7 @@ async function runBench(argv: string[]): Promise<number> {
   }
   const config = connectionConfig();
   try {
-    const builtin = o.builtin ? await builtinScenarios(config) : { scenarios: [], skipped: [] };
+    const builtin = o.builtin ? await builtinScenarios(config, embeddings) : { scenarios: [], skipped: [] };
     const results = [];
     for (const s of [...builtin.scenarios, ...custom])
       results.push(await runScenario(config, s, { ...o, baseline }));

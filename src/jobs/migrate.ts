@@ -4,7 +4,9 @@
  * homeops_migrations.applied. A session advisory lock makes concurrent runners take turns. A
  * migration runs all-or-nothing in one transaction, unless its first line says
  * `-- homeops:no-transaction` (needed for CREATE INDEX CONCURRENTLY): then each statement runs
- * alone and must be idempotent. An applied migration whose file changed stops the run.
+ * alone and must be idempotent. An applied migration whose file changed stops the run, unless
+ * its leading comments say `-- homeops:repeatable` (Flyway's repeatable migrations): then a
+ * changed file runs again (an index rebuilt with new parameters), and it must be idempotent.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,10 +24,12 @@ export interface Migration {
   sql: string;
   checksum: string;
   transactional: boolean;
+  /** Runs again whenever its checksum changes (`-- homeops:repeatable`). */
+  repeatable?: boolean;
 }
 
 export interface MigrateResult {
-  applied: { set: string; version: string; name: string; ms: number }[];
+  applied: { set: string; version: string; name: string; ms: number; again?: boolean }[];
   alreadyApplied: number;
   /** Per set, its last migration (`VERSION_name`): every set is applied up to it. */
   latest: Record<string, string>;
@@ -35,7 +39,13 @@ export type MigrationFailure =
   | 'ChecksumMismatch'
   | 'MissingMigration'
   | 'MigrationFailed'
-  | 'InvalidMigrationSet';
+  | 'InvalidMigrationSet'
+  /** A TimescaleDB feature of the Timescale License (a continuous aggregate, compression) on an Apache build. */
+  | 'TimescaleLicenseRequired';
+
+/** TimescaleDB's refusal of a TSL feature on its Apache build (SQLSTATE 0A000, "... under the current "apache" license"). */
+export const isLicenseRefusal = (e: { code?: string; message?: string }) =>
+  e.code === '0A000' && /under the current "apache" license/.test(String(e.message));
 
 export class MigrationError extends JobError<MigrationFailure> {
   readonly file?: string;
@@ -78,17 +88,39 @@ export function loadMigrationSet(dir: string, set: string): Migration[] {
         `${join(dir, f)}: version ${m[1]} appears twice in set ${set}`,
       );
     seen.add(m[1]!);
-    const sql = readFileSync(join(dir, f), 'utf8');
-    return {
-      set,
-      version: m[1]!,
-      name: m[2]!,
-      file: join(dir, f),
-      sql,
-      checksum: checksum(sql),
-      transactional: !/^--\s*homeops:no-transaction\b/.test(sql),
-    };
+    return migrationOf(set, m[1]!, m[2]!, join(dir, f), readFileSync(join(dir, f), 'utf8'));
   });
+}
+
+/** The `homeops:WORD` directives of a script's leading comment lines. */
+export function directives(sql: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of sql.split('\n')) {
+    if (!line.startsWith('--')) break;
+    const d = /^--\s*homeops:([a-z-]+)\b/.exec(line);
+    if (d) out.add(d[1]!);
+  }
+  return out;
+}
+
+export function migrationOf(
+  set: string,
+  version: string,
+  name: string,
+  file: string,
+  sql: string,
+): Migration {
+  const d = directives(sql);
+  return {
+    set,
+    version,
+    name,
+    file,
+    sql,
+    checksum: checksum(sql),
+    transactional: !d.has('no-transaction'),
+    ...(d.has('repeatable') ? { repeatable: true } : {}),
+  };
 }
 
 export const BUILTIN_DIR = join(import.meta.dirname, '..', '..', 'sql', 'builtin');
@@ -123,7 +155,7 @@ export async function migrate(client: Queryable, sets: Migration[][]): Promise<M
     for (const m of sets.flat()) {
       known.add(`${m.set}/${m.version}`);
       const done = applied.get(`${m.set}/${m.version}`);
-      if (done && done.checksum !== m.checksum) {
+      if (done && done.checksum !== m.checksum && !m.repeatable) {
         throw new MigrationError(
           'ChecksumMismatch',
           `${m.file} was changed after it was applied (checksum ${m.checksum.slice(0, 12)}, applied ${done.checksum.slice(0, 12)}): restore it and add a new migration instead`,
@@ -151,7 +183,8 @@ export async function migrate(client: Queryable, sets: Migration[][]): Promise<M
     };
     // Every pending migration parsed before the first one runs: one PostgreSQL cannot parse
     // stops the run with its file and line, and nothing of the run is applied.
-    const pending = sets.flat().filter((m) => !applied.has(`${m.set}/${m.version}`));
+    const isPending = (m: Migration) => applied.get(`${m.set}/${m.version}`)?.checksum !== m.checksum;
+    const pending = sets.flat().filter(isPending);
     const statements = new Map<Migration, Statement[]>();
     for (const m of pending) statements.set(m, await parseMigration(m));
     result.alreadyApplied = sets.flat().length - pending.length;
@@ -159,11 +192,14 @@ export async function migrate(client: Queryable, sets: Migration[][]): Promise<M
       const t0 = performance.now();
       await runMigration(client, m, statements.get(m)!);
       const ms = Math.round(performance.now() - t0);
+      const again = applied.has(`${m.set}/${m.version}`);
       await client.query(
-        'INSERT INTO homeops_migrations.applied (set_name, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
+        `INSERT INTO homeops_migrations.applied (set_name, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (set_name, version) DO UPDATE SET name = excluded.name, checksum = excluded.checksum,
+           applied_at = now(), duration_ms = excluded.duration_ms`,
         [m.set, m.version, m.name, m.checksum, ms],
       );
-      result.applied.push({ set: m.set, version: m.version, name: m.name, ms });
+      result.applied.push({ set: m.set, version: m.version, name: m.name, ms, ...(again ? { again } : {}) });
     }
     return result;
   } finally {
@@ -195,8 +231,8 @@ async function runMigration(client: Queryable, m: Migration, statements: Stateme
       const err = e as { message?: string; code?: string };
       // A password in the statement goes nowhere: not in the report, not in the status.
       throw new MigrationError(
-        'MigrationFailed',
-        `${m.file}:${s.line}: ${redactMessage(String(err.message), s.sql)}${err.code ? ` (SQLSTATE ${err.code})` : ''}${m.transactional ? '; the migration was rolled back' : ''}`,
+        isLicenseRefusal(err) ? 'TimescaleLicenseRequired' : 'MigrationFailed',
+        `${m.file}:${s.line}: ${redactMessage(String(err.message), s.sql)}${err.code ? ` (SQLSTATE ${err.code})` : ''}${isLicenseRefusal(err) ? '; this TimescaleDB is the Apache build: the feature needs the Timescale License (an image with timescaledb-tsl), or a materialized view instead' : ''}${m.transactional ? '; the migration was rolled back' : ''}`,
         { file: m.file, line: s.line, statement: redactSql(s.sql).slice(0, 500) },
       );
     }

@@ -6,6 +6,7 @@
  * years, 100,000 notifications, 300 devices, 100,000 media items with 1,000,000 activity rows,
  * a month of per-minute metrics for 20 nodes.
  */
+import { EMBEDDINGS_TABLE, seedEmbeddings } from './embeddings.ts';
 import { JobError } from './errors.ts';
 import type { Queryable } from './queryable.ts';
 import { rollover } from './rollover.ts';
@@ -236,6 +237,9 @@ export async function seed(db: Queryable, o: SeedOptions): Promise<SeedResult> {
     const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
     rows[table] = r.rows[0]!.n;
   }
+  // The embeddings set's table, when the database has it: a vector per media item.
+  const vectors = await seedEmbeddings(db, s);
+  if (vectors !== undefined) rows[EMBEDDINGS_TABLE] = vectors;
   await db.query('REFRESH MATERIALIZED VIEW financial.portfolio_performance_summary');
   await db.query('ANALYZE');
   return { rows, ms: Math.round(performance.now() - t0) };

@@ -8,8 +8,10 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
+import { type HomeOpsDatabaseStatus, homeOpsDatabase } from '../../src/api/v1alpha1/index.ts';
+import { jobSpec } from '../../src/controllers/dbjobs/builders.ts';
 import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
+import type { JobKind } from '../../src/controllers/dbjobs/names.ts';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
 import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
@@ -56,6 +58,10 @@ const until = (name: string, type: string, status: string, reason?: string, ms =
     ms,
     500,
   );
+const reloptions = () =>
+  psql(
+    "SELECT array_to_string(reloptions, ',', '') FROM pg_class WHERE oid = 'media.item_embeddings_hnsw'::regclass",
+  ).then((r) => `{${r}}`);
 const patchSpec = (name: string, postgres: Record<string, unknown>) =>
   client.patch(Resources.HomeOpsDatabase, ns.name, name, { spec: { postgres } }, MERGE_PATCH);
 
@@ -173,6 +179,120 @@ describe('extensions on the PostgreSQL 17 image', () => {
     const p = o.status!.partitions!.find((x) => x.table === 'network.performance_metrics')!;
     expect(p.count).toBe(await chunks(''));
     expect(p.skipped?.join(' ')).toMatch(/compression: this TimescaleDB build is apache; .*TSL/);
+  });
+
+  it('makes the embeddings table and its HNSW index with the spec parameters; the benchmark reports recall@10', async () => {
+    // vector is declared and the builtin schema is on: the embeddings set ran with the builtin one.
+    expect(
+      await psql(`SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+      WHERE attrelid = 'media.item_embeddings'::regclass AND attname = 'embedding'`),
+    ).toBe('vector(384)');
+    expect(await reloptions()).toBe('{m=16,ef_construction=64}');
+    // A little data (1,000 items, one vector each) by the job runner's seed-data, in a Job.
+    const db = homeOpsDatabase.parse(await getDb(TS));
+    db.metadata = { ...db.metadata, name: TS, namespace: ns.name };
+    await client.create(Resources.Job, {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: `${TS}-seed`, namespace: ns.name },
+      spec: jobSpec(db, 'seed-data' as JobKind, ['--scale=0.01', '--seed=3'], operatorImage(), {
+        backoffLimit: 0,
+      }),
+    });
+    await eventually(
+      async () => {
+        const j = await client.get<KubeObject & { status?: { succeeded?: number; failed?: number } }>(
+          Resources.Job,
+          ns.name,
+          `${TS}-seed`,
+        );
+        if (j.status?.failed)
+          throw new Error(`seed Job failed: ${await kubectl('logs', '-n', ns.name, `job/${TS}-seed`)}`);
+        return j.status?.succeeded ? j : undefined;
+      },
+      300_000,
+      1000,
+    );
+    expect(await psql('SELECT count(*) FROM media.item_embeddings')).toBe('1000');
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      TS,
+      { metadata: { annotations: { 'homeops.io/run': 'bench' } } },
+      MERGE_PATCH,
+    );
+    const o = await eventually(
+      async () => {
+        const d = await getDb(TS);
+        return d.status?.benchmarks?.scenarios?.length ? d : undefined;
+      },
+      300_000,
+      1000,
+    );
+    const similar = o.status!.benchmarks!.scenarios!.find((x) => x.name === 'similar-media-items')!;
+    expect(similar).toMatchObject({ targetMs: 10, p95Ms: expect.any(Number) });
+    // Measured against the exact answer, on 20 items: a share, and the index finds most of it.
+    expect(similar.recallAt10).toBeGreaterThan(0.5);
+    expect(similar.recallAt10).toBeLessThanOrEqual(1);
+    expect(
+      o
+        .status!.benchmarks!.scenarios!.filter((x) => x.name !== similar.name)
+        .every((x) => x.recallAt10 === undefined),
+    ).toBe(true);
+  });
+
+  it('rebuilds the index when m or ef_construction change (a repeatable migration), keeping the rows', async () => {
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      TS,
+      { spec: { embeddings: { m: 8, efConstruction: 32 } } },
+      MERGE_PATCH,
+    );
+    await eventually(
+      async () => ((await reloptions()) === '{m=8,ef_construction=32}' ? true : undefined),
+      300_000,
+      1000,
+    );
+    const o = await until(TS, 'MigrationsApplied', 'True', 'Applied');
+    expect(o.status?.migrations?.sets).toContain('embeddings/0002_hnsw_index');
+    expect(o.status?.migrations?.lastApplied).toBe('embeddings/0002_hnsw_index');
+    expect(await psql('SELECT count(*) FROM media.item_embeddings')).toBe('1000');
+    // One index, valid, under its own name: the old one was dropped after the new one was built.
+    expect(
+      await psql(`SELECT string_agg(c.relname || ':' || i.indisvalid, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = 'media.item_embeddings'::regclass AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'hnsw')`),
+    ).toBe('item_embeddings_hnsw:true');
+  });
+
+  it('names the Timescale License when a migration asks the Apache build for a continuous aggregate', async () => {
+    await client.create(Resources.ConfigMap, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cagg', namespace: ns.name },
+      data: {
+        '0001_hourly.sql': `CREATE MATERIALIZED VIEW analytics.events_hourly WITH (timescaledb.continuous) AS
+  SELECT time_bucket('1 hour', "timestamp") AS bucket, count(*) FROM analytics.events GROUP BY 1 WITH NO DATA;`,
+      },
+    });
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      TS,
+      { spec: { migrations: { configMaps: [{ name: 'cagg' }] } } },
+      MERGE_PATCH,
+    );
+    const o = await until(TS, 'MigrationsApplied', 'False', 'TimescaleLicenseRequired');
+    expect(cond(o, 'MigrationsApplied')?.message).toMatch(/apache.*Timescale License/s);
+    expect(cond(o, 'Ready')?.status).toBe('True');
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      TS,
+      { spec: { migrations: { configMaps: [] } } },
+      MERGE_PATCH,
+    );
+    await until(TS, 'MigrationsApplied', 'True', 'Applied');
   });
 
   it('names an extension the image lacks, and a version it lacks, without touching the server; then recovers', async () => {

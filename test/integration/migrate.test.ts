@@ -186,6 +186,31 @@ describe('the runner', () => {
     expect(err.message).toContain(join(dir, '0001_first.sql'));
   });
 
+  it('runs a repeatable migration again when it changed, and only then; a plain one stays refused', async () => {
+    const view = (n: number) =>
+      `-- homeops:repeatable\nCREATE OR REPLACE VIEW app_rep_v AS SELECT ${n} AS n;\n`;
+    const dir = migrationSet({
+      '0001_table.sql': 'CREATE TABLE app_rep (id int);',
+      '0002_view.sql': view(1),
+    });
+    const first = await run([loadMigrationSet(dir, 'rep')]);
+    expect(first.applied.map((a) => a.version)).toEqual(['0001', '0002']);
+    expect((await run([loadMigrationSet(dir, 'rep')])).applied).toEqual([]);
+    writeFileSync(join(dir, '0002_view.sql'), view(2));
+    const again = await run([loadMigrationSet(dir, 'rep')]);
+    expect(again.applied).toMatchObject([{ version: '0002', again: true }]);
+    expect(again.alreadyApplied).toBe(1);
+    expect(await query<{ n: number }>('SELECT n FROM app_rep_v')).toEqual([{ n: 2 }]);
+    const rows = await query<{ version: string; checksum: string }>(
+      "SELECT version, checksum FROM homeops_migrations.applied WHERE set_name = 'rep' ORDER BY version",
+    );
+    expect(rows.map((r) => r.version)).toEqual(['0001', '0002']);
+    expect(rows[1]!.checksum).toBe(loadMigrationSet(dir, 'rep')[1]!.checksum);
+    // The table's migration is not repeatable: a change to it is still refused.
+    writeFileSync(join(dir, '0001_table.sql'), 'CREATE TABLE app_rep (id bigint);');
+    await expect(run([loadMigrationSet(dir, 'rep')])).rejects.toMatchObject({ reason: 'ChecksumMismatch' });
+  });
+
   it('rolls a failing migration back whole and reports file, line, statement and server error', async () => {
     const dir = migrationSet({
       '0001_ok.sql': 'CREATE TABLE app2_ok (id int);',

@@ -346,6 +346,76 @@ export const benchmarksSpec = z.object({
     ),
 });
 
+/** A PostgreSQL memory setting as postgresql.conf writes it: 64MB, 1GB, 512kB. */
+const pgMemory = z
+  .string()
+  .regex(/^[1-9][0-9]{0,6}(kB|MB|GB)$/, 'a size such as 64MB, 1GB or 512kB')
+  .max(10);
+
+export const embeddingsSpec = celRules(
+  z.object({
+    dimensions: celRules(
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(2000)
+        .default(384)
+        .describe(
+          'Dimensions of media.item_embeddings.embedding (vector(N)); HNSW indexes take up to 2,000. Fixed once set: the stored vectors have this size.',
+        ),
+      [
+        {
+          rule: 'self == oldSelf',
+          message: 'embeddings.dimensions cannot change: the stored vectors have the old size',
+        },
+      ],
+    ),
+    m: z
+      .number()
+      .int()
+      .min(2)
+      .max(100)
+      .default(16)
+      .describe("HNSW index: links per node (pgvector's default 16)."),
+    efConstruction: z
+      .number()
+      .int()
+      .min(4)
+      .max(1000)
+      .default(64)
+      .describe("HNSW index: candidate list size while building (pgvector's default 64); at least 2 x m."),
+    efSearch: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(40)
+      .describe(
+        "hnsw.ef_search of the similarity benchmark (pgvector's default 40), set per transaction; applications set it the same way.",
+      ),
+    maintenanceWorkMem: pgMemory
+      .default('256MB')
+      .describe(
+        "maintenance_work_mem for the index build only, set in the migration's session (never globally). Keep it under the primary's memory limit.",
+      ),
+    targetMs: z
+      .number()
+      .positive()
+      .max(600000)
+      .default(10)
+      .describe('p95 target of the similar-media-items benchmark scenario.'),
+  }),
+  [
+    {
+      rule: 'self.efConstruction >= 2 * self.m',
+      message: 'embeddings.efConstruction must be at least 2 x embeddings.m (pgvector refuses a smaller one)',
+      fieldPath: '.efConstruction',
+      check: (e) => e.efConstruction >= 2 * e.m,
+    },
+  ],
+);
+
 export const monitoringSpec = z.object({
   intervalSeconds: z.number().int().min(5).max(3600).default(30),
   slowQueryMs: z.number().positive().max(3600000).default(1000),
@@ -365,6 +435,11 @@ export const homeOpsDatabaseSpec = z.object({
   aggregates: aggregatesSpec,
   maintenance: maintenanceSpec.prefault({}),
   benchmarks: benchmarksSpec.prefault({}),
+  embeddings: embeddingsSpec
+    .prefault({})
+    .describe(
+      "The guide's embeddings (phase 3), made when postgres.extensions lists vector and migrations.builtin is on: media.item_embeddings with an HNSW index (cosine), and the similar-media-items benchmark scenario.",
+    ),
   monitoring: monitoringSpec.prefault({}),
 });
 
@@ -450,7 +525,7 @@ export const homeOpsDatabaseStatus = z.object({
       applied: z.number().int().min(0).optional().describe('Migrations recorded as applied, all sets.'),
       sets: z
         .array(z.string())
-        .max(33)
+        .max(34)
         .optional()
         .describe('Each set applied up to its last migration, as SET/VERSION_name.'),
       lastApplied: z.string().optional().describe('The last migration applied, as SET/VERSION_name.'),
@@ -534,6 +609,14 @@ export const homeOpsDatabaseStatus = z.object({
             baselineP95Ms: z.number().min(0).optional(),
             ratio: z.number().min(0).optional().describe('p95 over the baseline p95.'),
             regression: z.enum(['minor', 'major', 'critical']).optional(),
+            recallAt10: z
+              .number()
+              .min(0)
+              .max(1)
+              .optional()
+              .describe(
+                'Share of the exact top 10 (the same query without the approximate index) that the timed query returned; approximate scenarios only.',
+              ),
           }),
         )
         .max(40)

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { homeDatabaseObject as db } from '../../../test/support/objects.ts';
-import { buildMigrationJob, migrationInputs } from './builders.ts';
+import { buildMigrationJob, embeddingsOf, migrationInputs } from './builders.ts';
 import { builtinDigest } from './migrations.ts';
 import { jobName, RETRY_MIGRATIONS } from './names.ts';
+import { benchArgs } from './schedules.ts';
 
 const withSets = db({ migrations: { configMaps: [{ name: 'app-schema' }] } });
 const cms = (data: Record<string, string> | undefined) => (name: string) =>
@@ -32,6 +33,59 @@ describe('migration inputs', () => {
   });
   it('the builtin digest covers the shipped files', () => {
     expect(builtinDigest()).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('embeddings', () => {
+  const vector = (embeddings: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+    db({ postgres: { extensions: ['pg_stat_statements', 'vector@0.8.0'] }, embeddings, ...extra });
+  const hash = (d: ReturnType<typeof db>) => {
+    const x = migrationInputs(d, () => undefined, 'b1');
+    return 'hash' in x ? x : undefined;
+  };
+  const args = (d: ReturnType<typeof db>) =>
+    (
+      buildMigrationJob(d, 'h', 's', 'img') as unknown as {
+        spec: { template: { spec: { containers: { command: string[] }[] } } };
+      }
+    ).spec.template.spec.containers[0]!.command;
+
+  it('are on when vector is declared and the builtin schema is on, and only then', () => {
+    expect(embeddingsOf(vector())).toMatchObject({
+      dimensions: 384,
+      m: 16,
+      efConstruction: 64,
+      efSearch: 40,
+    });
+    expect(embeddingsOf(db())).toBeUndefined();
+    expect(embeddingsOf(vector({}, { migrations: { builtin: false } }))).toBeUndefined();
+    expect(args(db()).some((a) => a.startsWith('--embeddings'))).toBe(false);
+    const flag = args(vector({ m: 24, efConstruction: 100 })).find((a) => a.startsWith('--embeddings='))!;
+    expect(JSON.parse(flag.slice('--embeddings='.length))).toEqual({
+      dimensions: 384,
+      m: 24,
+      efConstruction: 100,
+      maintenanceWorkMem: '256MB',
+    });
+  });
+
+  it("a new index's parameters make a new migration Job; the query's settings do not", () => {
+    const base = hash(vector())!;
+    expect(base.summary).toBe('builtin@b1 embeddings@m=16,ef_construction=64');
+    expect(hash(vector({ m: 24, efConstruction: 64 }))!.hash).not.toBe(base.hash);
+    expect(hash(vector({ maintenanceWorkMem: '1GB' }))!.hash).not.toBe(base.hash);
+    expect(hash(vector({ efSearch: 100, targetMs: 5 }))!.hash).toBe(base.hash);
+    // A database without embeddings keeps the digest it had before they existed.
+    expect(hash(db())!.summary).toBe('builtin@b1');
+  });
+
+  it("the benchmark gets the similarity scenario's settings, only with the builtin scenarios", () => {
+    const flag = benchArgs(vector({ efSearch: 100, targetMs: 5 })).find((a) => a.startsWith('--embeddings='));
+    expect(JSON.parse(flag!.slice('--embeddings='.length))).toEqual({ efSearch: 100, targetMs: 5 });
+    expect(
+      benchArgs(vector({}, { benchmarks: { builtin: false } })).some((a) => a.startsWith('--embeddings')),
+    ).toBe(false);
+    expect(benchArgs(db()).some((a) => a.startsWith('--embeddings'))).toBe(false);
   });
 });
 

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { containerSecurity, placement } from '../../common/podspec.ts';
 import { JOB_NODE_FLAGS } from '../../images.ts';
+import { type Embeddings, embeddingsFlag, embeddingsMigrations } from '../../jobs/embeddings.ts';
 import { podSecurityContext } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
@@ -28,6 +29,28 @@ import {
 
 export type ConfigMapData = Record<string, string>;
 
+/** spec.embeddings when the database has them: `vector` declared, and the builtin schema on. */
+export function embeddingsOf(db: HomeOpsDatabase): Embeddings | undefined {
+  const vector = db.spec.postgres.extensions.some((e) => e.split('@')[0] === 'vector');
+  return vector && db.spec.migrations.builtin ? db.spec.embeddings : undefined;
+}
+
+/** `--embeddings=JSON` with the fields a job needs, when the database has embeddings. */
+export function embeddingsArgs(db: HomeOpsDatabase, fields: (keyof Embeddings)[]): string[] {
+  const e = embeddingsOf(db);
+  return e ? [`--embeddings=${embeddingsFlag(Object.fromEntries(fields.map((f) => [f, e[f]])))}`] : [];
+}
+
+/** The embeddings set's digest: only what its SQL is made of (not the benchmark's settings). */
+const embeddingsDigest = (e: Embeddings) =>
+  createHash('sha256')
+    .update(
+      embeddingsMigrations(e)
+        .map((m) => `${m.version}:${m.checksum}`)
+        .join('\n'),
+    )
+    .digest('hex');
+
 /**
  * The digest of the migrations' inputs, or the listed ConfigMaps that do not exist (no Job
  * is made without them: a set applied without its predecessors would be out of order).
@@ -42,18 +65,23 @@ export function migrationInputs(
   const missing = sets.filter((s) => !s.data).map((s) => s.name);
   if (missing.length) return { missing };
   const retry = db.metadata.annotations?.[RETRY_MIGRATIONS];
+  const e = embeddingsOf(db);
+  const embeddings = e ? embeddingsDigest(e) : null;
   const hash = createHash('sha256')
     .update(
       JSON.stringify([
         m.builtin ? builtinDigest : null,
         sets.map((s) => [s.name, Object.entries(s.data!).sort(([a], [b]) => a.localeCompare(b))]),
         retry ?? null,
+        // Absent from the list when unused, so that older inputs keep their digest.
+        ...(embeddings ? [embeddings] : []),
       ]),
     )
     .digest('hex')
     .slice(0, 10);
   const summary = [
     ...(m.builtin ? [`builtin@${builtinDigest.slice(0, 12)}`] : []),
+    ...(e ? [`embeddings@m=${e.m},ef_construction=${e.efConstruction}`] : []),
     ...sets.map((s) => `configmap/${s.name}`),
     ...(retry ? [`retry=${retry}`] : []),
   ].join(' ');
@@ -174,6 +202,7 @@ export function buildMigrationJob(
       'migrate',
       [
         ...(db.spec.migrations.builtin ? [] : ['--no-builtin']),
+        ...embeddingsArgs(db, ['dimensions', 'm', 'efConstruction', 'maintenanceWorkMem']),
         ...sets.map((s) => `--set=${setName(s)}:${MIGRATIONS_DIR}/${s}`),
       ],
       image,

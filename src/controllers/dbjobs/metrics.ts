@@ -3,9 +3,12 @@ import type { Registry } from 'prom-client';
 import type { HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
 import { ObjectGauges } from '../../common/series.ts';
 
-/** homeops_benchmark_seconds{scenario,quantile} and homeops_benchmark_regression_ratio{scenario}. */
+/**
+ * homeops_benchmark_seconds{scenario,quantile}, homeops_benchmark_regression_ratio{scenario} and,
+ * for approximate scenarios, homeops_benchmark_recall{scenario}.
+ */
 export class BenchmarkMetrics {
-  private readonly series: ObjectGauges<'seconds' | 'ratio'>;
+  private readonly series: ObjectGauges<'seconds' | 'ratio' | 'recall'>;
 
   constructor(registry: Registry) {
     this.series = new ObjectGauges(registry, {
@@ -19,6 +22,11 @@ export class BenchmarkMetrics {
         help: 'p95 of the last run over the baseline p95, per scenario',
         labels: ['scenario'],
       },
+      recall: {
+        name: 'homeops_benchmark_recall',
+        help: "Recall@10 of an approximate scenario's last run against the exact answer",
+        labels: ['scenario'],
+      },
     });
   }
 
@@ -30,6 +38,7 @@ export class BenchmarkMetrics {
         set('seconds', sec(s.p95Ms), { scenario: s.name, quantile: '0.95' });
         set('seconds', sec(s.p99Ms), { scenario: s.name, quantile: '0.99' });
         set('ratio', s.ratio, { scenario: s.name });
+        set('recall', s.recallAt10, { scenario: s.name });
       }
     });
   }

@@ -7,7 +7,7 @@ import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { fitName } from '../../common/names.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
-import { jobSpec } from './builders.ts';
+import { embeddingsArgs, jobSpec } from './builders.ts';
 import { type JobKind, jobLabels, SCHEDULE_LABEL } from './names.ts';
 
 /** A schedule from the spec: which job, when, with which arguments. */
@@ -102,6 +102,7 @@ export function benchArgs(db: HomeOpsDatabase): string[] {
     `--concurrency=${b.concurrency}`,
     `--regression-threshold=${b.regressionThreshold}`,
     ...(b.scenarios.length ? [`--scenarios-json=${JSON.stringify(b.scenarios)}`] : []),
+    ...(b.builtin ? embeddingsArgs(db, ['efSearch', 'targetMs']) : []),
   ];
 }
 

@@ -90,6 +90,7 @@ export function benchmarks(db: HomeOpsDatabase, o: ScheduleObservation, prev: St
     p99Ms: number;
     targetMs: number;
     passed: boolean;
+    recallAt10?: number;
   }[];
   const before = prev.benchmarks;
   // The baseline: the first successful run, kept; or the last one when the user pins it.
@@ -117,6 +118,7 @@ export function benchmarks(db: HomeOpsDatabase, o: ScheduleObservation, prev: St
       ...(base !== undefined ? { baselineP95Ms: base } : {}),
       ...(ratio !== undefined ? { ratio } : {}),
       ...(sev ? { regression: sev } : {}),
+      ...(typeof r.recallAt10 === 'number' ? { recallAt10: r.recallAt10 } : {}),
     };
   });
   return {
