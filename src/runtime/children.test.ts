@@ -56,9 +56,7 @@ function fakeCtx(live: KubeObject[]) {
         applied.push(`${d.kind}/${d.metadata.name}`);
         return true;
       },
-    },
-    client: {
-      delete: async (type: ResourceType, _ns: string, name: string) => {
+      deleteChild: async (type: ResourceType, _ns: string, name: string) => {
         deleted.push(`${type.kind}/${name}`);
       },
     },

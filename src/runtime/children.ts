@@ -6,7 +6,6 @@
  * the cache, not by a second list the builders would have to keep in step.
  */
 import type { ReconcileContext } from './controller.ts';
-import { KubeApiError } from './errors.ts';
 import { withAppliedDigest } from './status.ts';
 import { type KubeObject, type ResourceType, resourceOf } from './types.ts';
 
@@ -71,9 +70,7 @@ export async function applyChildren(
         !(live.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === owner.metadata.uid)
       )
         continue;
-      await ctx.client.delete(type, ns, live.metadata.name!).catch((e) => {
-        if (!(e instanceof KubeApiError && e.notFound)) throw e;
-      });
+      await ctx.writer.deleteChild(type, ns!, live.metadata.name!);
       pruned.push(id(type.kind, live.metadata.name));
       ctx.log.info({ kind: type.kind, name: live.metadata.name }, 'no longer desired: deleted');
     }

@@ -109,6 +109,17 @@ describe('Writer: a write the cache has not shown yet is not made twice', () => 
     expect(applied).toHaveLength(2);
   });
 
+  it('makes a child again that it deleted, though no apply ever showed it seen', async () => {
+    const { applied, writer } = setup();
+    (writer.client as unknown as { delete: () => Promise<void> }).delete = async () => {};
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), undefined)).toBe(true);
+    // A controller that finds the child in its cache does not apply it again; it deletes it
+    // (a Job of older inputs), then wants it back within the unseen window.
+    await writer.deleteChild(Resources.ConfigMap, 'n', 'c');
+    expect(await writer.applyChild(Resources.ConfigMap, cm('1'), undefined)).toBe(true);
+    expect(applied).toHaveLength(2);
+  });
+
   it('skips the same status write over the same cached version', async () => {
     const { applied, writer } = setup();
     const db = {

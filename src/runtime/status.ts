@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Condition } from '../api/v1alpha1/common.ts';
 import type { KubeClient } from './client.ts';
 import { type ConditionPolarity, conditionEvent, DEFAULT_POLARITY } from './conditions.ts';
+import { KubeApiError } from './errors.ts';
 import type { EventInput, EventRecorder } from './events.ts';
 import { ownedPart, statusNeedsWrite, statusOwnership } from './ownership.ts';
 import type { KubeObject, OwnerReference, ResourceType } from './types.ts';
@@ -132,6 +133,18 @@ export class Writer {
       live ? 'updated child' : 'created child',
     );
     return true;
+  }
+
+  /**
+   * Deletes a child (gone already is fine) and forgets its unseen write: made again later, it
+   * must not be taken for the same creation still on its way to the cache (a controller that
+   * does not apply a child it finds in the cache never shows the writer that it was seen).
+   */
+  async deleteChild(type: ResourceType, namespace: string, name: string): Promise<void> {
+    this.unseen.delete(`${type.apiVersion}/${type.kind}/${namespace}/${name}`);
+    await this.client.delete(type, namespace, name).catch((e) => {
+      if (!(e instanceof KubeApiError && e.notFound)) throw e;
+    });
   }
 
   /**

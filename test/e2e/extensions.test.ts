@@ -49,11 +49,16 @@ const until = (name: string, type: string, status: string, reason?: string, ms =
     async () => {
       const o = await getDb(name);
       const c = cond(o, type);
-      return c?.status === status &&
+      if (
+        c?.status === status &&
         (!reason || c.reason === reason) &&
         o.status?.observedGeneration === o.metadata.generation
-        ? o
-        : undefined;
+      )
+        return o;
+      // What it is instead, for the failure message.
+      throw new Error(
+        `${name}: ${type} is ${JSON.stringify(c)}; generation ${o.metadata.generation}, observed ${o.status?.observedGeneration}; migrations ${JSON.stringify(o.status?.migrations)}`,
+      );
     },
     ms,
     500,

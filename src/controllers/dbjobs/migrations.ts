@@ -8,7 +8,6 @@ import { ownerName } from '../../common/labels.ts';
 import { BUILTIN_DIR, loadMigrationSet } from '../../jobs/migrate.ts';
 import { adoptByLabel } from '../../runtime/adopt.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
-import { KubeApiError } from '../../runtime/errors.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { buildMigrationJob, type ConfigMapData, migrationInputs } from './builders.ts';
 import { HASH_LABEL, JOB_LABEL, jobName } from './names.ts';
@@ -72,9 +71,7 @@ export async function migrations(
           old.metadata.labels?.[HASH_LABEL] !== inputs.hash &&
           !old.metadata.deletionTimestamp
         )
-          await ctx.client.delete(Resources.Job, ns, old.metadata.name!).catch((e) => {
-            if (!(e instanceof KubeApiError && e.notFound)) throw e;
-          });
+          await ctx.writer.deleteChild(Resources.Job, ns, old.metadata.name!);
     }
   }
   return { status: migrationStatus(o, (db.status ?? {}) as HomeOpsDatabaseStatus), missing: !!o.missing };
