@@ -1,21 +1,22 @@
 /**
  * The guide's four scenarios at scale SCALE (10: about 35 M rows), run by the operator's own
  * benchmark Job on the real node, through PgBouncer, as `homeops.io/run: bench` asks:
- *   1. a database (PostgreSQL 15 and PgBouncer in pods), its migrations applied by the Job;
+ *   1. a database (PostgreSQL and PgBouncer in pods), its migrations applied by the Job; on the
+ *      PostgreSQL 17 image (IMAGE=postgres) with TimescaleDB declared, so the time-series
+ *      tables are hypertables; on the PostgreSQL 15 image (IMAGE=postgres15) partitioned tables;
  *   2. `job seed-data --scale=SCALE` in the operator's image, in a Job against the primary
  *      (built with the controller's own jobSpec);
  *   3. the annotation, then the run's p50/p95/p99 per scenario from status.benchmarks.
- *   npx node bench/scale10.ts [scale=10] [iterations=100]
+ *   npx node bench/scale10.ts [scale=10] [iterations=100] [IMAGE=postgres|postgres15]
  */
-import { homeOpsDatabase } from '../src/api/v1alpha1/index.ts';
-import { jobSpec } from '../src/controllers/dbjobs/builders.ts';
-import type { JobKind } from '../src/controllers/dbjobs/names.ts';
 import { MERGE_PATCH } from '../src/runtime/client.ts';
 import { type KubeObject, Resources } from '../src/runtime/types.ts';
 import { benchCluster, startOperator, waitFor } from './operator.ts';
+import { seedJob } from './seedjob.ts';
 
 const SCALE = Number(process.argv[2] ?? 10);
 const ITERATIONS = Number(process.argv[3] ?? 100);
+const IMAGE = process.argv[4] ?? 'postgres';
 const { sh, kubeconfig, client, ns } = await benchCluster('bench-scale');
 const image = sh('bash hack/images.sh ref operator');
 const operator = await startOperator({
@@ -25,7 +26,7 @@ const operator = await startOperator({
   stdout: 'ignore',
   args: [
     '--service-addresses=cluster-ip',
-    `--postgres-image=${sh('bash hack/images.sh ref postgres')}`,
+    `--postgres-image=${sh(`bash hack/images.sh ref ${IMAGE}`)}`,
     `--pgbouncer-image=${sh('bash hack/images.sh ref pgbouncer')}`,
     `--operator-image=${image}`,
   ],
@@ -59,48 +60,30 @@ try {
     kind: 'HomeOpsDatabase',
     metadata: { name: NAME, namespace: ns },
     spec: {
-      postgres: { storage: { size: '60Gi', reclaimPolicy: 'Delete' } },
+      postgres: {
+        storage: { size: '60Gi', reclaimPolicy: 'Delete' },
+        extensions: IMAGE === 'postgres' ? ['pg_stat_statements', 'timescaledb'] : [],
+      },
       pooler: { instances: 1 },
       benchmarks: { builtin: true, iterations: ITERATIONS, warmup: 10, concurrency: 1 },
       monitoring: { intervalSeconds: 30 },
     },
   });
   await waitFor(async () => (isTrue(await get(), 'MigrationsApplied') ? true : undefined));
-  console.log(`[${elapsed()}] database Ready, migrations applied by the operator's Job`);
-  const db = homeOpsDatabase.parse(await get());
-  db.metadata = { ...db.metadata, name: NAME, namespace: ns };
-  const seed = `${NAME}-seed`;
-  await client.create(Resources.Job, {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name: seed, namespace: ns },
-    spec: jobSpec(db, 'seed-data' as JobKind, [`--scale=${SCALE}`, '--seed=1'], image, {
-      backoffLimit: 0,
-      deadlineSeconds: 7200,
-    }),
-  });
-  const t0 = performance.now();
-  const end = await waitFor(async () => {
-    const j = await client.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(
-      Resources.Job,
-      ns,
-      seed,
-    );
-    const c = j.status?.conditions?.find(
-      (x) => ['Complete', 'Failed'].includes(x.type) && x.status === 'True',
-    );
-    return c?.type;
-  }, 3 * 3600_000);
-  if (end === 'Failed')
-    throw new Error(
-      `seed Job failed: ${sh(`eval "$(bash hack/cluster.sh env)"; kubectl logs -n ${ns} job/${seed} | tail -c 2000`)}`,
-    );
-  const out = sh(`eval "$(bash hack/cluster.sh env)"; kubectl logs -n ${ns} job/${seed} | tail -n 1`);
-  const rows = (JSON.parse(out) as { result?: { rows?: Record<string, number> } }).result?.rows ?? {};
+  const ts = ((await get()).status as { timescale?: unknown } | undefined)?.timescale;
   console.log(
-    `[${elapsed()}] seed-data --scale=${SCALE} in a Job: ${((performance.now() - t0) / 1000).toFixed(0)} s, ${Object.values(
-      rows,
-    )
+    `[${elapsed()}] database Ready on ${IMAGE}, migrations applied by the operator's Job; timescale ${JSON.stringify(ts)}`,
+  );
+  const { rows, seconds } = await seedJob({
+    client,
+    sh,
+    ns,
+    name: NAME,
+    image,
+    args: [`--scale=${SCALE}`, '--seed=1'],
+  });
+  console.log(
+    `[${elapsed()}] seed-data --scale=${SCALE} in a Job: ${seconds.toFixed(0)} s, ${Object.values(rows)
       .reduce((a, b) => a + b, 0)
       .toLocaleString('en')} rows (${JSON.stringify(rows)})`,
   );
