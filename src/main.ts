@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrd } from './api/crdfile.ts';
 import { buildCrds } from './api/crdgen.ts';
+import { errorText } from './runtime/errors.ts';
 import { installSlimClient } from './runtime/slimclient.ts';
 
 const USAGE = `usage: homeops-operator <command>
@@ -45,7 +46,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     await manager.start();
   } catch (e) {
-    log.fatal({ err: String(e) }, 'could not start');
+    log.fatal({ err: errorText(e) }, 'could not start');
     return 1;
   }
   log.info(

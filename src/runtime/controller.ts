@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { trim } from './cacheform.ts';
 import type { KubeClient } from './client.ts';
 import { setCondition } from './conditions.ts';
-import { isNamespaceTerminating } from './errors.ts';
+import { errorText, isNamespaceTerminating } from './errors.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
 import type { Informer } from './informer.ts';
 import type { RuntimeMetrics } from './metrics.ts';
@@ -189,12 +189,12 @@ export class Controller<T extends KubeObject> {
         result = 'terminal';
         this.queue.forget(key);
         log.error(
-          { reason: err.reason, err: err.message },
+          { reason: err.reason, err: errorText(err) },
           'reconcile failed terminally; waiting for a change',
         );
         if (obj)
           await this.markStalled(obj, err).catch((e) =>
-            isNamespaceTerminating(e) ? undefined : log.error({ err: String(e) }, 'could not set Stalled'),
+            isNamespaceTerminating(e) ? undefined : log.error({ err: errorText(e) }, 'could not set Stalled'),
           );
       } else if (isNamespaceTerminating(err)) {
         // Its namespace is going: the object's own deletion comes next; retrying only adds load.
@@ -202,7 +202,7 @@ export class Controller<T extends KubeObject> {
         log.debug('namespace is being deleted; not retrying');
       } else {
         result = 'error';
-        log.warn({ err: String((err as Error)?.message ?? err) }, 'reconcile failed; retrying with backoff');
+        log.warn({ err: errorText(err) }, 'reconcile failed; retrying with backoff');
         this.queue.addRateLimited(key);
       }
     } finally {

@@ -37,3 +37,16 @@ export function isNamespaceTerminating(err: unknown): boolean {
     if (e instanceof KubeApiError && e.namespaceTerminating) return true;
   return false;
 }
+
+/**
+ * What a log line says of an error: its name and message, nothing else. A client's error object
+ * carries more than its message: ioredis' has the command and its arguments (an `AUTH` or
+ * `ACL SETUSER` holds a password), pg's the query parameters' context; logged whole, pino would
+ * write every enumerable field. The one way errors reach the operator's logs.
+ */
+export function errorText(e: unknown): string {
+  if (typeof e === 'string') return e;
+  if (e instanceof Error) return e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message;
+  const m = (e as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : String(e);
+}

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.ts';
-import { isNamespaceTerminating } from './errors.ts';
+import { errorText, isNamespaceTerminating } from './errors.ts';
 import { type KubeObject, Resources } from './types.ts';
 
 /** MicroTime as the API wants it: RFC 3339 with exactly six fractional digits. */
@@ -60,7 +60,7 @@ export class EventRecorder {
       // namespace being deleted none can be made, and that is no news.
       if (isNamespaceTerminating(err))
         this.log.debug({ reason: e.reason }, 'namespace is being deleted; no event');
-      else this.log.warn({ err: String(err), reason: e.reason }, 'could not record event');
+      else this.log.warn({ err: errorText(err), reason: e.reason }, 'could not record event');
     }
   }
 }

@@ -18,6 +18,7 @@ import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import { cacheForm, UNREAD_FIELDS } from './cacheform.ts';
 import type { KubeClient } from './client.ts';
+import { errorText } from './errors.ts';
 import { type KubeObject, type ResourceType, resourcePath } from './types.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -260,7 +261,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       try {
         h(event, obj);
       } catch (e) {
-        this.log.error({ err: e, kind: this.type.kind }, 'informer handler threw');
+        this.log.error({ err: errorText(e), kind: this.type.kind }, 'informer handler threw');
       }
     }
   }
@@ -270,7 +271,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (this.stopped || (this.starting[i] && !this.listed[i] && !force)) return;
     const delay = this.nextDelay(i);
     this.log.warn(
-      { kind: this.type.kind, err: String((err as Error)?.message ?? err), retryInMs: Math.round(delay) },
+      { kind: this.type.kind, err: errorText(err), retryInMs: Math.round(delay) },
       'watch failed; restarting',
     );
     const timer = setTimeout(() => {

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.ts';
-import { KubeApiError } from './errors.ts';
+import { errorText, KubeApiError } from './errors.ts';
 import { microTime } from './events.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { type KubeObject, Resources, resourcePath } from './types.ts';
@@ -88,7 +88,7 @@ export class LeaderElector {
       });
       this.log.info('released the lease');
     } catch (err) {
-      this.log.warn({ err: String(err) }, 'could not release the lease');
+      this.log.warn({ err: errorText(err) }, 'could not release the lease');
     }
   }
 
@@ -97,7 +97,7 @@ export class LeaderElector {
     try {
       await this.tryAcquireOrRenew();
     } catch (err) {
-      this.log.debug({ err: String(err) }, 'lease update failed');
+      this.log.debug({ err: errorText(err) }, 'lease update failed');
     }
     if (this.leader && Date.now() - this.lastRenew > this.opts.renewDeadlineMs)
       this.lose('could not renew the lease within the renew deadline: leadership lost');

@@ -10,6 +10,7 @@ import { ControllerBuilder } from './builder.ts';
 import { KubeClient } from './client.ts';
 import type { RuntimeConfig } from './config.ts';
 import type { CacheReader } from './controller.ts';
+import { errorText } from './errors.ts';
 import { EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
 import { LeaderElector } from './leader.ts';
@@ -92,7 +93,7 @@ export class Manager {
       if (this.informersStarted)
         inf
           .start()
-          .catch((e) => this.log.error({ err: String(e), kind: type.kind }, 'informer failed to start'));
+          .catch((e) => this.log.error({ err: errorText(e), kind: type.kind }, 'informer failed to start'));
       this.selectors.set(key, opts.labelSelector);
     }
     return inf as unknown as Informer<T>;

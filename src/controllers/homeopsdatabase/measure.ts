@@ -13,6 +13,7 @@ import type { DefaultImages } from '../../images.ts';
 import type { RetryPolicy } from '../../pg/client.ts';
 import { classifyPgError } from '../../pg/errors.ts';
 import { keyOf, type ReconcileContext } from '../../runtime/controller.ts';
+import { errorText } from '../../runtime/errors.ts';
 import { Semaphore } from '../../runtime/semaphore.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import { postgresImage } from './builders.ts';
@@ -138,7 +139,7 @@ export class Probes {
         if (this.prepared.get(keyOf(db)) !== db.metadata.uid) {
           await ensureMonitoringObjects(target, POOLER_AUTH_SQL, this.opts.probeTimeoutMs).then(
             () => this.prepared.set(keyOf(db), db.metadata.uid!),
-            (e) => ctx.log.warn({ err: String(e?.message ?? e) }, 'could not create the monitoring objects'),
+            (e) => ctx.log.warn({ err: errorText(e) }, 'could not create the monitoring objects'),
           );
         }
         const wants = declaredExtensions(db);

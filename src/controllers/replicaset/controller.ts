@@ -14,6 +14,7 @@ import { applyChildren } from '../../runtime/children.ts';
 import { MERGE_PATCH } from '../../runtime/client.ts';
 import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
 import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/controller.ts';
+import { errorText } from '../../runtime/errors.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
@@ -187,7 +188,10 @@ export class ReplicaSetReconciler implements Reconciler<Rs> {
     if (!db.object) return undefined;
     const access = primaryAccess(db.object, ctx, this.opts);
     if (!access.login) {
-      ctx.log.warn({ err: access.error }, 'cannot reach the primary to drop the slots; they are left');
+      ctx.log.warn(
+        { err: errorText(access.error) },
+        'cannot reach the primary to drop the slots; they are left',
+      );
       return undefined;
     }
     const dropped = await dropSlots(

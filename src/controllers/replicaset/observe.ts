@@ -10,6 +10,7 @@ import { podProblem } from '../../common/pods.ts';
 import { type ReachOptions, serviceResolver } from '../../common/reach.ts';
 import { classifyPgError } from '../../pg/errors.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
+import { errorText } from '../../runtime/errors.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { dbNames, POSTGRES_PORT, SUPERUSER } from '../homeopsdatabase/names.ts';
 import { asRunning } from '../homeopsdatabase/parameters.ts';
@@ -183,7 +184,7 @@ export async function observeMembers(
           });
         } catch (e) {
           view.measureError = classifyPgError(e).message;
-          ctx.log.debug({ member: name, err: view.measureError }, 'member not measured');
+          ctx.log.debug({ member: name, err: errorText(view.measureError) }, 'member not measured');
         }
       }
       return view;
