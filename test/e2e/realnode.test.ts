@@ -295,6 +295,14 @@ describe('the full sample on the real node', () => {
     await new Promise((r) => setTimeout(r, 10_000));
     expect((await pod(`${DB}-0`)).metadata.uid).toBe(healed.metadata.uid);
     expect(cond(await getDb(DB), 'ParametersApplied')?.reason).toBe('StartFailed');
+    // A restarted operator (no memory of the failure) reads the verdict from the ConfigMap: it
+    // does not ask the rolled-back primary again, which would take the change and fail again.
+    await manager.stop();
+    await startOperator();
+    await new Promise((r) => setTimeout(r, 15_000));
+    expect((await pod(`${DB}-0`)).metadata.uid).toBe(healed.metadata.uid);
+    expect(cond(await getDb(DB), 'ParametersApplied')?.reason).toBe('StartFailed');
+    expect(cond(await getDb(DB), 'Ready')?.status).toBe('True');
     await setParameters({ huge_pages: null });
     await until(DB, 'ParametersApplied', 'True');
     expect((await pod(`${DB}-0`)).metadata.uid).toBe(healed.metadata.uid);

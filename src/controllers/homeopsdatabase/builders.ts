@@ -23,7 +23,15 @@ import {
   SECRETS_DIR,
   SOCKET_DIR,
 } from './names.ts';
-import { PARAMETERS_ANNOTATION, parametersAnnotation, RAN_ANNOTATION, withParameters } from './parameters.ts';
+import {
+  FAILED_ANNOTATION,
+  failedAnnotation,
+  PARAMETERS_ANNOTATION,
+  type ParameterRecord,
+  parametersAnnotation,
+  RAN_ANNOTATION,
+  withParameters,
+} from './parameters.ts';
 import {
   needsRestart,
   renderPgBouncerIni,
@@ -130,7 +138,7 @@ export const POOLER_KEY_PREFIX = 'pgbouncer-';
  * only its own files, so a pooler change never restarts the primary. One object, not two: one
  * request less per database to converge.
  */
-export function buildConfigMap(db: HomeOpsDatabase, ran?: Record<string, string>): KubeObject {
+export function buildConfigMap(db: HomeOpsDatabase, record: ParameterRecord = {}): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -139,7 +147,8 @@ export function buildConfigMap(db: HomeOpsDatabase, ran?: Record<string, string>
       // What the parameter gate compares a change with (parameters.ts).
       annotations: {
         [PARAMETERS_ANNOTATION]: parametersAnnotation(db.spec.postgres.parameters),
-        ...(ran ? { [RAN_ANNOTATION]: parametersAnnotation(ran) } : {}),
+        ...(record.ran ? { [RAN_ANNOTATION]: parametersAnnotation(record.ran) } : {}),
+        ...(record.failed ? { [FAILED_ANNOTATION]: failedAnnotation(record.failed) } : {}),
       },
     },
     data: {

@@ -9,6 +9,7 @@ import {
   buildRwService,
   buildStatefulSet,
 } from './builders.ts';
+import type { ParameterRecord } from './parameters.ts';
 import { buildPoolerDeployment, buildPoolerPdb, buildPoolerService } from './pooler.ts';
 
 /** Every child the spec asks for, in apply order; the pooler's only when it is enabled. */
@@ -16,11 +17,11 @@ export function buildChildren(
   db: HomeOpsDatabase,
   secretsDigest: string,
   images: DefaultImages = DEFAULT_IMAGES,
-  /** The parameters a Ready primary last ran with (parameters.ts), recorded on the ConfigMap. */
-  ran?: Record<string, string>,
+  /** What the parameter gate records on the ConfigMap (parameters.ts). */
+  record: ParameterRecord = {},
 ): KubeObject[] {
   const out = [
-    buildConfigMap(db, ran),
+    buildConfigMap(db, record),
     buildHeadlessService(db),
     buildRwService(db),
     buildStatefulSet(db, secretsDigest, images),

@@ -32,7 +32,10 @@ import {
   changedParameters,
   observeParameters,
   type ParameterCheck,
+  type ParameterRecord,
+  parameterRecord,
   planParameters,
+  recordedFailure,
   unaskedCheck,
   withParameters,
 } from './parameters.ts';
@@ -83,8 +86,8 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   async reconcile(db: Db, ctx: ReconcileContext) {
     const secrets = await ensureCredentials(db, ctx);
     if (!secrets) return undefined; // one exists but is not cached yet: its event brings the key back
-    const { built, check, ran, rollback } = await this.gateParameters(db, secrets, ctx);
-    const { waiting } = await this.applyChildren(built, secrets.digest, ctx, ran);
+    const { built, check, record, rollback } = await this.gateParameters(db, secrets, ctx);
+    const { waiting } = await this.applyChildren(built, secrets.digest, ctx, record);
     // The pod that failed goes, or the StatefulSet would wait for it to become Ready before
     // rolling back (kubernetes/kubernetes#67250); it served nothing.
     if (rollback) await deletePod(ctx, db.metadata.namespace!, dbNames(db).pod);
@@ -133,9 +136,12 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     // primary, unless it is down in a way the change may fix (parameters.ts: unaskedCheck).
     if (Object.keys(changed).length) {
       const cluster = observeCluster(db, ctx);
-      check = cluster.primaryPodReady
-        ? await this.probes.checkParameters(db, secrets.credentials, changed, ctx)
-        : (this.probes.knownCheck(db, changed) ?? unaskedCheck(view, !!cluster.podIssue));
+      // A change that failed to start before is not asked again (the ConfigMap keeps the verdict).
+      check =
+        recordedFailure(spec, view) ??
+        (cluster.primaryPodReady
+          ? await this.probes.checkParameters(db, secrets.credentials, changed, ctx)
+          : (this.probes.knownCheck(db, changed) ?? unaskedCheck(view, !!cluster.podIssue)));
     }
     const plan = planParameters(spec, view, check);
     if (plan.rollback) {
@@ -146,12 +152,13 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
         'the primary did not start: parameters rolled back',
       );
     }
-    return { built: withParameters(db, plan.build), check, ran: plan.ran, rollback: !!plan.rollback };
+    const record = parameterRecord(spec, view, plan);
+    return { built: withParameters(db, plan.build), check, record, rollback: !!plan.rollback };
   }
 
   /** The children the spec asks for, applied where the cache differs; the rest pruned. */
-  private applyChildren(db: Db, digest: string, ctx: ReconcileContext, ran?: Record<string, string>) {
-    return applyChildren(ctx, db, buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, ran), {
+  private applyChildren(db: Db, digest: string, ctx: ReconcileContext, record: ParameterRecord) {
+    return applyChildren(ctx, db, buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, record), {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
       selector: childrenOf('HomeOpsDatabase', db),

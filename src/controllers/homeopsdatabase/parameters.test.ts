@@ -5,10 +5,14 @@ import { buildChildren } from './children.ts';
 import {
   asRunning,
   changedParameters,
+  FAILED_ANNOTATION,
   held,
+  observeParameters,
   PARAMETERS_ANNOTATION,
+  parameterRecord,
   parametersCondition,
   planParameters,
+  recordedFailure,
   unaskedCheck,
   withParameters,
 } from './parameters.ts';
@@ -133,5 +137,53 @@ describe('planParameters', () => {
     ],
   ] as const)('%s', (_, spec, view, check, want) => {
     expect(planParameters(spec, view as never, check as never)).toEqual(want);
+  });
+});
+
+describe('a failed start, remembered on the ConfigMap', () => {
+  const ran = { shared_buffers: "'128MB'" };
+  const bad = { shared_buffers: "'64GB'" };
+  const db = homeDatabaseObject({ postgres: { parameters: bad } });
+  // The cache as a restarted operator finds it: only the ConfigMap it wrote (no memory of its own).
+  const viewOf = (cm: ReturnType<typeof buildChildren>[number] | undefined) =>
+    observeParameters(db, {
+      cache: { get: (t: { kind: string }) => (t.kind === 'ConfigMap' ? cm : undefined) },
+    } as never);
+
+  it('is recorded at the rollback, read back by the next operator, and holds the same change without asking', () => {
+    const crashed = {
+      inForce: bad,
+      ran,
+      runsInForce: false,
+      failedStart: 'FATAL: could not map shared memory',
+    };
+    const plan = planParameters(bad, crashed);
+    expect(plan.rollback).toBeDefined();
+    const record = parameterRecord(bad, crashed, plan);
+    expect(record).toEqual({ ran, failed: { change: bad, message: 'FATAL: could not map shared memory' } });
+    const cm = buildChildren(withParameters(db, plan.build), 'd', undefined, record).find(
+      (o) => o.kind === 'ConfigMap',
+    )!;
+    expect(JSON.parse(cm.metadata.annotations![FAILED_ANNOTATION]!)).toEqual(record.failed);
+    // Restarted, the primary Ready on what ran: the change is not asked of it again.
+    const view = { ...viewOf(cm), runsInForce: true };
+    const check = recordedFailure(bad, view);
+    expect(check).toEqual({ failedStart: 'FATAL: could not map shared memory' });
+    const again = planParameters(bad, view, check);
+    expect(again.build).toEqual(ran);
+    expect(parameterRecord(bad, view, again).failed).toEqual(record.failed);
+    expect(parametersCondition(check)).toMatchObject({ status: 'False', reason: 'StartFailed' });
+  });
+
+  it('is forgotten once the spec asks for something else', () => {
+    const cm = buildChildren(withParameters(db, ran), 'd', undefined, {
+      ran,
+      failed: { change: bad, message: 'FATAL' },
+    }).find((o) => o.kind === 'ConfigMap')!;
+    const view = { ...viewOf(cm), runsInForce: true };
+    const fixed = { shared_buffers: "'256MB'" };
+    expect(recordedFailure(fixed, view)).toBeUndefined();
+    expect(parameterRecord(fixed, view, planParameters(fixed, view)).failed).toBeUndefined();
+    expect(parameterRecord(ran, view, planParameters(ran, view)).failed).toBeUndefined();
   });
 });

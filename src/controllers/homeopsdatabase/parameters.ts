@@ -24,6 +24,30 @@ export type Parameters = Record<string, string>;
 /** The ConfigMap's annotation: the parameters a Ready primary last ran with (what a failed start goes back to). */
 export const RAN_ANNOTATION = 'homeops.io/parameters-ran';
 
+/**
+ * The ConfigMap's annotation: a change the primary did not start with, and PostgreSQL's last
+ * words, kept while the spec still asks for it. The verdict outlives the operator: a restarted
+ * one does not ask the (rolled back, Ready) primary again, which would take the change, restart,
+ * and fail again (a second outage for the same typo).
+ */
+export const FAILED_ANNOTATION = 'homeops.io/parameters-failed';
+
+/** A change that failed to start, as FAILED_ANNOTATION records it. */
+export interface FailedChange {
+  change: Parameters;
+  message: string;
+}
+
+/** What the ConfigMap records beside the parameters in force. */
+export interface ParameterRecord {
+  /** The parameters a Ready primary last ran with. */
+  ran?: Parameters;
+  failed?: FailedChange;
+}
+
+export const failedAnnotation = (f: FailedChange) =>
+  JSON.stringify({ change: JSON.parse(parametersAnnotation(f.change)), message: f.message });
+
 /** The outcome of a check: what PostgreSQL refused, why it could not be asked, or how a start with it failed. */
 export interface ParameterCheck {
   refused?: Record<string, string>;
@@ -61,6 +85,8 @@ export interface ParameterView {
   runsInForce: boolean;
   /** The primary pod runs the configuration in force and crash-loops: PostgreSQL's last words. */
   failedStart?: string;
+  /** A change that failed to start before, as the ConfigMap records it. */
+  failed?: FailedChange;
 }
 
 type PodView = KubeObject & {
@@ -91,9 +117,11 @@ export function observeParameters(db: HomeOpsDatabase, ctx: ReconcileContext): P
     c?.state?.waiting?.reason === 'CrashLoopBackOff' && (c.lastState?.terminated?.exitCode ?? 0) !== 0;
   const inForce = recorded(cm, PARAMETERS_ANNOTATION);
   const ran = recorded(cm, RAN_ANNOTATION);
+  const failed = recorded(cm, FAILED_ANNOTATION) as unknown as FailedChange | undefined;
   return {
     ...(inForce ? { inForce } : {}),
     ...(ran ? { ran } : {}),
+    ...(failed && typeof failed.message === 'string' && failed.change ? { failed } : {}),
     runsInForce: current && !!c?.ready && !pod?.metadata.deletionTimestamp,
     ...(current && crashing
       ? {
@@ -140,6 +168,24 @@ export function planParameters(spec: Parameters, v: ParameterView, check?: Param
 export function unaskedCheck(v: ParameterView, primaryDown: boolean): ParameterCheck | undefined {
   if (primaryDown || v.failedStart !== undefined) return undefined;
   return { error: 'the primary is not Ready; the change is checked once it is' };
+}
+
+/**
+ * The verdict already known on the spec's change: it failed to start before (the ConfigMap says
+ * so), and the spec asks for exactly that again.
+ */
+export function recordedFailure(spec: Parameters, v: ParameterView): ParameterCheck | undefined {
+  return v.failed && same(v.failed.change, spec) ? { failedStart: v.failed.message } : undefined;
+}
+
+/** What to record on the ConfigMap: what ran, and a failed change while the spec asks for it. */
+export function parameterRecord(spec: Parameters, v: ParameterView, plan: ParameterPlan): ParameterRecord {
+  const failed = plan.rollback
+    ? { change: plan.rollback.change, message: plan.rollback.message }
+    : recordedFailure(spec, v)
+      ? v.failed
+      : undefined;
+  return { ...(plan.ran ? { ran: plan.ran } : {}), ...(failed ? { failed } : {}) };
 }
 
 /** What the spec sets anew or differently from what is in force (a removed one needs no check). */
