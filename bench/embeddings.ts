@@ -9,7 +9,7 @@
  *      own duration_ms in homeops_migrations.applied;
  *   4. for each hnsw.ef_search asked, a benchmark run (`homeops.io/run: bench`, through
  *      PgBouncer): similar-media-items p50/p95/p99 and recall@10 against the exact answer.
- *   npx node bench/embeddings.ts [scale=1] [iterations=200] [efSearch,...=40,100]
+ *   npx node bench/embeddings.ts [scale=1] [iterations=200] [efSearch,...=20,40,100]
  */
 import { MERGE_PATCH } from '../src/runtime/client.ts';
 import { type KubeObject, Resources } from '../src/runtime/types.ts';
@@ -18,7 +18,7 @@ import { seedJob } from './seedjob.ts';
 
 const SCALE = Number(process.argv[2] ?? 1);
 const ITERATIONS = Number(process.argv[3] ?? 200);
-const EF_SEARCH = (process.argv[4] ?? '40,100').split(',').map(Number);
+const EF_SEARCH = (process.argv[4] ?? '20,40,100').split(',').map(Number);
 const EF0 = 48;
 const { sh, kubeconfig, client, ns } = await benchCluster('bench-vec');
 const image = sh('bash hack/images.sh ref operator');
@@ -62,6 +62,7 @@ const psql = (sql: string) =>
   sh(
     `eval "$(bash hack/cluster.sh env)"; kubectl exec -n ${ns} ${NAME}-0 -c postgres -- sh -c 'PGPASSWORD=$(cat /etc/homeops/secrets/superuser/password) psql -X -At -h 127.0.0.1 -U postgres -d homeops -c "$0"' "${sql}"`,
   );
+const ms = (x: number | undefined) => `${x?.toFixed(1)} ms`;
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 
@@ -119,7 +120,7 @@ try {
     const s = done.status!.benchmarks!.scenarios!.find((x) => x.name === 'similar-media-items');
     if (!s) throw new Error(`no similar-media-items result: ${JSON.stringify(done.status?.benchmarks)}`);
     console.log(
-      `| ${ef} | ${s.p50Ms} ms | ${s.p95Ms} ms | ${s.p99Ms} ms | ${s.recallAt10} | ${s.targetMs} ms |`,
+      `| ${ef} | ${ms(s.p50Ms)} | ${ms(s.p95Ms)} | ${ms(s.p99Ms)} | ${s.recallAt10} | ${s.targetMs} ms |`,
     );
   }
 } finally {
