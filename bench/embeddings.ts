@@ -97,7 +97,7 @@ try {
   );
   await patch({ spec: { embeddings: { efConstruction: 64 } } });
   await waitFor(async () => (applied(await get()) ? true : undefined), 3 * 3600_000);
-  const ms = psql(
+  const buildMs = psql(
     "SELECT duration_ms FROM homeops_migrations.applied WHERE set_name = 'embeddings' AND version = '0002'",
   );
   const size = psql("SELECT pg_size_pretty(pg_relation_size('media.item_embeddings_hnsw'))");
@@ -105,7 +105,7 @@ try {
     "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'media.item_embeddings_hnsw'::regclass",
   );
   console.log(
-    `[${elapsed()}] index rebuilt by the repeatable migration (${opts}, maintenance_work_mem 256MB, serial, CONCURRENTLY): ${(Number(ms) / 1000).toFixed(1)} s, ${size}`,
+    `[${elapsed()}] index rebuilt by the repeatable migration (${opts}, maintenance_work_mem 256MB, serial, CONCURRENTLY): ${(Number(buildMs) / 1000).toFixed(1)} s, ${size}`,
   );
   console.log('| hnsw.ef_search | p50 | p95 | p99 | recall@10 | target (p95) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
