@@ -56,18 +56,22 @@ RESET maintenance_work_mem;
   ];
 }
 
+// The item asked about, and every other item of its library with its distance to it.
+const QUESTION = `WITH q AS MATERIALIZED (
+  SELECT e.embedding, i.library_id FROM ${EMBEDDINGS_TABLE} e JOIN media.items i ON i.id = e.item_id WHERE e.item_id = $1
+)`;
+const CANDIDATES = `SELECT e.item_id, e.embedding <=> (SELECT embedding FROM q) AS distance
+    FROM ${EMBEDDINGS_TABLE} e JOIN media.items i ON i.id = e.item_id
+   WHERE i.library_id = (SELECT library_id FROM q) AND e.item_id <> $1`;
+
 /**
  * "More like this": the 10 items nearest to item $1 by cosine distance, in its library, itself
  * excluded. The filter runs after the index scan: with hnsw.iterative_scan the scan goes on
  * until 10 rows pass it (relaxed_order may return them slightly out of order, so the outer
  * query sorts the 10 again, as pgvector's README advises).
  */
-export const SIMILAR_ITEMS_QUERY = `WITH q AS MATERIALIZED (
-  SELECT e.embedding, i.library_id FROM ${EMBEDDINGS_TABLE} e JOIN media.items i ON i.id = e.item_id WHERE e.item_id = $1
-), nearest AS MATERIALIZED (
-  SELECT e.item_id, e.embedding <=> (SELECT embedding FROM q) AS distance
-    FROM ${EMBEDDINGS_TABLE} e JOIN media.items i ON i.id = e.item_id
-   WHERE i.library_id = (SELECT library_id FROM q) AND e.item_id <> $1
+export const SIMILAR_ITEMS_QUERY = `${QUESTION}, nearest AS MATERIALIZED (
+  ${CANDIDATES}
    ORDER BY e.embedding <=> (SELECT embedding FROM q) LIMIT 10
 )
 SELECT item_id, distance FROM nearest ORDER BY distance`;
@@ -77,12 +81,8 @@ SELECT item_id, distance FROM nearest ORDER BY distance`;
  * which no index order can reach into, then sorted. (Planner settings such as
  * enable_indexscan = off do not keep an HNSW scan out of a plan.)
  */
-export const SIMILAR_ITEMS_EXACT_QUERY = `WITH q AS MATERIALIZED (
-  SELECT e.embedding, i.library_id FROM ${EMBEDDINGS_TABLE} e JOIN media.items i ON i.id = e.item_id WHERE e.item_id = $1
-), scored AS MATERIALIZED (
-  SELECT e.item_id, e.embedding <=> (SELECT embedding FROM q) AS distance
-    FROM ${EMBEDDINGS_TABLE} e JOIN media.items i ON i.id = e.item_id
-   WHERE i.library_id = (SELECT library_id FROM q) AND e.item_id <> $1
+export const SIMILAR_ITEMS_EXACT_QUERY = `${QUESTION}, scored AS MATERIALIZED (
+  ${CANDIDATES}
 )
 SELECT item_id, distance FROM scored ORDER BY distance LIMIT 10`;
 
