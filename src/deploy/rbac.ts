@@ -62,10 +62,28 @@ const NEEDS: Need[] = [
     verbs: [...READ, 'patch', 'delete'],
   },
   {
-    why: 'data volumes: size observed, grown in place',
+    why: 'data volumes: size observed, grown in place; the backup repository volume is made',
     apiGroups: [''],
     resources: ['persistentvolumeclaims'],
-    verbs: [...READ, 'patch'],
+    verbs: [...READ, 'create', 'patch'],
+  },
+  {
+    why: "the backup Jobs' identity: a ServiceAccount, and a Role that lets it exec into its database's primary pod only",
+    apiGroups: [''],
+    resources: ['serviceaccounts'],
+    verbs: OWN,
+  },
+  {
+    why: 'the backup Role and its binding (namespaced; the operator holds what it grants)',
+    apiGroups: ['rbac.authorization.k8s.io'],
+    resources: ['roles', 'rolebindings'],
+    verbs: OWN,
+  },
+  {
+    why: 'granted to the backup Jobs (pgBackRest runs in the postgres container); RBAC lets the operator grant only what it holds',
+    apiGroups: [''],
+    resources: ['pods/exec'],
+    verbs: ['create', 'get'],
   },
   {
     why: 'PostgreSQL, Redis and replica StatefulSets; the PgBouncer Deployment',

@@ -18,6 +18,9 @@ import {
   monitoringSpec,
   partitionedTable,
 } from '../api/v1alpha1/homeopsdatabase.ts';
+import { pgbackrestCommand } from '../controllers/homeopsdatabase/backup.ts';
+import { STANZA } from '../controllers/homeopsdatabase/names.ts';
+import { BackupError, inClusterExec, type PodExec, runBackup } from './backup.ts';
 import { builtinScenarios, runScenario, type Scenario } from './bench.ts';
 import { embeddingsFlagSchema, embeddingsMigrations } from './embeddings.ts';
 import { failureReason } from './errors.ts';
@@ -43,6 +46,7 @@ jobs:
   maintain [--analyze=false] [--vacuum=false] [--slow-query-ms=N] [--dead-tuple-ratio=R]
   bench [--builtin=false] [--embeddings=JSON] [--iterations=N] [--warmup=N] [--concurrency=N] [--regression-threshold=F]
         [--scenarios-file=JSON] [--scenarios-json=[...]] [--baseline-file=JSON]   (JSON: [{name,query,params,targetMs}], {name: {p95Ms}})
+  backup --type=full|diff|incr --namespace=NS --pod=POD   pgBackRest in the pod's postgres container (exec API)
   seed-data [--scale=1] [--seed=1] [--today=YYYY-MM-DD]   deterministic synthetic household data
 `;
 
@@ -391,6 +395,44 @@ async function runSeed(argv: string[]): Promise<number> {
   return withConnection('seed-data', async (c) => ({ result: await seed(c, o) }));
 }
 
+const backupFlags = z
+  .object({
+    type: z.enum(['full', 'diff', 'incr']),
+    namespace: z.string().min(1).max(63),
+    pod: z.string().min(1).max(253),
+  })
+  .strict();
+
+/** `job backup`: the backup, and what the repository holds after it. `exec` is for tests. */
+export async function runBackupJob(argv: string[], exec?: PodExec): Promise<number> {
+  const { values, bad } = flags(argv);
+  const parsed = backupFlags.safeParse(Object.fromEntries([...values].map(([k, v]) => [k, v.at(-1)])));
+  if (bad.length || !parsed.success)
+    return finish(
+      {
+        job: 'backup',
+        ok: false,
+        reason: 'InvalidInput',
+        message: bad.length ? `unknown arguments: ${bad.join(' ')}` : parsed.error!.message.slice(0, 2000),
+      },
+      EXIT.invalid,
+    );
+  const o = parsed.data;
+  try {
+    const run = exec ?? (await inClusterExec(o.namespace, o.pod, 'postgres'));
+    return finish(
+      { job: 'backup', ok: true, ...(await runBackup(run, pgbackrestCommand(), STANZA, o.type)) },
+      EXIT.ok,
+    );
+  } catch (e) {
+    const reason = e instanceof BackupError ? e.reason : 'BackupFailed';
+    return finish(
+      { job: 'backup', ok: false, reason, message: (e as Error).message.slice(0, 2000) },
+      EXIT.failed,
+    );
+  }
+}
+
 export async function runJob(argv: string[]): Promise<number> {
   const [job, ...rest] = argv;
   switch (job) {
@@ -406,6 +448,8 @@ export async function runJob(argv: string[]): Promise<number> {
       return runBench(rest);
     case 'seed-data':
       return runSeed(rest);
+    case 'backup':
+      return runBackupJob(rest);
     case '-h':
     case '--help':
     case 'help':

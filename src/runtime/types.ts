@@ -27,6 +27,9 @@ export const Resources = {
   Job: t('batch/v1', 'Job', 'jobs'),
   CronJob: t('batch/v1', 'CronJob', 'cronjobs'),
   PodDisruptionBudget: t('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
+  ServiceAccount: t('v1', 'ServiceAccount', 'serviceaccounts'),
+  Role: t('rbac.authorization.k8s.io/v1', 'Role', 'roles'),
+  RoleBinding: t('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'),
   Lease: t('coordination.k8s.io/v1', 'Lease', 'leases'),
   Event: t('events.k8s.io/v1', 'Event', 'events'),
 } as const satisfies Record<string, ResourceType>;

@@ -4,6 +4,7 @@
  * shape. Defaults are the settings of the HomeOps database optimization guide.
  */
 import { z } from 'zod';
+import { archivingStatus, backupSpec, backupStatus } from './backup.ts';
 import {
   ageColumn,
   baseStatus,
@@ -425,23 +426,40 @@ export const monitoringSpec = z.object({
   cacheHitRatio: z.number().min(0).max(1).default(0.95),
 });
 
-export const homeOpsDatabaseSpec = z.object({
-  postgres: postgresSpec.prefault({}),
-  database: databaseSpec.prefault({}),
-  pooler: poolerSpec.prefault({}),
-  migrations: migrationsSpec.prefault({}),
-  partitioning: partitioningSpec.prefault({}),
-  timeseries: timeseriesSpec.prefault({}),
-  aggregates: aggregatesSpec,
-  maintenance: maintenanceSpec.prefault({}),
-  benchmarks: benchmarksSpec.prefault({}),
-  embeddings: embeddingsSpec
-    .prefault({})
-    .describe(
-      "The guide's embeddings (phase 3), made when postgres.extensions lists vector and migrations.builtin is on: media.item_embeddings with an HNSW index (cosine), and the similar-media-items benchmark scenario.",
-    ),
-  monitoring: monitoringSpec.prefault({}),
-});
+export const homeOpsDatabaseSpec = celRules(
+  z.object({
+    postgres: postgresSpec.prefault({}),
+    database: databaseSpec.prefault({}),
+    pooler: poolerSpec.prefault({}),
+    migrations: migrationsSpec.prefault({}),
+    partitioning: partitioningSpec.prefault({}),
+    timeseries: timeseriesSpec.prefault({}),
+    aggregates: aggregatesSpec,
+    maintenance: maintenanceSpec.prefault({}),
+    benchmarks: benchmarksSpec.prefault({}),
+    embeddings: embeddingsSpec
+      .prefault({})
+      .describe(
+        "The guide's embeddings (phase 3), made when postgres.extensions lists vector and migrations.builtin is on: media.item_embeddings with an HNSW index (cosine), and the similar-media-items benchmark scenario.",
+      ),
+    monitoring: monitoringSpec.prefault({}),
+    backup: backupSpec
+      .optional()
+      .describe(
+        'Continuous WAL archiving and scheduled backups with pgBackRest. Absent: no archiving and no backups. The operator owns archive_mode, archive_command and archive_timeout.',
+      ),
+  }),
+  [
+    {
+      rule: "!has(self.backup) || !self.postgres.parameters.exists(k, k.lowerAscii() == 'archive_timeout')",
+      message:
+        'postgres.parameters.archive_timeout: with spec.backup the operator sets it from backup.archiveTimeoutSeconds: remove it from parameters',
+      fieldPath: '.postgres.parameters',
+      check: (s) =>
+        !s.backup || !Object.keys(s.postgres.parameters).some((k) => k.toLowerCase() === 'archive_timeout'),
+    },
+  ],
+);
 
 const ratio = z.number().min(0).max(1);
 
@@ -588,6 +606,8 @@ export const homeOpsDatabaseStatus = z.object({
     )
     .max(70)
     .optional(),
+  backup: backupStatus.optional(),
+  archiving: archivingStatus.optional(),
   benchmarks: z
     .object({
       lastRunTime: z.string().optional(),

@@ -1,3 +1,4 @@
+export * from './backup.ts';
 export * from './cachetier.ts';
 export * from './common.ts';
 export * from './homeopsdatabase.ts';

@@ -29,6 +29,9 @@ import {
 
 export type ConfigMapData = Record<string, string>;
 
+/** A backup of a large database takes hours, not the other jobs' 30 minutes. */
+const BACKUP_DEADLINE_SECONDS = 6 * 3600;
+
 /** spec.embeddings when the database has them: `vector` declared, and the builtin schema on. */
 export function embeddingsOf(db: HomeOpsDatabase): Embeddings | undefined {
   const vector = db.spec.postgres.extensions.some((e) => e.split('@')[0] === 'vector');
@@ -114,9 +117,23 @@ export function jobSpec(
   const n = dbNames(db);
   const labels = { ...jobLabels(db, kind), ...opts.extraLabels };
   const pooled = opts.viaPooler && db.spec.pooler.enabled;
+  // A backup reaches no database itself: it execs pgBackRest in the primary's pod, as the
+  // database's backup ServiceAccount (the only pods with its token are these).
+  const backup = kind === 'backup';
+  const database = backup
+    ? {}
+    : {
+        env: [
+          { name: 'PGHOST', value: `${pooled ? n.pooler : n.rwService}.${db.metadata.namespace}.svc` },
+          { name: 'PGPORT', value: String(pooled ? POOLER_PORT : POSTGRES_PORT) },
+          { name: 'PGDATABASE', value: db.spec.database.name },
+          { name: 'PGUSER', value: usernameFor(db, 'app') },
+          { name: 'PGPASSWORD_FILE', value: `${APP_SECRET_DIR}/password` },
+        ],
+      };
   return {
     backoffLimit: opts.backoffLimit ?? 2,
-    activeDeadlineSeconds: opts.deadlineSeconds ?? 1800,
+    activeDeadlineSeconds: opts.deadlineSeconds ?? (backup ? BACKUP_DEADLINE_SECONDS : 1800),
     podFailurePolicy: {
       rules: [
         { action: 'FailJob', onExitCodes: { containerName: 'job', operator: 'In', values: [1, 2] } },
@@ -130,27 +147,20 @@ export function jobSpec(
         securityContext: podSecurityContext(OPERATOR_UID),
         ...placement(db.spec.postgres.scheduling),
         enableServiceLinks: false,
-        automountServiceAccountToken: false,
+        ...(backup
+          ? { serviceAccountName: n.backupAccount, automountServiceAccountToken: true }
+          : { automountServiceAccountToken: false }),
         containers: [
           {
             name: 'job',
             image,
             command: ['node', ...JOB_NODE_FLAGS, '/app/dist/main.js', 'job', kind, ...args],
-            env: [
-              {
-                name: 'PGHOST',
-                value: `${pooled ? n.pooler : n.rwService}.${db.metadata.namespace}.svc`,
-              },
-              { name: 'PGPORT', value: String(pooled ? POOLER_PORT : POSTGRES_PORT) },
-              { name: 'PGDATABASE', value: db.spec.database.name },
-              { name: 'PGUSER', value: usernameFor(db, 'app') },
-              { name: 'PGPASSWORD_FILE', value: `${APP_SECRET_DIR}/password` },
-            ],
+            ...database,
             terminationMessagePolicy: 'File',
             resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
             securityContext: containerSecurity(OPERATOR_UID),
             volumeMounts: [
-              { name: 'app', mountPath: APP_SECRET_DIR, readOnly: true },
+              ...(backup ? [] : [{ name: 'app', mountPath: APP_SECRET_DIR, readOnly: true }]),
               ...sets.map((s, i) => ({
                 name: `set-${i}`,
                 mountPath: `${MIGRATIONS_DIR}/${s}`,
@@ -160,14 +170,18 @@ export function jobSpec(
           },
         ],
         volumes: [
-          {
-            name: 'app',
-            secret: {
-              secretName: secretName(db, 'app'),
-              defaultMode: 0o400,
-              items: [{ key: 'password', path: 'password' }],
-            },
-          },
+          ...(backup
+            ? []
+            : [
+                {
+                  name: 'app',
+                  secret: {
+                    secretName: secretName(db, 'app'),
+                    defaultMode: 0o400,
+                    items: [{ key: 'password', path: 'password' }],
+                  },
+                },
+              ]),
           ...sets.map((s, i) => ({ name: `set-${i}`, configMap: { name: s, defaultMode: 0o444 } })),
         ],
       },

@@ -16,11 +16,12 @@ import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/con
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { Resources } from '../../runtime/types.ts';
+import { backupStatus } from './backupstatus.ts';
 import { BenchmarkMetrics } from './metrics.ts';
 import { builtinDigest, migrations } from './migrations.ts';
 import { BASELINE_ANNOTATION, JOB_LABEL, JOBS_FIELD_MANAGER } from './names.ts';
 import { type CronJob, type Db, observeCronJobs, observeRuns } from './observe.ts';
-import { removeAnnotation, runNow } from './runs.ts';
+import { firstBackup, removeAnnotation, runNow } from './runs.ts';
 import { buildCronJob, cronJobName, schedules } from './schedules.ts';
 import { schedulesStatus } from './schedulestatus.ts';
 import { jobsStatus } from './status.ts';
@@ -76,8 +77,10 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
     );
     const ran = await runNow(db, jctx, wanted, ready, this.opts.operatorImage);
     const runs = observeRuns(db, ctx);
-    const pin = db.metadata.annotations?.[BASELINE_ANNOTATION] === 'latest';
     const prev = (db.status ?? {}) as HomeOpsDatabaseStatus;
+    // Its Job's event brings the database back, with the run in the cache.
+    if (ready) await firstBackup(db, jctx, runs, prev, this.opts.operatorImage);
+    const pin = db.metadata.annotations?.[BASELINE_ANNOTATION] === 'latest';
     const scheduled = schedulesStatus(
       db,
       {
@@ -94,7 +97,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
       },
       prev,
     );
-    const status = jobsStatus(db, [migration.status, scheduled], prev);
+    const status = jobsStatus(db, [migration.status, scheduled, backupStatus(db, runs, prev)], prev);
     // Before the database is first Ready this writer has nothing to tell that Ready=False does
     // not (migrations wait for it, schedules are not made): it writes from then on, or at once
     // for a problem of its own (a migration ConfigMap missing).

@@ -23,7 +23,7 @@ export const OPERATOR_UID = 1000;
 export const MIGRATIONS_DIR = '/etc/homeops/migrations';
 export const APP_SECRET_DIR = '/etc/homeops/secrets/app';
 
-export type JobKind = 'migrate' | 'rollover' | 'refresh' | 'maintain' | 'bench';
+export type JobKind = 'migrate' | 'rollover' | 'refresh' | 'maintain' | 'bench' | 'backup';
 
 /** `NAME-migrate-HASH`, within the 63 characters a Job's name may have (its pods' label). */
 export const jobName = (db: HomeOpsDatabase, job: JobKind, hash: string) =>

@@ -3,12 +3,13 @@
  * removal of an annotation that is an instruction, once it is carried out.
  */
 import { createHash } from 'node:crypto';
+import type { HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
 import { MERGE_PATCH } from '../../runtime/client.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { Resources } from '../../runtime/types.ts';
 import { RUN_ANNOTATION } from './names.ts';
 import type { Db } from './observe.ts';
-import { benchArgs, buildRunJob, type Schedule } from './schedules.ts';
+import { backupArgs, benchArgs, buildRunJob, type Schedule } from './schedules.ts';
 
 /**
  * `homeops.io/run: rollover|refresh|maintain|bench`: one Job now from the schedule's
@@ -32,14 +33,31 @@ export async function runNow(
     args: benchArgs(db),
     viaPooler: true,
   };
-  const matching = [...wanted, ...(wanted.some((s) => s.kind === 'bench') ? [] : [bench])].filter(
-    (s) => s.kind === value || s.id === value,
+  // Each backup type on demand, scheduled or not; `backup` alone is one full backup.
+  const backups: Schedule[] = db.spec.backup
+    ? (['full', 'diff', 'incr'] as const).map((type) => ({
+        id: `backup-${type}`,
+        kind: 'backup' as const,
+        schedule: '',
+        args: backupArgs(db, type),
+      }))
+    : [];
+  const runnable = [
+    ...wanted.filter((s) => s.kind !== 'backup'),
+    ...(wanted.some((s) => s.kind === 'bench') ? [] : [bench]),
+    ...backups,
+  ];
+  const matching = runnable.filter(
+    (s) =>
+      s.id === value ||
+      (s.kind === value && s.kind !== 'backup') ||
+      (value === 'backup' && s.id === 'backup-full'),
   );
   if (!matching.length) {
     await ctx.writer.event(db, {
       type: 'Warning',
       reason: 'UnknownRun',
-      note: `${RUN_ANNOTATION}: "${value}" names no job of this database: one of ${[...new Set([...wanted.map((s) => s.id), 'bench'])].join(', ')}`,
+      note: `${RUN_ANNOTATION}: "${value}" names no job of this database: one of ${[...new Set([...runnable.map((s) => s.id), ...(backups.length ? ['backup'] : [])])].join(', ')}`,
       action: 'Run',
     });
     await removeAnnotation(db, ctx, RUN_ANNOTATION);
@@ -74,4 +92,31 @@ export async function removeAnnotation(db: Db, ctx: ReconcileContext, key: strin
     { metadata: { annotations: { [key]: null } } },
     MERGE_PATCH,
   );
+}
+
+/**
+ * A database with spec.backup and no backup yet gets its first full backup as soon as it is
+ * Ready (point-in-time recovery needs a base backup; waiting for the weekly schedule would
+ * leave a week without one). Once: the Job's name is fixed, and a failed one stays until the
+ * schedule's next backup succeeds. True when it made the Job.
+ */
+export async function firstBackup(
+  db: Db,
+  ctx: ReconcileContext,
+  runs: { kind: string }[],
+  prev: HomeOpsDatabaseStatus,
+  operatorImage: string,
+): Promise<boolean> {
+  if (!db.spec.backup || prev.backup?.lastSuccessful || runs.some((r) => r.kind === 'backup')) return false;
+  const s: Schedule = { id: 'backup-full', kind: 'backup', schedule: '', args: backupArgs(db, 'full') };
+  const job = buildRunJob(db, s, operatorImage, 'initial');
+  if (ctx.cache.get(Resources.Job, db.metadata.namespace, job.metadata.name!)) return false;
+  await ctx.writer.applyChild(Resources.Job, job, undefined);
+  await ctx.writer.event(db, {
+    type: 'Normal',
+    reason: 'BackupStarted',
+    note: `the first full backup: Job ${job.metadata.name}`,
+    action: 'Backup',
+  });
+  return true;
 }

@@ -3,10 +3,11 @@
  * CronJobs, and a run of one now as a Job. Pure builders.
  */
 import { createHash } from 'node:crypto';
-import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
+import { DEFAULT_FULL_SCHEDULE, type HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { fitName } from '../../common/names.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import { dbNames } from '../homeopsdatabase/names.ts';
 import { embeddingsArgs, jobSpec } from './builders.ts';
 import { type JobKind, jobLabels, SCHEDULE_LABEL } from './names.ts';
 
@@ -50,6 +51,7 @@ export function schedules(db: HomeOpsDatabase): Schedule[] {
       args: [`--aggregates-json=${JSON.stringify(aggs.map(({ schedule: _, ...a }) => a))}`],
     });
   out.push({ id: 'maintain', kind: 'maintain', schedule: s.maintenance.schedule, args: maintainArgs(db) });
+  out.push(...backupSchedules(db));
   if (s.benchmarks.schedule)
     out.push({
       id: 'bench',
@@ -60,6 +62,38 @@ export function schedules(db: HomeOpsDatabase): Schedule[] {
     });
   return out;
 }
+
+/**
+ * spec.backup's schedules, one CronJob per backup type: full (weekly by default), and diff and
+ * incr when asked. The Job execs pgBackRest in the primary's pod.
+ */
+export function backupSchedules(db: HomeOpsDatabase): Schedule[] {
+  const b = db.spec.backup;
+  if (!b) return [];
+  const when = {
+    full: b.schedules.full ?? DEFAULT_FULL_SCHEDULE,
+    diff: b.schedules.diff,
+    incr: b.schedules.incr,
+  };
+  return (['full', 'diff', 'incr'] as const).flatMap((type) =>
+    when[type]
+      ? [
+          {
+            id: `backup-${type}`,
+            kind: 'backup' as const,
+            schedule: when[type]!,
+            args: backupArgs(db, type),
+          },
+        ]
+      : [],
+  );
+}
+
+export const backupArgs = (db: HomeOpsDatabase, type: 'full' | 'diff' | 'incr') => [
+  `--type=${type}`,
+  `--namespace=${db.metadata.namespace}`,
+  `--pod=${dbNames(db).pod}`,
+];
 
 /**
  * What rollover keeps: spec.partitioning.tables, and the time-series tables of

@@ -46,6 +46,8 @@ export function summaryLine(s: JobSummary | undefined): string | undefined {
     return r.results.map((t) => `${t.name}: +${t.created ?? 0} -${t.dropped ?? 0}`).join(', ');
   if (s.job === 'bench' && r.results) return r.results.map((t) => `${t.name} p95 ${t.p95Ms} ms`).join(', ');
   if (s.job === 'refresh' && r.results) return `${r.results.length} refreshed`;
+  const b = (s as { backup?: { label: string; type: string } }).backup;
+  if (s.job === 'backup' && b) return `${b.type} backup ${b.label}`;
   return 'ok';
 }
 

@@ -11,8 +11,10 @@ import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import { renderPgBackRestConf } from './backup.ts';
 import { preloadLibraries } from './extensions.ts';
 import {
+  BACKUP_REPO_DIR,
   CONFIG_DIR,
   DATA_DIR,
   dbLabels,
@@ -105,23 +107,41 @@ export function postgresProbes() {
 function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
   return {
     'postgresql.conf': renderPostgresConf(db.spec),
-    'pg_hba.conf': renderPgHba(),
+    'pg_hba.conf': renderPgHba(!!db.spec.backup),
     'start.sh': renderPostgresStartScript(
       db.spec.database.name,
       db.spec.database.owner,
       preloadLibraries(db),
+      db.spec,
     ),
+    ...(db.spec.backup ? { 'pgbackrest.conf': renderPgBackRestConf(db.spec) } : {}),
   };
 }
 
-/** `db` as far as a restart goes: without the parameters PostgreSQL applies on reload. */
+/**
+ * `db` as far as a restart goes: without the parameters PostgreSQL applies on reload, and with
+ * backups on or off but not their reloadable details (archive_timeout).
+ */
 export function restartView<T extends HomeOpsDatabase>(db: T): T {
   const params = db.spec.postgres.parameters;
-  return withParameters(db, Object.fromEntries(Object.entries(params).filter(([k]) => needsRestart(k))));
+  const view = withParameters(
+    db,
+    Object.fromEntries(Object.entries(params).filter(([k]) => needsRestart(k))),
+  );
+  const backup = view.spec.backup;
+  return backup
+    ? { ...view, spec: { ...view.spec, backup: { ...backup, archiveTimeoutSeconds: 60 } } }
+    : view;
 }
 
-/** The primary's files as far as a restart goes. */
-const restartFiles = (db: HomeOpsDatabase) => postgresFiles(restartView(db));
+/**
+ * The primary's files as far as a restart goes. pgbackrest.conf is read by each pgBackRest
+ * command, from the ConfigMap volume the kubelet keeps current: no restart for it.
+ */
+const restartFiles = (db: HomeOpsDatabase) => {
+  const { 'pgbackrest.conf': _, ...files } = postgresFiles(restartView(db));
+  return files;
+};
 
 /** PgBouncer's files, by their path in its pod (the key in the ConfigMap is `pgbouncer-` + path). */
 export function poolerFiles(db: HomeOpsDatabase): Record<string, string> {
@@ -228,6 +248,7 @@ export function buildStatefulSet(
                 { name: 'pooler', mountPath: `${SECRETS_DIR}/pooler`, readOnly: true },
                 { name: 'run', mountPath: SOCKET_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...(db.spec.backup ? [{ name: 'backup-repo', mountPath: BACKUP_REPO_DIR }] : []),
               ],
             },
           ],
@@ -246,6 +267,9 @@ export function buildStatefulSet(
             secretVolume('pooler', n.poolerSecret),
             { name: 'run', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
+            ...(db.spec.backup
+              ? [{ name: 'backup-repo', persistentVolumeClaim: { claimName: n.backupRepo } }]
+              : []),
           ],
         },
       },

@@ -2,6 +2,7 @@
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import { buildBackupAccess, buildBackupRepoClaim } from './backup.ts';
 import {
   buildConfigMap,
   buildHeadlessService,
@@ -19,6 +20,8 @@ export function buildChildren(
   images: DefaultImages = DEFAULT_IMAGES,
   /** What the parameter gate records on the ConfigMap (parameters.ts). */
   record: ParameterRecord = {},
+  /** The backup repository's PVC exists: it is made once, then only grown (volumes.ts). */
+  repoExists = false,
 ): KubeObject[] {
   const out = [
     buildConfigMap(db, record),
@@ -27,6 +30,7 @@ export function buildChildren(
     buildStatefulSet(db, secretsDigest, images),
     buildPrimaryPdb(db),
   ];
+  if (db.spec.backup) out.push(...(repoExists ? [] : [buildBackupRepoClaim(db)]), ...buildBackupAccess(db));
   if (db.spec.pooler.enabled) {
     out.push(buildPoolerDeployment(db, secretsDigest, images), buildPoolerService(db), buildPoolerPdb(db));
   }

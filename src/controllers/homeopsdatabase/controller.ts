@@ -58,6 +58,9 @@ const CHILD_KINDS = [
   Resources.StatefulSet,
   Resources.Deployment,
   Resources.PodDisruptionBudget,
+  Resources.ServiceAccount,
+  Resources.Role,
+  Resources.RoleBinding,
 ];
 
 const POLARITY = {
@@ -98,6 +101,13 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       `data-${dbNames(db).statefulSet}-0`,
       db.spec.postgres.storage.size,
     );
+    if (db.spec.backup)
+      await growVolume(
+        ctx,
+        db.metadata.namespace!,
+        dbNames(db).backupRepo,
+        db.spec.backup.repository.volume.size,
+      );
     // With the digest of the postgresql.conf it wrote: the probe reloads it once it reaches the pod.
     const seen = {
       ...observeCluster(db, ctx),
@@ -158,7 +168,13 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
 
   /** The children the spec asks for, applied where the cache differs; the rest pruned. */
   private applyChildren(db: Db, digest: string, ctx: ReconcileContext, record: ParameterRecord) {
-    return applyChildren(ctx, db, buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, record), {
+    const repo = !!ctx.cache.get(
+      Resources.PersistentVolumeClaim,
+      db.metadata.namespace,
+      dbNames(db).backupRepo,
+    );
+    const desired = buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, record, repo);
+    return applyChildren(ctx, db, desired, {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
       selector: childrenOf('HomeOpsDatabase', db),
@@ -223,6 +239,9 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     .owns(Resources.StatefulSet, { reads: readyReplicas })
     .owns(Resources.Deployment, { reads: readyReplicas })
     .owns(Resources.PodDisruptionBudget)
+    .owns(Resources.ServiceAccount)
+    .owns(Resources.Role)
+    .owns(Resources.RoleBinding)
     // Lean caches: only what the operator made or adopted (a Secret the user made is found by a
     // direct read). A pod's change (an image that cannot be pulled, a crash loop) wakes its
     // database.

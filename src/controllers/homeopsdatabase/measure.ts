@@ -148,6 +148,7 @@ export class Probes {
           timeoutMs: this.opts.probeTimeoutMs,
           retry: this.opts.retry,
           extensions: wants.map((w) => w.name),
+          archiving: !!db.spec.backup,
         });
         const declaration = JSON.stringify([db.metadata.uid, wants, out.primary.extensions.startedAt]);
         const made = await ensureExtensions(target, wants, out.primary.extensions, {

@@ -16,6 +16,11 @@ export const DATA_DIR = '/var/lib/postgresql/data';
 export const SOCKET_DIR = '/var/run/postgresql';
 export const POOLER_CONFIG_DIR = '/etc/pgbouncer';
 export const POOLER_RUN_DIR = '/var/run/pgbouncer';
+/** pgBackRest: the repository volume, and the asynchronous archiver's spool (on the data volume, outside pg_wal). */
+export const BACKUP_REPO_DIR = '/var/lib/pgbackrest';
+export const BACKUP_SPOOL_DIR = `${DATA_DIR}/pgbackrest-spool`;
+/** The stanza: one per database, and each database has its own repository. */
+export const STANZA = 'db';
 
 export function dbNames(db: HomeOpsDatabase) {
   const n = db.metadata.name!;
@@ -32,11 +37,17 @@ export function dbNames(db: HomeOpsDatabase) {
     replicationSecret: `${n}-replication`,
     poolerSecret: `${n}-pooler-auth`,
     pooler: `${n}-pooler`,
+    /** The backup repository's PVC, and the identity the backup Jobs exec into the primary as. */
+    backupRepo: `${n}-backup-repo`,
+    backupAccount: `${n}-backup`,
   };
 }
 
 /** Labels on every child; `dbSelector` picks the primary's pods, `poolerSelector` PgBouncer's. */
-export function dbLabels(db: HomeOpsDatabase, component: 'postgres' | 'pooler' | 'config' | 'secret') {
+export function dbLabels(
+  db: HomeOpsDatabase,
+  component: 'postgres' | 'pooler' | 'config' | 'secret' | 'backup',
+) {
   return {
     'app.kubernetes.io/name': component === 'pooler' ? 'pgbouncer' : 'postgresql',
     'app.kubernetes.io/instance': db.metadata.name!,

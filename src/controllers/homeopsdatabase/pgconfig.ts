@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
 import { PRELOAD_REQUESTED_SETTING } from '../../pg/extensions.ts';
+import { archiveSettings, backupDirsScript } from './backup.ts';
 import {
   CONFIG_DIR,
   DATA_DIR,
@@ -89,6 +90,8 @@ export const DIGEST_SETTING = 'homeops.config_digest';
 function postgresSettings(spec: HomeOpsDatabaseSpec): Record<string, string> {
   const settings: Record<string, string> = guidePostgresSettings();
   for (const [k, v] of Object.entries(spec.postgres.parameters)) settings[k] = confValue(v);
+  // After the user's: these are the operator's (admission refuses them in parameters).
+  Object.assign(settings, archiveSettings(spec));
   return settings;
 }
 
@@ -111,10 +114,14 @@ export function renderPostgresConf(spec: HomeOpsDatabaseSpec): string {
   return `# Written by homeops-operator from the HomeOps guide and spec.postgres.parameters.\n${lines.join('\n')}\n`;
 }
 
-/** scram-sha-256 everywhere; the replication user only for replication. */
-export function renderPgHba(): string {
+/**
+ * scram-sha-256 everywhere; the replication user only for replication. With backups, pgBackRest
+ * (run in the postgres container, as its OS user) reaches the server over the socket by peer.
+ */
+export function renderPgHba(backup = false): string {
   return [
     '# Written by homeops-operator: scram-sha-256 everywhere.',
+    ...(backup ? ['local   all          postgres                     peer'] : []),
     'local   all          all                          scram-sha-256',
     `host    replication  ${REPLICATION_USER}  0.0.0.0/0  scram-sha-256`,
     `host    replication  ${REPLICATION_USER}  ::/0       scram-sha-256`,
@@ -214,11 +221,16 @@ export const PRELOAD_ARGS = `-c shared_preload_libraries="$preload" -c ${PRELOAD
  * whole at the next start instead of leaving a half-made database. POSIX sh: the contract asks
  * for no bash.
  */
-export function renderPostgresStartScript(database: string, owner: string, preload: string[]): string {
+export function renderPostgresStartScript(
+  database: string,
+  owner: string,
+  preload: string[],
+  spec?: HomeOpsDatabaseSpec,
+): string {
   return `#!/bin/sh
 # Written by homeops-operator: starts PostgreSQL without the image's entrypoint.
 set -eu
-${findServerBinaries('initdb')}${preloadScript(preload)}PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
+${findServerBinaries('initdb')}${preloadScript(preload)}${spec ? backupDirsScript(spec) : ''}PGDATA=\${PGDATA:-${DATA_DIR}/pgdata}
 conf=${CONFIG_DIR}/postgresql.conf
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   init="$PGDATA.init"

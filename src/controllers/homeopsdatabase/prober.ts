@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { type Endpoint, GUIDE_RETRY, NO_RETRY, type RetryPolicy, withClient } from '../../pg/client.ts';
 import { readServerExtensions, type ServerExtensions } from '../../pg/extensions.ts';
 import { refusedSettings } from '../../pg/settings.ts';
+import { type ArchiverState, readArchiver } from './archiving.ts';
 import { DIGEST_SETTING } from './pgconfig.ts';
 
 /** The probes' own connections carry this name, and are left out of the connection figures. */
@@ -35,6 +36,8 @@ export interface PrimaryMeasurement {
   timescale: { available: boolean; version?: string; license?: 'apache' | 'timescale' };
   /** What the server has of the declared extensions (and every installed one). */
   extensions: ServerExtensions;
+  /** WAL archiving (read when spec.backup is set). */
+  archiver?: ArchiverState;
 }
 
 export interface PoolerMeasurement {
@@ -95,7 +98,13 @@ export const MIN_SCANS_FOR_RATIO = 50;
 
 export async function probePrimary(
   target: ProbeTarget,
-  opts: { slowQueryMs: number; timeoutMs?: number; retry?: RetryPolicy; extensions?: string[] },
+  opts: {
+    slowQueryMs: number;
+    timeoutMs?: number;
+    retry?: RetryPolicy;
+    extensions?: string[];
+    archiving?: boolean;
+  },
 ): Promise<PrimaryMeasurement> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   return connect(target, timeoutMs, opts.retry ?? GUIDE_RETRY, async (c) => {
@@ -137,6 +146,7 @@ export async function probePrimary(
       slowQueries = slow.rows[0].n;
     }
     const row = conn.rows[0];
+    const archiver = opts.archiving ? await readArchiver(c) : undefined;
     return {
       responseMs,
       connections: {
@@ -156,6 +166,7 @@ export async function probePrimary(
       statementsAvailable,
       timescale: timescaleOf(extensions),
       extensions,
+      ...(archiver ? { archiver } : {}),
     };
   });
 }

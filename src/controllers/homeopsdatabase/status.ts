@@ -9,6 +9,7 @@ import { serviceHost } from '../../common/hosts.ts';
 import type { ExtensionState } from '../../pg/extensions.ts';
 import { type ConditionInput, conditionsFrom } from '../../runtime/conditions.ts';
 import { type Check, phaseOf, summarize } from '../../runtime/summary.ts';
+import { archivingCondition, archivingStatus } from './archiving.ts';
 import { extensionCheck, extensionsCondition } from './extensions.ts';
 import { poolerStatus, primaryStatus, thresholdConditions } from './health.ts';
 import { dbNames, POOLER_PORT, POSTGRES_PORT } from './names.ts';
@@ -155,6 +156,7 @@ export function databaseStatus(
     ...alerts,
     parametersCondition(o.parameters, o.config),
     ...[extensionsCondition(db, o.extensions)].filter((c) => c !== undefined),
+    ...(db.spec.backup && o.primary?.archiver ? [archivingCondition(o.primary.archiver)] : []),
     ready,
     {
       type: 'Reconciling',
@@ -200,6 +202,7 @@ export function databaseStatus(
     ...(db.spec.pooler.enabled && o.pooler
       ? { pooler: poolerStatus(o.pooler, o.poolerReadyInstances, prev.pooler) }
       : {}),
+    ...archivingPart(db, o, prev),
   };
 }
 
@@ -208,3 +211,10 @@ const installedList = (installed: Record<string, string>) =>
   Object.keys(installed)
     .sort()
     .map((name) => ({ name, version: installed[name]! }));
+
+/** status.archiving: as the probe read it, else as before; absent before anything was archived or failed. */
+function archivingPart(db: HomeOpsDatabase, o: Observation, prev: HomeOpsDatabaseStatus) {
+  if (!db.spec.backup) return {};
+  const archiving = o.primary?.archiver ? archivingStatus(o.primary.archiver) : prev.archiving;
+  return archiving && Object.keys(archiving).length ? { archiving } : {};
+}

@@ -1,0 +1,123 @@
+/**
+ * spec.backup of a HomeOpsDatabase: continuous WAL archiving and scheduled physical backups with
+ * pgBackRest, into a repository on a volume of its own. status.backup (the backups' writer) and
+ * status.archiving (the database's health writer, from pg_stat_archiver) report them.
+ */
+import { z } from 'zod';
+import { celRules, cronSchedule, storage } from './common.ts';
+
+export const backupRepository = z.object({
+  volume: storage
+    .prefault({})
+    .describe(
+      "A PersistentVolumeClaim of the repository's own (NAME-backup-repo), mounted in the primary's pod: backups and archived WAL live there, apart from the data volume. Retain (the default) keeps it when the database is deleted, so a database can still be recovered from it.",
+    ),
+});
+
+export const backupSchedules = celRules(
+  z.object({
+    full: cronSchedule
+      .optional()
+      .describe('When to take a full backup (5-field cron, UTC). Default: "0 1 * * 0", Sundays at 01:00.'),
+    diff: cronSchedule
+      .optional()
+      .describe('When to take a differential backup (changes since the last full).'),
+    incr: cronSchedule
+      .optional()
+      .describe('When to take an incremental backup (changes since the last backup of any type).'),
+  }),
+  [
+    {
+      rule: '!(has(self.full) && has(self.diff) && self.full == self.diff) && !(has(self.full) && has(self.incr) && self.full == self.incr) && !(has(self.diff) && has(self.incr) && self.diff == self.incr)',
+      message:
+        'backup.schedules: two backup types on the same schedule would start together and one would wait for the other: give each its own',
+      check: (s) => {
+        const set = [s.full, s.diff, s.incr].filter((x) => x !== undefined);
+        return new Set(set).size === set.length;
+      },
+    },
+  ],
+);
+
+export const backupRetention = z.object({
+  full: z
+    .number()
+    .int()
+    .min(1)
+    .max(9999)
+    .default(2)
+    .describe(
+      "Full backups kept (fullType: count), or days they are kept (fullType: time). pgBackRest's expire applies it after each backup; the WAL older than the oldest full kept goes with it.",
+    ),
+  fullType: z.enum(['count', 'time']).default('count'),
+});
+
+export const backupSpec = z.object({
+  repository: backupRepository.prefault({}),
+  schedules: backupSchedules.prefault({}),
+  retention: backupRetention.prefault({}),
+  archiveTimeoutSeconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(3600)
+    .default(60)
+    .describe(
+      'archive_timeout: a WAL segment is switched and archived at least this often when there are writes, which bounds the data a lost volume can cost (the RPO).',
+    ),
+});
+export type BackupSpec = z.infer<typeof backupSpec>;
+
+/** The default full schedule when the spec names none. */
+export const DEFAULT_FULL_SCHEDULE = '0 1 * * 0';
+
+const backupInfo = z.object({
+  label: z.string().describe("pgBackRest's backup label."),
+  type: z.enum(['full', 'diff', 'incr']),
+  startTime: z.string(),
+  stopTime: z.string(),
+  walStart: z.string().optional(),
+  walStop: z.string().optional(),
+});
+
+export const backupStatus = z
+  .object({
+    lastSuccessful: backupInfo
+      .extend({
+        job: z.string().optional(),
+        databaseBytes: z.number().int().min(0).optional().describe('Size of the database the backup copied.'),
+        repositoryBytes: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('What the backup takes in the repository.'),
+      })
+      .optional(),
+    lastFailed: z
+      .object({ job: z.string(), time: z.string().optional(), reason: z.string(), message: z.string() })
+      .optional(),
+    firstRecoverabilityPoint: z
+      .string()
+      .optional()
+      .describe('The earliest time a recovery can target: the end of the oldest backup kept.'),
+    backups: z
+      .array(backupInfo)
+      .max(32)
+      .optional()
+      .describe("The backups in the repository after the last backup Job (pgBackRest's info), newest last."),
+    walArchived: z
+      .object({ min: z.string(), max: z.string() })
+      .optional()
+      .describe('The oldest and newest WAL segment in the repository, as the last backup Job read them.'),
+  })
+  .describe('Backups, as the last backup Job read them from the repository (pgbackrest info).');
+
+export const archivingStatus = z
+  .object({
+    lastArchivedWal: z.string().optional(),
+    lastArchivedTime: z.string().optional(),
+    lastFailedWal: z.string().optional(),
+    lastFailedTime: z.string().optional(),
+  })
+  .describe("WAL archiving, from the primary's pg_stat_archiver at the last probe.");

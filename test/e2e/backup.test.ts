@@ -1,0 +1,167 @@
+/**
+ * Backups on the real node (issue 26, first part: the volume repository): with spec.backup the
+ * primary archives WAL with pgBackRest, the first full backup runs by itself once the database
+ * is Ready, an incremental one runs on demand, and status says what pgBackRest's own `info` and
+ * PostgreSQL's pg_stat_archiver say in the pod. Archiving that fails (the repository made
+ * unwritable) turns ContinuousArchiving False with pgBackRest's message and a Warning Event;
+ * once the repository is writable again it catches up and `pgbackrest check` passes.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
+import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
+import { pgbackrestCommand } from '../../src/controllers/homeopsdatabase/backup.ts';
+import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
+import { BACKUP_REPO_DIR, STANZA } from '../../src/controllers/homeopsdatabase/names.ts';
+import { parseInfo } from '../../src/jobs/backup.ts';
+import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
+import type { Manager } from '../../src/runtime/manager.ts';
+import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { cond } from '../support/conditions.ts';
+import { installCrds } from '../support/crds.ts';
+import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+import { testManager } from '../support/operator.ts';
+import { eventsSince, localImages, operatorImage, psqlInPod } from '../support/realnode.ts';
+
+type Db = KubeObject & { status?: HomeOpsDatabaseStatus };
+
+const NAME = 'bk';
+let kc: KubeConfig;
+let ns: Awaited<ReturnType<typeof testNamespace>>;
+let client: KubeClient;
+let manager: Manager;
+
+const getDb = () => client.get<Db>(Resources.HomeOpsDatabase, ns.name, NAME);
+const psql = (sql: string) => psqlInPod(ns.name, `${NAME}-0`, sql);
+const inPod = (...cmd: string[]) =>
+  kubectl('exec', '-n', ns.name, `${NAME}-0`, '-c', 'postgres', '--', ...cmd);
+const repoInfo = async () => parseInfo(await inPod(...pgbackrestCommand('info', '--output=json')), STANZA);
+const until = (what: string, ok: (o: Db) => boolean, ms = 300_000) =>
+  eventually(
+    async () => {
+      const o = await getDb();
+      if (ok(o)) return o;
+      throw new Error(
+        `${what}: conditions ${JSON.stringify(o.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}; backup ${JSON.stringify(o.status?.backup)}; archiving ${JSON.stringify(o.status?.archiving)}`,
+      );
+    },
+    ms,
+    1000,
+  );
+const condIs = (type: string, status: string, reason?: string) => (o: Db) => {
+  const c = cond(o, type);
+  return c?.status === status && (!reason || c.reason === reason);
+};
+
+beforeAll(async () => {
+  kc = kubeConfig();
+  await installCrds(kc);
+  ns = await testNamespace(kc, 'e2e-backup');
+  await waitForServiceAccount(kc, ns.name);
+  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  manager = testManager(ns.name, `e2e-backup-${ns.name}`);
+  registerHomeOpsDatabaseController(manager, {
+    endpointMap: {},
+    serviceAddresses: 'cluster-ip',
+    images: localImages(),
+  });
+  registerDatabaseJobsController(manager, { operatorImage: operatorImage() });
+  await manager.start();
+  await client.create(Resources.HomeOpsDatabase, {
+    apiVersion: 'homeops.io/v1alpha1',
+    kind: 'HomeOpsDatabase',
+    metadata: { name: NAME, namespace: ns.name },
+    spec: {
+      postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
+      pooler: { enabled: false },
+      migrations: { builtin: false },
+      monitoring: { intervalSeconds: 5 },
+      backup: {
+        repository: { volume: { size: '1Gi', reclaimPolicy: 'Delete' } },
+        archiveTimeoutSeconds: 10,
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  await ns?.cleanup();
+});
+
+describe('backups with pgBackRest on a volume', () => {
+  it('archives WAL and takes the first full backup by itself; status matches pgbackrest info', async () => {
+    const o = await until('the first backup', condIs('BackupSucceeded', 'True', 'Succeeded'), 420_000);
+    const info = await repoInfo();
+    expect(info.code).toBe(0);
+    expect(info.backups.map((b) => b.label)).toEqual(o.status!.backup!.backups!.map((b) => b.label));
+    const last = o.status!.backup!.lastSuccessful!;
+    expect(last.type).toBe('full');
+    expect(last.label).toBe(info.backups.at(-1)!.label);
+    expect(last.databaseBytes).toBeGreaterThan(1_000_000);
+    expect(o.status!.backup!.firstRecoverabilityPoint).toBe(info.backups[0]!.stopTime);
+    // The operator's settings are the ones in force, and no password was needed for pgBackRest.
+    expect(await psql('SHOW archive_mode')).toBe('on');
+    expect(await psql('SHOW archive_command')).toContain('archive-push');
+    expect(await psql('SHOW archive_timeout')).toBe('10s');
+  });
+
+  it('ContinuousArchiving follows pg_stat_archiver', async () => {
+    await psql('CREATE TABLE IF NOT EXISTS t (id int); INSERT INTO t SELECT generate_series(1, 1000)');
+    const wal = await psql('SELECT pg_walfile_name(pg_switch_wal())');
+    const o = await until(
+      `WAL ${wal} archived`,
+      (d) =>
+        condIs('ContinuousArchiving', 'True', 'Archiving')(d) &&
+        (d.status?.archiving?.lastArchivedWal ?? '') >= wal,
+    );
+    expect(o.status!.archiving!.lastArchivedWal).toBe(
+      await psql('SELECT last_archived_wal FROM pg_stat_archiver'),
+    );
+  });
+
+  it('an incremental backup on demand (homeops.io/run: backup-incr)', async () => {
+    const before = (await getDb()).status!.backup!.backups!.length;
+    await psql('INSERT INTO t SELECT generate_series(1, 1000)');
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      NAME,
+      { metadata: { annotations: { 'homeops.io/run': 'backup-incr' } } },
+      MERGE_PATCH,
+    );
+    const o = await until(
+      'the incremental backup',
+      (d) => d.status?.backup?.lastSuccessful?.type === 'incr' && condIs('BackupSucceeded', 'True')(d),
+    );
+    expect(o.status!.backup!.backups!.length).toBe(before + 1);
+    expect((await repoInfo()).backups.at(-1)!.label).toBe(o.status!.backup!.lastSuccessful!.label);
+  });
+
+  it('archiving that fails is ContinuousArchiving=False with the reason and a Warning; it then catches up', async () => {
+    const since = Date.now();
+    await inPod('chmod', '000', `${BACKUP_REPO_DIR}/archive`);
+    try {
+      await psql('INSERT INTO t SELECT generate_series(1, 1000)');
+      await psql('SELECT pg_switch_wal()');
+      const o = await until(
+        'archiving failing',
+        condIs('ContinuousArchiving', 'False', 'ArchiveFailed'),
+        180_000,
+      );
+      expect(cond(o, 'ContinuousArchiving')!.message).toMatch(/could not be archived/);
+      expect(o.status!.archiving!.lastFailedWal).toBeTruthy();
+      await eventually(async () => {
+        expect(await eventsSince(client, ns.name, NAME, since)).toContain(
+          'ContinuousArchiving/ArchiveFailed',
+        );
+      }, 60_000);
+    } finally {
+      await inPod('chmod', '750', `${BACKUP_REPO_DIR}/archive`);
+    }
+    await psql('SELECT pg_switch_wal()');
+    await until('archiving again', condIs('ContinuousArchiving', 'True', 'Archiving'), 180_000);
+    // Every segment reached the repository: check switches WAL and waits for it to be archived.
+    await inPod(...pgbackrestCommand('check'));
+  });
+});
