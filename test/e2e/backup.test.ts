@@ -30,6 +30,8 @@ let kc: KubeConfig;
 let ns: Awaited<ReturnType<typeof testNamespace>>;
 let client: KubeClient;
 let manager: Manager;
+/** When the primary's postmaster started, as the first test saw it. */
+let started = '';
 
 const getDb = () => client.get<Db>(Resources.HomeOpsDatabase, ns.name, NAME);
 const psql = (sql: string) => psqlInPod(ns.name, `${NAME}-0`, sql);
@@ -104,6 +106,7 @@ describe('backups with pgBackRest on a volume', () => {
     expect(await psql('SHOW archive_mode')).toBe('on');
     expect(await psql('SHOW archive_command')).toContain('archive-push');
     expect(await psql('SHOW archive_timeout')).toBe('10s');
+    started = await psql('SELECT pg_postmaster_start_time()');
   });
 
   it('ContinuousArchiving follows pg_stat_archiver', async () => {
@@ -151,11 +154,11 @@ describe('backups with pgBackRest on a volume', () => {
       );
       expect(cond(o, 'ContinuousArchiving')!.message).toMatch(/could not be archived/);
       expect(o.status!.archiving!.lastFailedWal).toBeTruthy();
-      await eventually(async () => {
-        expect(await eventsSince(client, ns.name, NAME, since)).toContain(
-          'ContinuousArchiving/ArchiveFailed',
-        );
-      }, 60_000);
+      await eventually(
+        async () =>
+          (await eventsSince(client, ns.name, NAME, since)).includes('ContinuousArchiving/ArchiveFailed'),
+        60_000,
+      );
     } finally {
       await inPod('chmod', '750', `${BACKUP_REPO_DIR}/archive`);
     }
@@ -163,5 +166,8 @@ describe('backups with pgBackRest on a volume', () => {
     await until('archiving again', condIs('ContinuousArchiving', 'True', 'Archiving'), 180_000);
     // Every segment reached the repository: check switches WAL and waits for it to be archived.
     await inPod(...pgbackrestCommand('check'));
+    // The server never restarted: a failing asynchronous push (its detached process exiting
+    // non-zero) must not be taken by the postmaster for a crashed backend.
+    expect(await psql('SELECT pg_postmaster_start_time()')).toBe(started);
   });
 });

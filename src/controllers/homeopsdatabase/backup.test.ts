@@ -59,6 +59,10 @@ describe('spec.backup as configuration', () => {
       spec.volumes.find((v: Any) => v.name === 'config').configMap.items.map((i: Any) => i.key),
     ).toContain('pgbackrest.conf');
   });
+  it('the pod shares its PID namespace with backups, so no pgBackRest process is the postmaster’s child', () => {
+    expect(pod(plain).shareProcessNamespace).toBeUndefined();
+    expect(pod(backed).shareProcessNamespace).toBe(true);
+  });
   it('the repository PVC outlives the database under Retain, and goes with it under Delete', () => {
     expect(buildBackupRepoClaim(backed).metadata.ownerReferences).toBeUndefined();
     const del = db({ backup: { repository: { volume: { size: '5Gi', reclaimPolicy: 'Delete' } } } });

@@ -223,6 +223,13 @@ export function buildStatefulSet(
           ...placement(pg.scheduling),
           terminationGracePeriodSeconds: 60,
           enableServiceLinks: false,
+          // pgBackRest's asynchronous archive-push detaches a process that outlives the archive
+          // command. In the container's own PID namespace it is re-parented to PID 1, the
+          // postmaster, which takes any child it did not start exiting non-zero for a crashed
+          // backend and restarts the whole server (seen on the real node: "server process exited
+          // with exit code 103", every connection dropped, the statistics reset). With the pod's
+          // namespace shared, the pause process is PID 1 and reaps it.
+          ...(db.spec.backup ? { shareProcessNamespace: true } : {}),
           containers: [
             {
               name: 'postgres',
