@@ -20,6 +20,7 @@ export interface BackupInfo {
   stopTime: string;
   walStart?: string;
   walStop?: string;
+  lsnStop?: string;
   databaseBytes?: number;
   repositoryBytes?: number;
 }
@@ -62,6 +63,7 @@ export function parseInfo(json: string, stanza: string): RepositoryInfo {
       const t = (b.timestamp ?? {}) as { start?: number; stop?: number };
       const a = (b.archive ?? {}) as { start?: string; stop?: string };
       const info = (b.info ?? {}) as { size?: number; repository?: { delta?: number } };
+      const lsn = (b.lsn ?? {}) as { stop?: string };
       return {
         label: String(b.label),
         type: b.type as BackupInfo['type'],
@@ -69,6 +71,7 @@ export function parseInfo(json: string, stanza: string): RepositoryInfo {
         stopTime: iso(t.stop),
         ...(a.start ? { walStart: a.start } : {}),
         ...(a.stop ? { walStop: a.stop } : {}),
+        ...(lsn.stop ? { lsnStop: lsn.stop } : {}),
         ...(typeof info.size === 'number' ? { databaseBytes: info.size } : {}),
         ...(typeof info.repository?.delta === 'number' ? { repositoryBytes: info.repository.delta } : {}),
       };

@@ -170,4 +170,110 @@ describe('backups with pgBackRest on a volume', () => {
     // non-zero) must not be taken by the postmaster for a crashed backend.
     expect(await psql('SELECT pg_postmaster_start_time()')).toBe(started);
   });
+
+  it('point-in-time recovery into a new database: exactly the rows at T, its own passwords', async () => {
+    // 10,000 rows, a full backup, more rows, T, the table dropped, more rows elsewhere.
+    await psql('CREATE TABLE pitr AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 10000) g');
+    await client.patch(
+      Resources.HomeOpsDatabase,
+      ns.name,
+      NAME,
+      { metadata: { annotations: { 'homeops.io/run': 'backup' } } },
+      MERGE_PATCH,
+    );
+    const full = (await getDb()).status!.backup!.backups!.length;
+    await until(
+      'the full backup',
+      (d) =>
+        (d.status?.backup?.backups?.length ?? 0) > full && d.status?.backup?.lastSuccessful?.type === 'full',
+    );
+    await psql('INSERT INTO pitr SELECT g, md5(g::text) FROM generate_series(10001, 10500) g');
+    const atT = await psql("SELECT count(*) || ':' || md5(string_agg(v, ',' ORDER BY id)) FROM pitr");
+    await new Promise((r) => setTimeout(r, 1500));
+    const T = await psql(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
+    await new Promise((r) => setTimeout(r, 1500));
+    await psql('DROP TABLE pitr; CREATE TABLE after_t AS SELECT generate_series(1, 100) AS id');
+    const wal = await psql('SELECT pg_walfile_name(pg_switch_wal())');
+    await until(`WAL ${wal} archived`, (d) => (d.status?.archiving?.lastArchivedWal ?? '') >= wal);
+
+    const restored = 'bk-pitr';
+    await client.create(Resources.HomeOpsDatabase, {
+      apiVersion: 'homeops.io/v1alpha1',
+      kind: 'HomeOpsDatabase',
+      metadata: { name: restored, namespace: ns.name },
+      spec: {
+        postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
+        pooler: { enabled: false },
+        migrations: { builtin: false },
+        monitoring: { intervalSeconds: 5 },
+        bootstrap: { recovery: { source: NAME, target: { time: T } } },
+      },
+    });
+    const o = await eventually(
+      async () => {
+        const d = await client.get<Db>(Resources.HomeOpsDatabase, ns.name, restored);
+        if (cond(d, 'Ready')?.status === 'True') return d;
+        throw new Error(
+          `${restored}: ${JSON.stringify(d.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}`,
+        );
+      },
+      420_000,
+      1000,
+    );
+    const last = (await getDb()).status!.backup!.lastSuccessful!.label;
+    expect(o.status!.recovery).toEqual({
+      source: NAME,
+      backup: last,
+      target: `time:${T}`,
+    });
+    const there = (sql: string) => psqlInPod(ns.name, `${restored}-0`, sql);
+    expect(await there("SELECT count(*) || ':' || md5(string_agg(v, ',' ORDER BY id)) FROM pitr")).toBe(atT);
+    expect(await there("SELECT to_regclass('after_t') IS NULL")).toBe('t');
+    expect(await there('SELECT pg_is_in_recovery()')).toBe('f');
+    // Its own Secret's password, not the source's (psqlInPod logs in with the pod's superuser file).
+    const own = await kubectl(
+      'get',
+      'secret',
+      '-n',
+      ns.name,
+      `${restored}-superuser`,
+      '-o',
+      'jsonpath={.data.password}',
+    );
+    const src = await kubectl(
+      'get',
+      'secret',
+      '-n',
+      ns.name,
+      `${NAME}-superuser`,
+      '-o',
+      'jsonpath={.data.password}',
+    );
+    expect(own).not.toBe(src);
+    await there('CREATE TABLE written_after AS SELECT 1 AS id');
+  });
+
+  it('a target before the first recoverable point, or a source that does not exist: Stalled, nothing made', async () => {
+    const make = (name: string, recovery: Record<string, unknown>) =>
+      client.create(Resources.HomeOpsDatabase, {
+        apiVersion: 'homeops.io/v1alpha1',
+        kind: 'HomeOpsDatabase',
+        metadata: { name, namespace: ns.name },
+        spec: { pooler: { enabled: false }, bootstrap: { recovery } },
+      });
+    await make('bk-early', { source: NAME, target: { time: '2001-01-01T00:00:00Z' } });
+    await make('bk-nosrc', { source: 'no-such-db' });
+    for (const [name, reason] of [
+      ['bk-early', 'TargetBeforeFirstRecoverabilityPoint'],
+      ['bk-nosrc', 'RecoverySourceNotFound'],
+    ] as const) {
+      await eventually(async () => {
+        const d = await client.get<Db>(Resources.HomeOpsDatabase, ns.name, name);
+        return cond(d, 'Stalled')?.status === 'True' && cond(d, 'Stalled')?.reason === reason;
+      }, 120_000);
+      await expect(client.get(Resources.StatefulSet, ns.name, name)).rejects.toMatchObject({
+        notFound: true,
+      });
+    }
+  });
 });

@@ -4,7 +4,7 @@
  * status.archiving (the database's health writer, from pg_stat_archiver) report them.
  */
 import { z } from 'zod';
-import { celRules, cronSchedule, storage } from './common.ts';
+import { celRules, cronSchedule, dnsLabel, storage } from './common.ts';
 
 export const backupRepository = z.object({
   volume: storage
@@ -78,6 +78,7 @@ const backupInfo = z.object({
   stopTime: z.string(),
   walStart: z.string().optional(),
   walStop: z.string().optional(),
+  lsnStop: z.string().optional().describe('The LSN at which the backup is consistent.'),
 });
 
 export const backupStatus = z
@@ -121,3 +122,47 @@ export const archivingStatus = z
     lastFailedTime: z.string().optional(),
   })
   .describe("WAL archiving, from the primary's pg_stat_archiver at the last probe.");
+
+/** pg_lsn as PostgreSQL writes it: two hex numbers, 0/16B3748. */
+export const LSN_PATTERN = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
+
+export const recoverySpec = celRules(
+  z.object({
+    source: dnsLabel.describe(
+      'The HomeOpsDatabase (in this namespace) whose backup repository is restored: its volume is mounted read-only in the new primary (ReadWriteOnce: the two pods share a node).',
+    ),
+    target: celRules(
+      z
+        .object({
+          time: z.iso
+            .datetime({ offset: true })
+            .optional()
+            .describe('Replay WAL up to this moment (RFC 3339) and stop there.'),
+          lsn: z.string().regex(LSN_PATTERN).optional().describe('Replay WAL up to this LSN.'),
+        })
+        .prefault({})
+        .describe('Where recovery stops; neither: all the WAL the repository has (latest).'),
+      [
+        {
+          rule: '!(has(self.time) && has(self.lsn))',
+          message: 'bootstrap.recovery.target: time or lsn, not both',
+          check: (t) => !(t.time && t.lsn),
+        },
+      ],
+    ),
+  }),
+  [{ rule: 'self == oldSelf', message: 'bootstrap.recovery is immutable: it says how the data was made' }],
+);
+
+export const bootstrapSpec = z.object({
+  recovery: recoverySpec
+    .optional()
+    .describe(
+      "Make the new database from a backup instead of initdb: the operator picks the last backup that ended before the target (never a later one instead), restores it, replays WAL to the target, promotes, and sets the new database's own passwords. A target before the first recoverable point, or a source without backups, is Stalled with a reason; nothing is made.",
+    ),
+});
+export type RecoverySpec = z.infer<typeof recoverySpec>;
+
+export const recoveryStatus = z
+  .object({ source: z.string(), backup: z.string(), target: z.string() })
+  .describe('How this database was made: the backup restored, of which source, to which target.');

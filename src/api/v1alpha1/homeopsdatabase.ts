@@ -4,7 +4,7 @@
  * shape. Defaults are the settings of the HomeOps database optimization guide.
  */
 import { z } from 'zod';
-import { archivingStatus, backupSpec, backupStatus } from './backup.ts';
+import { archivingStatus, backupSpec, backupStatus, bootstrapSpec, recoveryStatus } from './backup.ts';
 import {
   ageColumn,
   baseStatus,
@@ -443,6 +443,7 @@ export const homeOpsDatabaseSpec = celRules(
         "The guide's embeddings (phase 3), made when postgres.extensions lists vector and migrations.builtin is on: media.item_embeddings with an HNSW index (cosine), and the similar-media-items benchmark scenario.",
       ),
     monitoring: monitoringSpec.prefault({}),
+    bootstrap: bootstrapSpec.optional(),
     backup: backupSpec
       .optional()
       .describe(
@@ -608,6 +609,7 @@ export const homeOpsDatabaseStatus = z.object({
     .optional(),
   backup: backupStatus.optional(),
   archiving: archivingStatus.optional(),
+  recovery: recoveryStatus.optional(),
   benchmarks: z
     .object({
       lastRunTime: z.string().optional(),

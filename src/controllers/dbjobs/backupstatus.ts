@@ -26,6 +26,7 @@ const info = (b: BackupInfo) => ({
   stopTime: b.stopTime,
   ...(b.walStart ? { walStart: b.walStart } : {}),
   ...(b.walStop ? { walStop: b.walStop } : {}),
+  ...(b.lsnStop ? { lsnStop: b.lsnStop } : {}),
 });
 
 export function backupStatus(

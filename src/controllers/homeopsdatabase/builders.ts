@@ -42,6 +42,7 @@ import {
   renderPostgresConf,
   renderPostgresStartScript,
 } from './pgconfig.ts';
+import { RECOVERY_ANNOTATION, type RecoveryPlan, renderRestoreConf, sourceRepoVolume } from './recovery.ts';
 
 /** The uid each default image runs PostgreSQL as (postgres:15 and the local image: 999). */
 const TIMESCALE_HA_UID = 1000;
@@ -104,7 +105,7 @@ export function postgresProbes() {
 }
 
 /** The primary's files: mounted whole by the StatefulSet. */
-function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
+function postgresFiles(db: HomeOpsDatabase, recovery?: RecoveryPlan): Record<string, string> {
   return {
     'postgresql.conf': renderPostgresConf(db.spec),
     'pg_hba.conf': renderPgHba(!!db.spec.backup),
@@ -113,8 +114,10 @@ function postgresFiles(db: HomeOpsDatabase): Record<string, string> {
       db.spec.database.owner,
       preloadLibraries(db),
       db.spec,
+      recovery,
     ),
     ...(db.spec.backup ? { 'pgbackrest.conf': renderPgBackRestConf(db.spec) } : {}),
+    ...(recovery ? { 'pgbackrest-restore.conf': renderRestoreConf() } : {}),
   };
 }
 
@@ -138,8 +141,8 @@ export function restartView<T extends HomeOpsDatabase>(db: T): T {
  * The primary's files as far as a restart goes. pgbackrest.conf is read by each pgBackRest
  * command, from the ConfigMap volume the kubelet keeps current: no restart for it.
  */
-const restartFiles = (db: HomeOpsDatabase) => {
-  const { 'pgbackrest.conf': _, ...files } = postgresFiles(restartView(db));
+const restartFiles = (db: HomeOpsDatabase, recovery?: RecoveryPlan) => {
+  const { 'pgbackrest.conf': _, ...files } = postgresFiles(restartView(db), recovery);
   return files;
 };
 
@@ -158,7 +161,11 @@ export const POOLER_KEY_PREFIX = 'pgbouncer-';
  * only its own files, so a pooler change never restarts the primary. One object, not two: one
  * request less per database to converge.
  */
-export function buildConfigMap(db: HomeOpsDatabase, record: ParameterRecord = {}): KubeObject {
+export function buildConfigMap(
+  db: HomeOpsDatabase,
+  record: ParameterRecord = {},
+  recovery?: RecoveryPlan,
+): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -169,10 +176,12 @@ export function buildConfigMap(db: HomeOpsDatabase, record: ParameterRecord = {}
         [PARAMETERS_ANNOTATION]: parametersAnnotation(db.spec.postgres.parameters),
         ...(record.ran ? { [RAN_ANNOTATION]: parametersAnnotation(record.ran) } : {}),
         ...(record.failed ? { [FAILED_ANNOTATION]: failedAnnotation(record.failed) } : {}),
+        // The backup this database is made from, decided once (recovery.ts).
+        ...(recovery ? { [RECOVERY_ANNOTATION]: JSON.stringify(recovery) } : {}),
       },
     },
     data: {
-      ...postgresFiles(db),
+      ...postgresFiles(db, recovery),
       ...(db.spec.pooler.enabled
         ? Object.fromEntries(Object.entries(poolerFiles(db)).map(([k, v]) => [`${POOLER_KEY_PREFIX}${k}`, v]))
         : {}),
@@ -189,11 +198,14 @@ export function buildStatefulSet(
   db: HomeOpsDatabase,
   secretsDigest: string,
   images: DefaultImages = DEFAULT_IMAGES,
+  recovery?: RecoveryPlan,
 ): KubeObject {
   const n = dbNames(db);
   const pg = db.spec.postgres;
   const uid = postgresUid(db, images);
-  const config = postgresFiles(db);
+  const config = postgresFiles(db, recovery);
+  const source = recovery ? sourceRepoVolume(recovery) : undefined;
+  const probes = postgresProbes();
   const secretVolume = (name: string, secret: string) => ({
     name,
     secret: { secretName: secret, defaultMode: 0o400 },
@@ -216,7 +228,7 @@ export function buildStatefulSet(
         metadata: {
           labels: { ...dbLabels(db, 'postgres'), ...dbSelector(db) },
           // Only what a restart must follow: a setting PostgreSQL reloads does not roll the pod.
-          annotations: { [CHECKSUM_ANNOTATION]: configChecksum(restartFiles(db), secretsDigest) },
+          annotations: { [CHECKSUM_ANNOTATION]: configChecksum(restartFiles(db, recovery), secretsDigest) },
         },
         spec: {
           securityContext: podSecurityContext(uid),
@@ -243,7 +255,9 @@ export function buildStatefulSet(
                 { name: 'PGDATA', value: `${DATA_DIR}/pgdata` },
                 { name: 'HOME', value: '/tmp' },
               ],
-              ...postgresProbes(),
+              ...probes,
+              // A restore and its WAL replay run before the server listens: up to 12 hours.
+              ...(recovery ? { startupProbe: { ...probes.startupProbe, failureThreshold: 8640 } } : {}),
               ...(pg.resources ? { resources: pg.resources } : {}),
               securityContext: containerSecurity(uid),
               volumeMounts: [
@@ -256,6 +270,7 @@ export function buildStatefulSet(
                 { name: 'run', mountPath: SOCKET_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
                 ...(db.spec.backup ? [{ name: 'backup-repo', mountPath: BACKUP_REPO_DIR }] : []),
+                ...(source ? [source.mount] : []),
               ],
             },
           ],
@@ -277,6 +292,7 @@ export function buildStatefulSet(
             ...(db.spec.backup
               ? [{ name: 'backup-repo', persistentVolumeClaim: { claimName: n.backupRepo } }]
               : []),
+            ...(source ? [source.volume] : []),
           ],
         },
       },

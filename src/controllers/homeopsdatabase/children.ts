@@ -12,6 +12,7 @@ import {
 } from './builders.ts';
 import type { ParameterRecord } from './parameters.ts';
 import { buildPoolerDeployment, buildPoolerPdb, buildPoolerService } from './pooler.ts';
+import type { RecoveryPlan } from './recovery.ts';
 
 /** Every child the spec asks for, in apply order; the pooler's only when it is enabled. */
 export function buildChildren(
@@ -22,12 +23,14 @@ export function buildChildren(
   record: ParameterRecord = {},
   /** The backup repository's PVC exists: it is made once, then only grown (volumes.ts). */
   repoExists = false,
+  /** spec.bootstrap.recovery as decided (recovery.ts). */
+  recovery?: RecoveryPlan,
 ): KubeObject[] {
   const out = [
-    buildConfigMap(db, record),
+    buildConfigMap(db, record, recovery),
     buildHeadlessService(db),
     buildRwService(db),
-    buildStatefulSet(db, secretsDigest, images),
+    buildStatefulSet(db, secretsDigest, images, recovery),
     buildPrimaryPdb(db),
   ];
   if (db.spec.backup) out.push(...(repoExists ? [] : [buildBackupRepoClaim(db)]), ...buildBackupAccess(db));

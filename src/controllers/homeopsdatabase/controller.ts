@@ -15,7 +15,7 @@ import { DEFAULT_IMAGES } from '../../images.ts';
 import { applyChildren } from '../../runtime/children.ts';
 import { MERGE_PATCH } from '../../runtime/client.ts';
 import { DEFAULT_POLARITY } from '../../runtime/conditions.ts';
-import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
+import { keyOf, type ReconcileContext, type Reconciler } from '../../runtime/controller.ts';
 import { KubeApiError } from '../../runtime/errors.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
@@ -40,6 +40,7 @@ import {
   withParameters,
 } from './parameters.ts';
 import { configDigest } from './pgconfig.ts';
+import { decideRecovery, type RecoveryPlan, waitingOn } from './recovery.ts';
 import { SECRET_ROLES, secretName } from './secrets.ts';
 import { databaseStatus } from './status.ts';
 
@@ -87,10 +88,12 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
    * (InvalidSpec) by the runtime.
    */
   async reconcile(db: Db, ctx: ReconcileContext) {
+    // Decided before anything is made: a recovery no backup can serve is Stalled, nothing made.
+    const recovery = decideRecovery(db, ctx);
     const secrets = await ensureCredentials(db, ctx);
     if (!secrets) return undefined; // one exists but is not cached yet: its event brings the key back
     const { built, check, record, rollback } = await this.gateParameters(db, secrets, ctx);
-    const { waiting } = await this.applyChildren(built, secrets.digest, ctx, record);
+    const { waiting } = await this.applyChildren(built, secrets.digest, ctx, record, recovery);
     // The pod that failed goes, or the StatefulSet would wait for it to become Ready before
     // rolling back (kubernetes/kubernetes#67250); it served nothing.
     if (rollback) await deletePod(ctx, db.metadata.namespace!, dbNames(db).pod);
@@ -129,6 +132,8 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       },
       (db.status ?? {}) as HomeOpsDatabaseStatus,
     );
+    const made = recovery ?? db.status?.recovery;
+    if (made) status.recovery = made;
     await ctx.writer.applyStatus(Resources.HomeOpsDatabase, db, status as Record<string, unknown>, POLARITY);
     return requeueAfter(nextProbeMs);
   }
@@ -167,13 +172,19 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
   }
 
   /** The children the spec asks for, applied where the cache differs; the rest pruned. */
-  private applyChildren(db: Db, digest: string, ctx: ReconcileContext, record: ParameterRecord) {
+  private applyChildren(
+    db: Db,
+    digest: string,
+    ctx: ReconcileContext,
+    record: ParameterRecord,
+    recovery: RecoveryPlan | undefined,
+  ) {
     const repo = !!ctx.cache.get(
       Resources.PersistentVolumeClaim,
       db.metadata.namespace,
       dbNames(db).backupRepo,
     );
-    const desired = buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, record, repo);
+    const desired = buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, record, repo, recovery);
     return applyChildren(ctx, db, desired, {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
@@ -248,6 +259,10 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     .caches(Resources.Secret, Resources.Pod, Resources.PersistentVolumeClaim)
     // By label: under Retain the Secrets have no owner reference.
     .watches(Resources.Secret, ofDatabaseLabel)
+    // A database recovering from another waits for its backups: their status wakes it.
+    .watches(Resources.HomeOpsDatabase, (src) =>
+      waitingOn(manager.cache.list<Db>(Resources.HomeOpsDatabase, src.metadata.namespace), src).map(keyOf),
+    )
     // Only a pod that will not start by itself, or one being deleted, wakes its database (a pod
     // becoming Ready moves its StatefulSet's status, which does): pods' many ordinary updates
     // cost no reconcile.

@@ -18,6 +18,7 @@ import {
   SECRETS_DIR,
   SOCKET_DIR,
 } from './names.ts';
+import { type RecoveryPlan, restoreScript } from './recovery.ts';
 
 /** The guide's postgresql.conf for a primary, before the user's parameters. */
 export function guidePostgresSettings(): Record<string, string> {
@@ -226,6 +227,7 @@ export function renderPostgresStartScript(
   owner: string,
   preload: string[],
   spec?: HomeOpsDatabaseSpec,
+  recovery?: RecoveryPlan,
 ): string {
   return `#!/bin/sh
 # Written by homeops-operator: starts PostgreSQL without the image's entrypoint.
@@ -235,7 +237,16 @@ conf=${CONFIG_DIR}/postgresql.conf
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   init="$PGDATA.init"
   rm -rf "$init"
-  echo "homeops: initialising a new cluster in $PGDATA"
+${recovery ? restoreScript(recovery, owner) : initdbScript(database, owner)}  mv "$init" "$PGDATA"
+  echo "homeops: cluster initialised"
+fi
+exec postgres -D "$PGDATA" -c config_file="$conf" ${PRELOAD_ARGS}
+`;
+}
+
+/** The start script's bootstrap of an empty volume by initdb, into "$init". */
+function initdbScript(database: string, owner: string): string {
+  return `  echo "homeops: initialising a new cluster in $PGDATA"
   initdb -D "$init" --username=postgres --pwfile=${SECRETS_DIR}/superuser/password \\
     --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 --data-checksums >/dev/null
   pg_ctl -D "$init" -o "-c config_file=$conf -c listen_addresses=''" -w -t 120 -l "$init/bootstrap.log" start >/dev/null
@@ -264,10 +275,6 @@ SQL
   unset PGPASSFILE
   pg_ctl -D "$init" -m fast -w -t 120 stop >/dev/null
   rm -f "$init/bootstrap.log"
-  mv "$init" "$PGDATA"
-  echo "homeops: cluster initialised"
-fi
-exec postgres -D "$PGDATA" -c config_file="$conf" ${PRELOAD_ARGS}
 `;
 }
 
