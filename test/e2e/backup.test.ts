@@ -50,6 +50,20 @@ const until = (what: string, ok: (o: Db) => boolean, ms = 300_000) =>
     ms,
     1000,
   );
+/** A small database on the real node: no pooler, no builtin schema, probed every 5 s. */
+const createDb = (name: string, spec: Record<string, unknown>) =>
+  client.create(Resources.HomeOpsDatabase, {
+    apiVersion: 'homeops.io/v1alpha1',
+    kind: 'HomeOpsDatabase',
+    metadata: { name, namespace: ns.name },
+    spec: {
+      postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
+      pooler: { enabled: false },
+      migrations: { builtin: false },
+      monitoring: { intervalSeconds: 5 },
+      ...spec,
+    },
+  });
 const condIs = (type: string, status: string, reason?: string) => (o: Db) => {
   const c = cond(o, type);
   return c?.status === status && (!reason || c.reason === reason);
@@ -69,20 +83,8 @@ beforeAll(async () => {
   });
   registerDatabaseJobsController(manager, { operatorImage: operatorImage() });
   await manager.start();
-  await client.create(Resources.HomeOpsDatabase, {
-    apiVersion: 'homeops.io/v1alpha1',
-    kind: 'HomeOpsDatabase',
-    metadata: { name: NAME, namespace: ns.name },
-    spec: {
-      postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
-      pooler: { enabled: false },
-      migrations: { builtin: false },
-      monitoring: { intervalSeconds: 5 },
-      backup: {
-        repository: { volume: { size: '1Gi', reclaimPolicy: 'Delete' } },
-        archiveTimeoutSeconds: 10,
-      },
-    },
+  await createDb(NAME, {
+    backup: { repository: { volume: { size: '1Gi', reclaimPolicy: 'Delete' } }, archiveTimeoutSeconds: 10 },
   });
 });
 
@@ -197,18 +199,7 @@ describe('backups with pgBackRest on a volume', () => {
     await until(`WAL ${wal} archived`, (d) => (d.status?.archiving?.lastArchivedWal ?? '') >= wal);
 
     const restored = 'bk-pitr';
-    await client.create(Resources.HomeOpsDatabase, {
-      apiVersion: 'homeops.io/v1alpha1',
-      kind: 'HomeOpsDatabase',
-      metadata: { name: restored, namespace: ns.name },
-      spec: {
-        postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
-        pooler: { enabled: false },
-        migrations: { builtin: false },
-        monitoring: { intervalSeconds: 5 },
-        bootstrap: { recovery: { source: NAME, target: { time: T } } },
-      },
-    });
+    await createDb(restored, { bootstrap: { recovery: { source: NAME, target: { time: T } } } });
     const o = await eventually(
       async () => {
         const d = await client.get<Db>(Resources.HomeOpsDatabase, ns.name, restored);
@@ -255,12 +246,8 @@ describe('backups with pgBackRest on a volume', () => {
 
   it('a target before the first recoverable point, or a source that does not exist: Stalled, nothing made', async () => {
     const make = (name: string, recovery: Record<string, unknown>) =>
-      client.create(Resources.HomeOpsDatabase, {
-        apiVersion: 'homeops.io/v1alpha1',
-        kind: 'HomeOpsDatabase',
-        metadata: { name, namespace: ns.name },
-        spec: { pooler: { enabled: false }, bootstrap: { recovery } },
-      });
+      createDb(name, { bootstrap: { recovery } });
+
     await make('bk-early', { source: NAME, target: { time: '2001-01-01T00:00:00Z' } });
     await make('bk-nosrc', { source: 'no-such-db' });
     for (const [name, reason] of [

@@ -9,7 +9,7 @@ import type { ReconcileContext } from '../../runtime/controller.ts';
 import { Resources } from '../../runtime/types.ts';
 import { RUN_ANNOTATION } from './names.ts';
 import type { Db } from './observe.ts';
-import { backupArgs, benchArgs, buildRunJob, type Schedule } from './schedules.ts';
+import { BACKUP_TYPES, backupSchedule, benchArgs, buildRunJob, type Schedule } from './schedules.ts';
 
 /**
  * `homeops.io/run: rollover|refresh|maintain|bench`: one Job now from the schedule's
@@ -34,14 +34,8 @@ export async function runNow(
     viaPooler: true,
   };
   // Each backup type on demand, scheduled or not; `backup` alone is one full backup.
-  const backups: Schedule[] = db.spec.backup
-    ? (['full', 'diff', 'incr'] as const).map((type) => ({
-        id: `backup-${type}`,
-        kind: 'backup' as const,
-        schedule: '',
-        args: backupArgs(db, type),
-      }))
-    : [];
+  const backups = db.spec.backup ? BACKUP_TYPES.map((type) => backupSchedule(db, type, '')) : [];
+
   const runnable = [
     ...wanted.filter((s) => s.kind !== 'backup'),
     ...(wanted.some((s) => s.kind === 'bench') ? [] : [bench]),
@@ -108,8 +102,7 @@ export async function firstBackup(
   operatorImage: string,
 ): Promise<boolean> {
   if (!db.spec.backup || prev.backup?.lastSuccessful || runs.some((r) => r.kind === 'backup')) return false;
-  const s: Schedule = { id: 'backup-full', kind: 'backup', schedule: '', args: backupArgs(db, 'full') };
-  const job = buildRunJob(db, s, operatorImage, 'initial');
+  const job = buildRunJob(db, backupSchedule(db, 'full', ''), operatorImage, 'initial');
   if (ctx.cache.get(Resources.Job, db.metadata.namespace, job.metadata.name!)) return false;
   await ctx.writer.applyChild(Resources.Job, job, undefined);
   await ctx.writer.event(db, {

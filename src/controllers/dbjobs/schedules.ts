@@ -75,19 +75,17 @@ export function backupSchedules(db: HomeOpsDatabase): Schedule[] {
     diff: b.schedules.diff,
     incr: b.schedules.incr,
   };
-  return (['full', 'diff', 'incr'] as const).flatMap((type) =>
-    when[type]
-      ? [
-          {
-            id: `backup-${type}`,
-            kind: 'backup' as const,
-            schedule: when[type]!,
-            args: backupArgs(db, type),
-          },
-        ]
-      : [],
-  );
+  return BACKUP_TYPES.flatMap((type) => (when[type] ? [backupSchedule(db, type, when[type]!)] : []));
 }
+
+export const BACKUP_TYPES = ['full', 'diff', 'incr'] as const;
+
+/** One backup type as a schedule (an empty schedule: a run on demand). */
+export const backupSchedule = (
+  db: HomeOpsDatabase,
+  type: (typeof BACKUP_TYPES)[number],
+  schedule: string,
+): Schedule => ({ id: `backup-${type}`, kind: 'backup', schedule, args: backupArgs(db, type) });
 
 export const backupArgs = (db: HomeOpsDatabase, type: 'full' | 'diff' | 'incr') => [
   `--type=${type}`,
