@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-# kubelet, kube-proxy, etcd, kwok, helm, coredns, promtool, and the GitOps health checker) from their Go modules into the cache.
+# kubelet, kube-proxy, etcd, kwok, helm, coredns, promtool, the GitOps health checker, and SeaweedFS's
+# weed, the S3 server of hack/s3.sh) from their Go modules into the cache.
 # A tool whose pin did not change is not rebuilt. Prints the bin folders as KEY=path.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -31,7 +32,8 @@ only=${1:-all}
 [[ $only == all || $only == helm ]] && build helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 [[ $only == all || $only == promtool ]] && build promtool "" github.com/prometheus/prometheus/cmd/promtool
 [[ $only == all || $only == health ]] && build health "" .
-for t in etcd kube kwok coredns helm promtool health; do echo "$t=$(tool_dir $t)"; done
+[[ $only == all || $only == seaweedfs ]] && build seaweedfs "" github.com/seaweedfs/seaweedfs/weed
+for t in etcd kube kwok coredns helm promtool health seaweedfs; do echo "$t=$(tool_dir $t)"; done
 # The Prometheus Operator's CRDs, to check the chart's ServiceMonitor and PrometheusRule on the
 # API server: its module from the Go module proxy (Go's module cache keeps it), nothing built.
 if [[ $only == all || $only == promcrds ]]; then

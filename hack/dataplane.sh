@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local data plane: real PostgreSQL 15 (a primary and a streaming replica made with
 # pg_basebackup), PgBouncer in front of the primary, and Redis, all from Debian packages, on
-# loopback, under $HOMEOPS_RUN/dataplane, as non-root users, with generated passwords.
+# loopback, under $HOMEOPS_RUN/dataplane, as non-root users, with generated passwords; and the
+# S3 object store of hack/s3.sh (SeaweedFS, HTTPS on 198.18.1.1).
 #
 #   hack/dataplane.sh install   apt-get the packages (needs root; once per machine), the real
 #                               node's too (containerd, runc, CNI plugins, iptables, mmdebstrap)
@@ -241,6 +242,8 @@ up() {
   start_pgbouncer
   start_redis
   write_env
+  # The S3 object store (hack/s3.sh): its coordinates join the data plane's.
+  cat "$(bash "$HACK_DIR/s3.sh" up | tail -n1)" >> "$ENV_FILE"
   wait_for "PgBouncer on $BOUNCER_PORT" 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BOUNCER_PORT"
   wait_for "Redis on $REDIS_PORT" 30 redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning ping
   wait_for "the replica to stream" 60 bash -c \
@@ -250,6 +253,7 @@ up() {
 }
 
 down() {
+  bash "$HACK_DIR/s3.sh" down
   [ -d "$DP_DIR" ] || return 0
   for d in replica primary; do
     [ -f "$DP_DIR/$d/PG_VERSION" ] && pg_running "$DP_DIR/$d" && as_pg "$PG_BIN/pg_ctl" -D "$DP_DIR/$d" -m fast -w stop >/dev/null || true
@@ -275,5 +279,7 @@ case "${1:-}" in
   start-pooler)
     as_pg pgbouncer -d -q "$DP_DIR/pgbouncer/pgbouncer.ini"
     wait_for "PgBouncer on $BOUNCER_PORT" 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BOUNCER_PORT" ;;
-  *) echo "usage: $0 install|up|env|down|stop-primary|start-primary|stop-pooler|start-pooler" >&2; exit 2 ;;
+  stop-s3) bash "$HACK_DIR/s3.sh" stop ;;  # tests: an unreachable object store
+  start-s3) bash "$HACK_DIR/s3.sh" start ;;
+  *) echo "usage: $0 install|up|env|down|stop-primary|start-primary|stop-pooler|start-pooler|stop-s3|start-s3" >&2; exit 2 ;;
 esac

@@ -116,6 +116,52 @@ for x in s.get("schedules", []):
     print("  %-10s %-28s %-14s %s" % (x["name"], x["cronJob"], x["schedule"], x["suspended"]))
 '
 
+# Backups (pgBackRest, a volume of the repository's own): the first full backup by itself once
+# Ready, status beside pgBackRest's own info; then a point-in-time recovery into a second
+# database, checked row by row.
+BK=homeops-backed
+kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/homeopsdatabase-backup.yaml" >/dev/null
+if ! kubectl wait --for=condition=BackupSucceeded "hodb/$BK" -n "$NS" --timeout=420s >/dev/null; then
+  kubectl get hodb "$BK" -n "$NS" -o yaml
+  kubectl get jobs,pods -n "$NS" -o wide
+  die "$BK: no first backup"
+fi
+bk_sql() { # bk_sql DB SQL
+  kubectl exec -n "$NS" "$1-0" -c postgres -- sh -c \
+    'PGPASSWORD=$(cat /etc/homeops/secrets/superuser/password) exec psql -X -At -v ON_ERROR_STOP=1 -h /var/run/postgresql -U postgres -d homeops -c "$0"' "$2"
+}
+# 1,000 rows, the time T, 500 more: the restored database must have the 1,000.
+bk_sql "$BK" "CREATE TABLE demo_pitr AS SELECT g AS id FROM generate_series(1, 1000) g" >/dev/null
+sleep 1.5
+T=$(bk_sql "$BK" "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+sleep 1.5
+bk_sql "$BK" "INSERT INTO demo_pitr SELECT generate_series(1001, 1500)" >/dev/null
+wal=$(bk_sql "$BK" "SELECT pg_walfile_name(pg_switch_wal())")
+archived() { [ "$(kubectl get hodb "$BK" -n "$NS" -o jsonpath='{.status.archiving.lastArchivedWal}')" \> "$wal" ] || [ "$(kubectl get hodb "$BK" -n "$NS" -o jsonpath='{.status.archiving.lastArchivedWal}')" = "$wal" ]; }
+wait_for "WAL $wal archived" 120 archived || die "WAL $wal was not archived"
+echo; echo "== backups: status.backup of $BK, beside pgbackrest info in its pod"
+kubectl get hodb "$BK" -n "$NS" -o jsonpath='{.status}' | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+b = s["backup"]; l = b["lastSuccessful"]
+print("  last: %s (%s) %s .. %s, database %s B, in the repository %s B, Job %s" % (l["label"], l["type"], l["startTime"], l["stopTime"], l.get("databaseBytes"), l.get("repositoryBytes"), l.get("job")))
+print("  firstRecoverabilityPoint: %s; WAL in the repository %s" % (b.get("firstRecoverabilityPoint"), b.get("walArchived")))
+for c in s["conditions"]:
+    if c["type"] in ("ContinuousArchiving", "BackupSucceeded"):
+        print("  %-20s %-6s %-12s %s" % (c["type"], c["status"], c["reason"], c["message"]))
+'
+echo "  pgbackrest info in $BK-0: $(kubectl exec -n "$NS" "$BK-0" -c postgres -- pgbackrest --config=/etc/homeops/config/pgbackrest.conf --stanza=db info | grep -E 'full backup|incr backup|diff backup|wal archive min/max' | tr -s ' ' | tr '\n' ';')"
+sed "s/time: \"[^\"]*\"/time: \"$T\"/" "$REPO_DIR/manifests/samples/homeopsdatabase-restore.yaml" |
+  kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f - >/dev/null
+if ! kubectl wait --for=condition=Ready hodb/homeops-restored -n "$NS" --timeout=420s >/dev/null; then
+  kubectl get hodb homeops-restored -n "$NS" -o yaml
+  kubectl logs -n "$NS" homeops-restored-0 -c postgres --tail=30 || true
+  die "homeops-restored did not become Ready"
+fi
+echo; echo "== point-in-time recovery into homeops-restored (samples/homeopsdatabase-restore.yaml, target $T)"
+echo "  status.recovery: $(kubectl get hodb homeops-restored -n "$NS" -o jsonpath='{.status.recovery}')"
+echo "  rows in demo_pitr: $BK $(bk_sql "$BK" 'SELECT count(*) FROM demo_pitr'), homeops-restored $(bk_sql homeops-restored 'SELECT count(*) FROM demo_pitr') (the 1,000 written before T)"
+
 RS=homeops-full-read
 kubectl apply --server-side --field-manager homeops-demo -n "$NS" -f "$REPO_DIR/manifests/samples/replicaset-full.yaml" >/dev/null
 if ! kubectl wait --for=condition=Ready "hors/$RS" -n "$NS" --timeout=300s >/dev/null; then

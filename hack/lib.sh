@@ -61,3 +61,8 @@ KWOK_NODE_IP=198.18.128.1
 SERVICE_CIDR=198.19.0.0/16
 KUBERNETES_SERVICE_IP=198.19.0.1
 DNS_SERVICE_IP=198.19.0.10
+# Servers the harness runs on this machine for the pods (the S3 store of hack/s3.sh): addresses
+# of lo, routed to from the pods through the bridge (the CNI config gives them this route; pods
+# have no default route).
+HOST_SERVICES_CIDR=198.18.1.0/24
+S3_IP=198.18.1.1

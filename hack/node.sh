@@ -108,7 +108,7 @@ node_config() {
       "ipam": {
         "type": "host-local",
         "ranges": [[{ "subnet": "$POD_CIDR", "rangeStart": "${NODE_IP%.*}.10", "gateway": "$NODE_IP" }]],
-        "routes": [{ "dst": "$SERVICE_CIDR" }],
+        "routes": [{ "dst": "$SERVICE_CIDR" }, { "dst": "$HOST_SERVICES_CIDR" }],
         "dataDir": "$NODE_DIR/cni/ipam"
       }
     },

@@ -25,6 +25,11 @@ export const DEFAULT_THRESHOLDS = {
   /** The guide's benchmark severities: above 2 is major, above 3 critical. */
   benchmarkMajor: 2,
   benchmarkCritical: 3,
+  /**
+   * How long a scheduled backup may go without a success: the backup Job's own deadline (6 h)
+   * and an hour more.
+   */
+  backupMissedSeconds: 25200,
   /** Reconcile errors per second, per controller, that mean something is failing steadily. */
   reconcileErrorsPerSecond: 0.1,
 };
@@ -34,7 +39,7 @@ type T = (key: keyof Thresholds) => string;
 
 export interface AlertDef {
   alert: string;
-  group: 'databases' | 'replicas' | 'caches' | 'benchmarks' | 'operator';
+  group: 'databases' | 'backups' | 'replicas' | 'caches' | 'benchmarks' | 'operator';
   severity: 'warning' | 'critical';
   for: string;
   expr: (t: T, lease: string) => string;
@@ -126,6 +131,34 @@ export const ALERTS: AlertDef[] = [
     expr: (t) => `homeops_pooler_max_wait_seconds > ${t('poolerWaitSeconds')}`,
     summary: `Clients of ${db} wait {{ $value | humanizeDuration }} for a server connection`,
     description: 'PgBouncer has no free server connection for its clients: the pool is too small.',
+  },
+  {
+    alert: 'HomeOpsWalArchivingFailing',
+    group: 'backups',
+    severity: 'critical',
+    for: '5m',
+    expr: () => 'homeops_database_wal_archive_failing{reason!~"Repository.*"} == 1',
+    summary: `WAL of ${db} is not being archived ({{ $labels.reason }})`,
+    description: `The primary of ${db} cannot archive WAL: point-in-time recovery stops at the last archived segment, and WAL piles up in pg_wal until the data volume is full. ContinuousArchiving's message has pgBackRest's error.`,
+  },
+  {
+    alert: 'HomeOpsBackupRepositoryUnreachable',
+    group: 'backups',
+    severity: 'critical',
+    for: '5m',
+    expr: () => 'homeops_database_wal_archive_failing{reason=~"Repository.*"} == 1',
+    summary: `The backup repository of ${db} fails: {{ $labels.reason }}`,
+    description: `pgBackRest cannot reach the repository of ${db}, or it refuses the keys or the TLS check: WAL is not archived and backups fail until it works again.`,
+  },
+  {
+    alert: 'HomeOpsBackupMissed',
+    group: 'backups',
+    severity: 'warning',
+    for: '10m',
+    expr: (t) =>
+      `(time() - homeops_backup_last_scheduled_timestamp_seconds > ${t('backupMissedSeconds')}) unless on(namespace, name) (homeops_backup_last_success_timestamp_seconds >= on(namespace, name) homeops_backup_last_scheduled_timestamp_seconds)`,
+    summary: `The last scheduled backup of ${db} has not succeeded`,
+    description: `A backup CronJob of ${db} started a backup hours ago and no backup has succeeded since: the newest backup is older than its schedule. BackupSucceeded and status.backup.lastFailed say why.`,
   },
   {
     alert: 'HomeOpsReplicaLagHigh',

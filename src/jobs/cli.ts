@@ -5,6 +5,7 @@
  * summary (< 4 KiB) to the termination-message file, and exits 0 on success, 1 on failure,
  * 2 on invalid input.
  */
+
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
 import { type ZodType, z } from 'zod';
@@ -18,6 +19,7 @@ import {
   monitoringSpec,
   partitionedTable,
 } from '../api/v1alpha1/homeopsdatabase.ts';
+import { repositoryReason } from '../common/pgbackrest.ts';
 import { pgbackrestCommand } from '../controllers/homeopsdatabase/backup.ts';
 import { STANZA } from '../controllers/homeopsdatabase/names.ts';
 import { BackupError, inClusterExec, type PodExec, runBackup } from './backup.ts';
@@ -425,7 +427,10 @@ export async function runBackupJob(argv: string[], exec?: PodExec): Promise<numb
       EXIT.ok,
     );
   } catch (e) {
-    const reason = e instanceof BackupError ? e.reason : 'BackupFailed';
+    const reason = repositoryReason(
+      (e as Error).message,
+      e instanceof BackupError ? e.reason : 'BackupFailed',
+    );
     return finish(
       { job: 'backup', ok: false, reason, message: (e as Error).message.slice(0, 2000) },
       EXIT.failed,

@@ -188,6 +188,7 @@ export class Controller<T extends KubeObject> {
       if (err instanceof TerminalError) {
         result = 'terminal';
         this.queue.forget(key);
+        if (err.recheckAfterMs !== undefined) this.queue.addAfter(key, err.recheckAfterMs);
         log.error(
           { reason: err.reason, err: errorText(err) },
           'reconcile failed terminally; waiting for a change',

@@ -8,66 +8,35 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
 import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
 import { pgbackrestCommand } from '../../src/controllers/homeopsdatabase/backup.ts';
 import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
-import { BACKUP_REPO_DIR, STANZA } from '../../src/controllers/homeopsdatabase/names.ts';
-import { parseInfo } from '../../src/jobs/backup.ts';
-import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
+import { BACKUP_REPO_DIR } from '../../src/controllers/homeopsdatabase/names.ts';
+import { KubeClient } from '../../src/runtime/client.ts';
 import type { Manager } from '../../src/runtime/manager.ts';
-import { type KubeObject, Resources } from '../../src/runtime/types.ts';
+import { Resources } from '../../src/runtime/types.ts';
+import { backupSteps, condIs, type Db } from '../support/backups.ts';
 import { cond } from '../support/conditions.ts';
 import { installCrds } from '../support/crds.ts';
-import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
+import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
 import { testManager } from '../support/operator.ts';
-import { eventsSince, localImages, operatorImage, psqlInPod } from '../support/realnode.ts';
-
-type Db = KubeObject & { status?: HomeOpsDatabaseStatus };
+import { eventsSince, localImages, operatorImage } from '../support/realnode.ts';
 
 const NAME = 'bk';
 let kc: KubeConfig;
 let ns: Awaited<ReturnType<typeof testNamespace>>;
 let client: KubeClient;
 let manager: Manager;
+let steps: ReturnType<typeof backupSteps>;
 /** When the primary's postmaster started, as the first test saw it. */
 let started = '';
 
-const getDb = () => client.get<Db>(Resources.HomeOpsDatabase, ns.name, NAME);
-const psql = (sql: string) => psqlInPod(ns.name, `${NAME}-0`, sql);
-const inPod = (...cmd: string[]) =>
-  kubectl('exec', '-n', ns.name, `${NAME}-0`, '-c', 'postgres', '--', ...cmd);
-const repoInfo = async () => parseInfo(await inPod(...pgbackrestCommand('info', '--output=json')), STANZA);
-const until = (what: string, ok: (o: Db) => boolean, ms = 300_000) =>
-  eventually(
-    async () => {
-      const o = await getDb();
-      if (ok(o)) return o;
-      throw new Error(
-        `${what}: conditions ${JSON.stringify(o.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}; backup ${JSON.stringify(o.status?.backup)}; archiving ${JSON.stringify(o.status?.archiving)}`,
-      );
-    },
-    ms,
-    1000,
-  );
-/** A small database on the real node: no pooler, no builtin schema, probed every 5 s. */
-const createDb = (name: string, spec: Record<string, unknown>) =>
-  client.create(Resources.HomeOpsDatabase, {
-    apiVersion: 'homeops.io/v1alpha1',
-    kind: 'HomeOpsDatabase',
-    metadata: { name, namespace: ns.name },
-    spec: {
-      postgres: { storage: { size: '1Gi', reclaimPolicy: 'Delete' } },
-      pooler: { enabled: false },
-      migrations: { builtin: false },
-      monitoring: { intervalSeconds: 5 },
-      ...spec,
-    },
-  });
-const condIs = (type: string, status: string, reason?: string) => (o: Db) => {
-  const c = cond(o, type);
-  return c?.status === status && (!reason || c.reason === reason);
-};
+const getDb = () => steps.getDb(NAME);
+const psql = (sql: string) => steps.psql(NAME, sql);
+const inPod = (...cmd: string[]) => steps.inPod(NAME, ...cmd);
+const repoInfo = () => steps.repoInfo(NAME);
+const until = (what: string, ok: (o: Db) => boolean, ms = 300_000) => steps.until(NAME, what, ok, ms);
+const createDb = (name: string, spec: Record<string, unknown>) => steps.createDb(name, spec);
 
 beforeAll(async () => {
   kc = kubeConfig();
@@ -75,6 +44,7 @@ beforeAll(async () => {
   ns = await testNamespace(kc, 'e2e-backup');
   await waitForServiceAccount(kc, ns.name);
   client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  steps = backupSteps(client, ns.name);
   manager = testManager(ns.name, `e2e-backup-${ns.name}`);
   registerHomeOpsDatabaseController(manager, {
     endpointMap: {},
@@ -128,13 +98,7 @@ describe('backups with pgBackRest on a volume', () => {
   it('an incremental backup on demand (homeops.io/run: backup-incr)', async () => {
     const before = (await getDb()).status!.backup!.backups!.length;
     await psql('INSERT INTO t SELECT generate_series(1, 1000)');
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      NAME,
-      { metadata: { annotations: { 'homeops.io/run': 'backup-incr' } } },
-      MERGE_PATCH,
-    );
+    await steps.run(NAME, 'backup-incr');
     const o = await until(
       'the incremental backup',
       (d) => d.status?.backup?.lastSuccessful?.type === 'incr' && condIs('BackupSucceeded', 'True')(d),
@@ -174,74 +138,34 @@ describe('backups with pgBackRest on a volume', () => {
   });
 
   it('point-in-time recovery into a new database: exactly the rows at T, its own passwords', async () => {
-    // 10,000 rows, a full backup, more rows, T, the table dropped, more rows elsewhere.
-    await psql('CREATE TABLE pitr AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 10000) g');
-    await client.patch(
-      Resources.HomeOpsDatabase,
-      ns.name,
-      NAME,
-      { metadata: { annotations: { 'homeops.io/run': 'backup' } } },
-      MERGE_PATCH,
-    );
-    const full = (await getDb()).status!.backup!.backups!.length;
-    await until(
-      'the full backup',
-      (d) =>
-        (d.status?.backup?.backups?.length ?? 0) > full && d.status?.backup?.lastSuccessful?.type === 'full',
-    );
-    await psql('INSERT INTO pitr SELECT g, md5(g::text) FROM generate_series(10001, 10500) g');
-    const atT = await psql("SELECT count(*) || ':' || md5(string_agg(v, ',' ORDER BY id)) FROM pitr");
-    await new Promise((r) => setTimeout(r, 1500));
-    const T = await psql(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
-    await new Promise((r) => setTimeout(r, 1500));
-    await psql('DROP TABLE pitr; CREATE TABLE after_t AS SELECT generate_series(1, 100) AS id');
-    const wal = await psql('SELECT pg_walfile_name(pg_switch_wal())');
-    await until(`WAL ${wal} archived`, (d) => (d.status?.archiving?.lastArchivedWal ?? '') >= wal);
+    await steps.pitr(NAME, 'bk-pitr');
+  });
 
-    const restored = 'bk-pitr';
-    await createDb(restored, { bootstrap: { recovery: { source: NAME, target: { time: T } } } });
-    const o = await eventually(
-      async () => {
-        const d = await client.get<Db>(Resources.HomeOpsDatabase, ns.name, restored);
-        if (cond(d, 'Ready')?.status === 'True') return d;
-        throw new Error(
-          `${restored}: ${JSON.stringify(d.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}`,
-        );
-      },
-      420_000,
-      1000,
+  it('retention 2 with a third full backup: the oldest full, the backups that depend on it and its WAL are expired', async () => {
+    const before = await repoInfo();
+    const fulls = before.backups.filter((b) => b.type === 'full');
+    expect(fulls.length).toBe(2);
+    const oldest = fulls[0]!;
+    await steps.run(NAME, 'backup-full');
+    const o = await until(
+      'a third full backup',
+      (d) =>
+        d.status?.backup?.lastSuccessful?.type === 'full' &&
+        d.status.backup.lastSuccessful.label !== fulls[1]!.label &&
+        !d.status.backup.backups?.some((b) => b.label === oldest.label),
     );
-    const last = (await getDb()).status!.backup!.lastSuccessful!.label;
-    expect(o.status!.recovery).toEqual({
-      source: NAME,
-      backup: last,
-      target: `time:${T}`,
-    });
-    const there = (sql: string) => psqlInPod(ns.name, `${restored}-0`, sql);
-    expect(await there("SELECT count(*) || ':' || md5(string_agg(v, ',' ORDER BY id)) FROM pitr")).toBe(atT);
-    expect(await there("SELECT to_regclass('after_t') IS NULL")).toBe('t');
-    expect(await there('SELECT pg_is_in_recovery()')).toBe('f');
-    // Its own Secret's password, not the source's (psqlInPod logs in with the pod's superuser file).
-    const own = await kubectl(
-      'get',
-      'secret',
-      '-n',
-      ns.name,
-      `${restored}-superuser`,
-      '-o',
-      'jsonpath={.data.password}',
-    );
-    const src = await kubectl(
-      'get',
-      'secret',
-      '-n',
-      ns.name,
-      `${NAME}-superuser`,
-      '-o',
-      'jsonpath={.data.password}',
-    );
-    expect(own).not.toBe(src);
-    await there('CREATE TABLE written_after AS SELECT 1 AS id');
+    const after = await repoInfo();
+    // pgBackRest's own view, and status, agree: two fulls, nothing older than the second.
+    expect(after.backups.filter((b) => b.type === 'full').map((b) => b.label)).toEqual([
+      fulls[1]!.label,
+      o.status!.backup!.lastSuccessful!.label,
+    ]);
+    expect(after.backups.some((b) => b.label === oldest.label || b.startTime < fulls[1]!.startTime)).toBe(false);
+    expect(o.status!.backup!.backups!.map((b) => b.label)).toEqual(after.backups.map((b) => b.label));
+    expect(o.status!.backup!.firstRecoverabilityPoint).toBe(fulls[1]!.stopTime);
+    // The WAL only the expired backup needed went with it.
+    expect(after.archive!.min > oldest.walStart!).toBe(true);
+    expect(after.archive!.min <= fulls[1]!.walStart!).toBe(true);
   });
 
   it('a target before the first recoverable point, or a source that does not exist: Stalled, nothing made', async () => {

@@ -175,6 +175,32 @@ const CASES: Record<string, Case> = {
     ],
     labels: {},
   },
+  HomeOpsWalArchivingFailing: {
+    fire: [['homeops_database_wal_archive_failing', { ...DB, reason: 'ArchiveFailed' }, '1x60']],
+    calm: [
+      ['homeops_database_wal_archive_failing', { ...DB, reason: 'none' }, '0x60'],
+      // The repository's own trouble is the next alert's, not this one's.
+      ['homeops_database_wal_archive_failing', { ...RS, reason: 'RepositoryUnreachable' }, '1x60'],
+    ],
+    labels: { ...DB, reason: 'ArchiveFailed' },
+  },
+  HomeOpsBackupRepositoryUnreachable: {
+    fire: [['homeops_database_wal_archive_failing', { ...DB, reason: 'RepositoryAccessDenied' }, '1x60']],
+    calm: [['homeops_database_wal_archive_failing', { ...DB, reason: 'ArchiveFailed' }, '1x60']],
+    labels: { ...DB, reason: 'RepositoryAccessDenied' },
+  },
+  HomeOpsBackupMissed: {
+    // Timestamps before the test's epoch: the 45th minute is hours after them.
+    fire: [
+      ['homeops_backup_last_scheduled_timestamp_seconds', DB, '-30000x60'],
+      ['homeops_backup_last_success_timestamp_seconds', DB, '-700000x60'],
+    ],
+    calm: [
+      ['homeops_backup_last_scheduled_timestamp_seconds', DB, '-30000x60'],
+      ['homeops_backup_last_success_timestamp_seconds', DB, '-29000x60'],
+    ],
+    labels: DB,
+  },
   HomeOpsReconcileErrors: {
     fire: [['controller_runtime_reconcile_errors_total', { controller: 'cachetier' }, '0+30x60']],
     calm: [['controller_runtime_reconcile_errors_total', { controller: 'cachetier' }, '0+3x60']],

@@ -4,16 +4,81 @@
  * status.archiving (the database's health writer, from pg_stat_archiver) report them.
  */
 import { z } from 'zod';
-import { celRules, cronSchedule, dnsLabel, storage } from './common.ts';
+import { celRules, cronSchedule, dnsLabel, secretKeyRef, storage } from './common.ts';
 
-export const backupRepository = z.object({
-  volume: storage
-    .prefault({})
+/** host or host:port, as an S3 endpoint is written (no scheme: it is always https). */
+export const S3_ENDPOINT_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?$/;
+
+export const s3Repository = z.object({
+  endpoint: z
+    .string()
+    .max(259)
+    .regex(S3_ENDPOINT_PATTERN)
     .describe(
-      "A PersistentVolumeClaim of the repository's own (NAME-backup-repo), mounted in the primary's pod: backups and archived WAL live there, apart from the data volume. Retain (the default) keeps it when the database is deleted, so a database can still be recovered from it.",
+      'The S3 endpoint, host or host:port (always HTTPS): s3.eu-west-1.amazonaws.com, minio.storage.svc:9000, 198.18.1.1:8333.',
+    ),
+  bucket: z
+    .string()
+    .min(3)
+    .max(63)
+    .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/)
+    .describe('The bucket (it must exist; the operator never creates or deletes one).'),
+  region: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9-]+$/)
+    .default('us-east-1'),
+  path: z
+    .string()
+    .max(512)
+    .regex(/^\/[A-Za-z0-9._/-]*$/)
+    .optional()
+    .describe("The repository's path in the bucket. Default: /homeops/NAMESPACE/NAME, one per database."),
+  uriStyle: z
+    .enum(['host', 'path'])
+    .default('host')
+    .describe(
+      'host: BUCKET.ENDPOINT (AWS); path: ENDPOINT/BUCKET (most self-hosted stores, and any endpoint given as an IP address).',
+    ),
+  credentials: secretKeyRef.describe(
+    'A Secret with the keys accessKeyId and secretAccessKey. A change to it is used by the next archive-push and backup, without a restart.',
+  ),
+  caSecretRef: z
+    .object({
+      name: dnsLabel.describe('Name of a Secret in the same namespace.'),
+      key: z
+        .string()
+        .max(253)
+        .regex(/^[-._a-zA-Z0-9]+$/)
+        .default('ca.crt'),
+    })
+    .optional()
+    .describe(
+      "A CA bundle (PEM) the endpoint's certificate is verified against, for a private CA. Default: the system CAs.",
     ),
 });
+export type S3Repository = z.infer<typeof s3Repository>;
 
+export const backupRepository = celRules(
+  z.object({
+    volume: storage
+      .optional()
+      .describe(
+        "A PersistentVolumeClaim of the repository's own (NAME-backup-repo), mounted in the primary's pod: backups and archived WAL live there, apart from the data volume. Retain (the default) keeps it when the database is deleted, so a database can still be recovered from it. The default repository when s3 is absent.",
+      ),
+    s3: s3Repository
+      .optional()
+      .describe('An S3-compatible object store: backups and archived WAL are sent there over HTTPS.'),
+  }),
+  [
+    {
+      rule: '!(has(self.volume) && has(self.s3))',
+      message: 'backup.repository: volume or s3, not both',
+      check: (r) => !(r.volume && r.s3),
+    },
+  ],
+);
 export const backupSchedules = celRules(
   z.object({
     full: cronSchedule

@@ -17,12 +17,12 @@ import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { Resources } from '../../runtime/types.ts';
 import { backupStatus } from './backupstatus.ts';
-import { BenchmarkMetrics } from './metrics.ts';
+import { BackupMetrics, BenchmarkMetrics } from './metrics.ts';
 import { builtinDigest, migrations } from './migrations.ts';
 import { BASELINE_ANNOTATION, JOB_LABEL, JOBS_FIELD_MANAGER } from './names.ts';
 import { type CronJob, type Db, observeCronJobs, observeRuns } from './observe.ts';
 import { firstBackup, removeAnnotation, runNow } from './runs.ts';
-import { buildCronJob, cronJobName, schedules } from './schedules.ts';
+import { BACKUP_TYPES, buildCronJob, cronJobName, schedules } from './schedules.ts';
 import { schedulesStatus } from './schedulestatus.ts';
 import { jobsStatus } from './status.ts';
 
@@ -41,12 +41,14 @@ const POLARITY = {
 export class DatabaseJobsReconciler implements Reconciler<Db> {
   private readonly opts: Required<DatabaseJobsControllerOptions>;
   private readonly metrics: BenchmarkMetrics;
+  private readonly backupMetrics: BackupMetrics;
   /** Whether each database was last seen Ready (its status flips wake this controller). */
   readonly readiness = new Map<string, boolean>();
 
   constructor(registry: Registry, opts: DatabaseJobsControllerOptions) {
     this.opts = { ...opts, builtinDigest: opts.builtinDigest ?? builtinDigest() };
     this.metrics = new BenchmarkMetrics(registry);
+    this.backupMetrics = new BackupMetrics(registry);
   }
 
   /**
@@ -56,7 +58,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
   async reconcile(db: Db, ctx: ReconcileContext) {
     // A database being deleted gets no new Job; its Jobs and CronJobs go with it (owner references).
     if (db.metadata.deletionTimestamp) {
-      this.metrics.forget(db.metadata.namespace!, db.metadata.name!);
+      this.forget({ namespace: db.metadata.namespace, name: db.metadata.name! });
       return undefined;
     }
     const writer = ctx.writer.as(JOBS_FIELD_MANAGER);
@@ -81,6 +83,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
     // Its Job's event brings the database back, with the run in the cache.
     if (ready) await firstBackup(db, jctx, runs, prev, this.opts.operatorImage);
     const pin = db.metadata.annotations?.[BASELINE_ANNOTATION] === 'latest';
+    const cronJobs = observeCronJobs(db, ctx, wanted);
     const scheduled = schedulesStatus(
       db,
       {
@@ -91,7 +94,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
           cronJob: cronJobName(db, s.id),
         })),
         suspended: !ready,
-        cronJobs: observeCronJobs(db, ctx, wanted),
+        cronJobs,
         runs,
         pinBaseline: pin,
       },
@@ -105,6 +108,15 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
       !ready && !migration.missing && !runs.length && Object.keys(writer.ownStatus(db)).length === 0;
     if (!nothingYet) await writer.applyStatus(Resources.HomeOpsDatabase, db, status, POLARITY);
     if (scheduled.benchmarks) this.metrics.set(ns, db.metadata.name!, scheduled.benchmarks);
+    if (db.spec.backup) {
+      const backupRuns = BACKUP_TYPES.map((t) => cronJobs.get(`backup-${t}`)?.lastScheduleTime);
+      this.backupMetrics.set(
+        ns,
+        db.metadata.name!,
+        status.backup as HomeOpsDatabaseStatus['backup'],
+        backupRuns.filter((t): t is string => !!t),
+      );
+    } else this.backupMetrics.forget(ns, db.metadata.name!);
     // The pin is taken: the annotation goes (an annotation is an instruction, run once).
     if (pin && scheduled.benchmarks?.baseline?.pinned) await removeAnnotation(db, ctx, BASELINE_ANNOTATION);
     return migration.missing || ran === 'waiting' ? requeueAfter(60_000) : undefined;
@@ -113,6 +125,7 @@ export class DatabaseJobsReconciler implements Reconciler<Db> {
   /** The database is gone from the cache: its benchmark series and readiness go too. */
   forget({ namespace, name }: { namespace: string | undefined; name: string }) {
     this.metrics.forget(namespace!, name);
+    this.backupMetrics.forget(namespace!, name);
     this.readiness.delete(keyOf({ metadata: { namespace, name } }));
   }
 }

@@ -1,4 +1,4 @@
-/** The benchmarks' latency and regression series of each database, dropped with it (`forget`). */
+/** The benchmarks' and the backups' series of each database, dropped with it (`forget`). */
 import type { Registry } from 'prom-client';
 import type { HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
 import { ObjectGauges } from '../../common/series.ts';
@@ -40,6 +40,47 @@ export class BenchmarkMetrics {
         set('ratio', s.ratio, { scenario: s.name });
         set('recall', s.recallAt10, { scenario: s.name });
       }
+    });
+  }
+
+  forget(namespace: string, name: string) {
+    this.series.forget(namespace, name);
+  }
+}
+
+const seconds = (iso: string | undefined) => (iso ? Date.parse(iso) / 1000 : undefined);
+
+/**
+ * homeops_backup_last_success_timestamp_seconds and homeops_backup_last_failure_timestamp_seconds
+ * (from status.backup, which the backup Jobs read from pgBackRest), and
+ * homeops_backup_last_scheduled_timestamp_seconds (the newest start of a backup CronJob): a
+ * scheduled backup that has not succeeded hours later is the alert HomeOpsBackupMissed.
+ */
+export class BackupMetrics {
+  private readonly series: ObjectGauges<'success' | 'failure' | 'scheduled'>;
+
+  constructor(registry: Registry) {
+    this.series = new ObjectGauges(registry, {
+      success: {
+        name: 'homeops_backup_last_success_timestamp_seconds',
+        help: 'When the last successful backup ended (pgBackRest info)',
+      },
+      failure: {
+        name: 'homeops_backup_last_failure_timestamp_seconds',
+        help: 'When the last backup Job failed',
+      },
+      scheduled: {
+        name: 'homeops_backup_last_scheduled_timestamp_seconds',
+        help: 'When a backup CronJob last started a backup',
+      },
+    });
+  }
+
+  set(namespace: string, name: string, b: HomeOpsDatabaseStatus['backup'], lastScheduled: string[]) {
+    this.series.record(namespace, name, (set) => {
+      set('success', seconds(b?.lastSuccessful?.stopTime));
+      set('failure', seconds(b?.lastFailed?.time));
+      set('scheduled', seconds(lastScheduled.sort().at(-1)));
     });
   }
 

@@ -4,8 +4,10 @@
  * in its spool, `archive/STANZA/out/*.error`, which the superuser reads with pg_read_file). The
  * read is the probe's; status and the ContinuousArchiving condition are pure functions of it.
  */
+
 import type pg from 'pg';
 import type { HomeOpsDatabaseStatus } from '../../api/v1alpha1/index.ts';
+import { repositoryReason } from '../../common/pgbackrest.ts';
 import type { ConditionInput } from '../../runtime/conditions.ts';
 import { BACKUP_SPOOL_DIR, STANZA } from './names.ts';
 
@@ -83,10 +85,11 @@ export function archivingCondition(a: ArchiverState): ConditionInput {
     return {
       type: 'ContinuousArchiving',
       status: 'False',
-      reason: 'ArchiveFailed',
+      // The repository's own trouble by name (unreachable, refused the keys, TLS), if it says so.
+      reason: repositoryReason(a.error, 'ArchiveFailed'),
       message: `WAL ${a.lastFailedWal} could not be archived (last try ${a.lastFailedTime}${
         a.lastArchivedWal ? `; the last archived is ${a.lastArchivedWal} at ${a.lastArchivedTime}` : ''
-      }): ${a.error ?? 'see the primary log'}. WAL is kept in pg_wal until archiving works again`.slice(
+      }): ${a.error ?? "pgBackRest has reported no error yet (its asynchronous push is still trying: an unreachable repository does this); the archive command's own failure is in the primary's log"}. WAL is kept in pg_wal until archiving works again`.slice(
         0,
         2000,
       ),

@@ -27,7 +27,7 @@ describe('spec.backup as configuration', () => {
     expect(conf).toContain('archive_timeout = 30');
   });
   it('pgbackrest.conf: retention, async archiving spooled outside pg_wal, no queue limit that drops WAL', () => {
-    const conf = renderPgBackRestConf(db({ backup: { retention: { full: 3, fullType: 'time' } } }).spec);
+    const conf = renderPgBackRestConf(db({ backup: { retention: { full: 3, fullType: 'time' } } }));
     expect(conf).toContain('repo1-retention-full=3\nrepo1-retention-full-type=time');
     expect(conf).toContain('archive-async=y');
     expect(conf).toMatch(/spool-path=\/var\/lib\/postgresql\/data\/pgbackrest-spool\n/);
@@ -88,7 +88,12 @@ describe('spec.backup as configuration', () => {
         'Role/home-backup',
       ]),
     );
-    expect(kinds(buildChildren(backed, 'd', undefined, {}, true))).not.toContain(
+    // The binding once the Role is there.
+    expect(kinds(buildChildren(backed, 'd'))).not.toContain('RoleBinding/home-backup');
+    expect(kinds(buildChildren(backed, 'd', undefined, {}, { role: true }))).toContain(
+      'RoleBinding/home-backup',
+    );
+    expect(kinds(buildChildren(backed, 'd', undefined, {}, { repo: true }))).not.toContain(
       'PersistentVolumeClaim/home-backup-repo',
     );
   });

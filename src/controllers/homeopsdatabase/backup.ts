@@ -9,11 +9,13 @@
  * the exec API, as Crunchy PGO's backup Jobs do. pgBackRest connects to PostgreSQL over the
  * socket as the postgres OS user (peer), so no password is written anywhere for it.
  */
+
+import { storage } from '../../api/v1alpha1/common.ts';
 import type { HomeOpsDatabase, HomeOpsDatabaseSpec } from '../../api/v1alpha1/index.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import {
-  BACKUP_REPO_DIR,
+  BACKUP_S3_DIR,
   BACKUP_SPOOL_DIR,
   CONFIG_DIR,
   DATA_DIR,
@@ -23,6 +25,8 @@ import {
   SOCKET_DIR,
   STANZA,
 } from './names.ts';
+import { type RecoveryPlan, sourceRepoVolume } from './recovery.ts';
+import { ownRepoDir, repoOf, repoOptions, repoVolume } from './repository.ts';
 
 /** pgbackrest.conf's path in the postgres container (a key of the database's ConfigMap). */
 export const PGBACKREST_CONF = `${CONFIG_DIR}/pgbackrest.conf`;
@@ -52,12 +56,13 @@ export function archiveSettings(spec: HomeOpsDatabaseSpec): Record<string, strin
  * archived; without it WAL waits in pg_wal while archiving fails, and ContinuousArchiving says
  * so (the data volume's size is the limit, and the alert comes first).
  */
-export function renderPgBackRestConf(spec: HomeOpsDatabaseSpec): string {
-  const b = spec.backup!;
+export function renderPgBackRestConf(db: HomeOpsDatabase): string {
+  const b = db.spec.backup!;
+  const repo = repoOf(db);
   return [
     '# Written by homeops-operator from spec.backup.',
     '[global]',
-    `repo1-path=${BACKUP_REPO_DIR}`,
+    ...repoOptions(repo, ownRepoDir(repo)),
     `repo1-retention-full=${b.retention.full}`,
     `repo1-retention-full-type=${b.retention.fullType}`,
     'archive-async=y',
@@ -80,6 +85,37 @@ export function renderPgBackRestConf(spec: HomeOpsDatabaseSpec): string {
   ].join('\n');
 }
 
+/** The repository volume's storage (its defaults when spec.backup names none); undefined on S3. */
+export const repoVolumeSpec = (db: HomeOpsDatabase) => {
+  const r = db.spec.backup?.repository;
+  return r && !r.s3 ? (r.volume ?? storage.parse({})) : undefined;
+};
+
+/**
+ * What spec.backup adds to the primary's pod: the repository (its volume, or the S3 include
+ * files, whose path pgBackRest takes from the environment so every command, the archiver's and
+ * an exec'd backup's, reads them), and the source's repository when it is made by recovery.
+ */
+export function backupPod(db: HomeOpsDatabase, recovery?: RecoveryPlan) {
+  const own = db.spec.backup ? repoOf(db) : undefined;
+  const parts = [
+    ...(own ? [repoVolume(own, 'backup-repo', ownRepoDir(own), false)] : []),
+    ...(recovery ? [sourceRepoVolume(recovery)] : []),
+  ];
+  return {
+    // pgBackRest's asynchronous archive-push detaches a process that outlives the archive
+    // command. In the container's own PID namespace it is re-parented to PID 1, the
+    // postmaster, which takes any child it did not start exiting non-zero for a crashed
+    // backend and restarts the whole server (seen on the real node: "server process exited
+    // with exit code 103", every connection dropped, the statistics reset). With the pod's
+    // namespace shared, the pause process is PID 1 and reaps it.
+    podSpec: own ? { shareProcessNamespace: true } : {},
+    env: own?.kind === 's3' ? [{ name: 'PGBACKREST_CONFIG_INCLUDE_PATH', value: BACKUP_S3_DIR }] : [],
+    mounts: parts.map((p) => p.mount),
+    volumes: parts.map((p) => p.volume),
+  };
+}
+
 /** The directories pgBackRest writes, made by the start script before PostgreSQL starts. */
 export const backupDirsScript = (spec: HomeOpsDatabaseSpec) =>
   spec.backup ? `mkdir -p ${BACKUP_SPOOL_DIR} ${PGBACKREST_TMP}\n` : '';
@@ -96,7 +132,7 @@ const meta = (db: HomeOpsDatabase, name: string, owned: boolean) => ({
  * the backups (a new database can be recovered from them); under Delete it goes with it.
  */
 export function buildBackupRepoClaim(db: HomeOpsDatabase): KubeObject {
-  const v = db.spec.backup!.repository.volume;
+  const v = repoVolumeSpec(db)!;
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -113,9 +149,9 @@ export function buildBackupRepoClaim(db: HomeOpsDatabase): KubeObject {
  * What a backup Job may do in the API: exec into the primary's pod, that one, nothing else.
  * The Job's pod is the only one with this ServiceAccount's token.
  */
-export function buildBackupAccess(db: HomeOpsDatabase): KubeObject[] {
+export function buildBackupAccess(db: HomeOpsDatabase, roleExists = true): KubeObject[] {
   const n = dbNames(db);
-  return [
+  const objects: KubeObject[] = [
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
@@ -131,6 +167,10 @@ export function buildBackupAccess(db: HomeOpsDatabase): KubeObject[] {
         { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: [n.pod] },
       ],
     },
+  ];
+  if (!roleExists) return objects;
+  return [
+    ...objects,
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',

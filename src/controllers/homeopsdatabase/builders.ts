@@ -5,16 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { HomeOpsDatabase } from '../../api/v1alpha1/index.ts';
-import { serviceHost } from '../../common/hosts.ts';
 import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../../common/podspec.ts';
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { dataClaimTemplate, pdbObject, podSecurityContext, serviceObject } from '../../runtime/objects.ts';
 import { ownerRef } from '../../runtime/status.ts';
 import type { KubeObject } from '../../runtime/types.ts';
-import { renderPgBackRestConf } from './backup.ts';
+import { backupPod, renderPgBackRestConf } from './backup.ts';
 import { preloadLibraries } from './extensions.ts';
 import {
-  BACKUP_REPO_DIR,
   CONFIG_DIR,
   DATA_DIR,
   dbLabels,
@@ -34,15 +32,9 @@ import {
   RAN_ANNOTATION,
   withParameters,
 } from './parameters.ts';
-import {
-  needsRestart,
-  renderPgBouncerIni,
-  renderPgBouncerStartScript,
-  renderPgHba,
-  renderPostgresConf,
-  renderPostgresStartScript,
-} from './pgconfig.ts';
-import { RECOVERY_ANNOTATION, type RecoveryPlan, renderRestoreConf, sourceRepoVolume } from './recovery.ts';
+import { POOLER_KEY_PREFIX, poolerFiles } from './pgbouncerconf.ts';
+import { needsRestart, renderPgHba, renderPostgresConf, renderPostgresStartScript } from './pgconfig.ts';
+import { RECOVERY_ANNOTATION, type RecoveryPlan, renderRestoreConf } from './recovery.ts';
 
 /** The uid each default image runs PostgreSQL as (postgres:15 and the local image: 999). */
 const TIMESCALE_HA_UID = 1000;
@@ -116,8 +108,8 @@ function postgresFiles(db: HomeOpsDatabase, recovery?: RecoveryPlan): Record<str
       db.spec,
       recovery,
     ),
-    ...(db.spec.backup ? { 'pgbackrest.conf': renderPgBackRestConf(db.spec) } : {}),
-    ...(recovery ? { 'pgbackrest-restore.conf': renderRestoreConf() } : {}),
+    ...(db.spec.backup ? { 'pgbackrest.conf': renderPgBackRestConf(db) } : {}),
+    ...(recovery ? { 'pgbackrest-restore.conf': renderRestoreConf(recovery) } : {}),
   };
 }
 
@@ -145,15 +137,6 @@ const restartFiles = (db: HomeOpsDatabase, recovery?: RecoveryPlan) => {
   const { 'pgbackrest.conf': _, ...files } = postgresFiles(restartView(db), recovery);
   return files;
 };
-
-/** PgBouncer's files, by their path in its pod (the key in the ConfigMap is `pgbouncer-` + path). */
-export function poolerFiles(db: HomeOpsDatabase): Record<string, string> {
-  return {
-    'pgbouncer.ini': renderPgBouncerIni(db.spec, serviceHost(db, dbNames(db).rwService)),
-    'start.sh': renderPgBouncerStartScript(),
-  };
-}
-export const POOLER_KEY_PREFIX = 'pgbouncer-';
 
 /**
  * One ConfigMap for the database: the primary's files, and PgBouncer's (prefixed) when the
@@ -204,7 +187,7 @@ export function buildStatefulSet(
   const pg = db.spec.postgres;
   const uid = postgresUid(db, images);
   const config = postgresFiles(db, recovery);
-  const source = recovery ? sourceRepoVolume(recovery) : undefined;
+  const backup = backupPod(db, recovery);
   const probes = postgresProbes();
   const secretVolume = (name: string, secret: string) => ({
     name,
@@ -235,13 +218,7 @@ export function buildStatefulSet(
           ...placement(pg.scheduling),
           terminationGracePeriodSeconds: 60,
           enableServiceLinks: false,
-          // pgBackRest's asynchronous archive-push detaches a process that outlives the archive
-          // command. In the container's own PID namespace it is re-parented to PID 1, the
-          // postmaster, which takes any child it did not start exiting non-zero for a crashed
-          // backend and restarts the whole server (seen on the real node: "server process exited
-          // with exit code 103", every connection dropped, the statistics reset). With the pod's
-          // namespace shared, the pause process is PID 1 and reaps it.
-          ...(db.spec.backup ? { shareProcessNamespace: true } : {}),
+          ...backup.podSpec,
           containers: [
             {
               name: 'postgres',
@@ -254,6 +231,7 @@ export function buildStatefulSet(
               env: [
                 { name: 'PGDATA', value: `${DATA_DIR}/pgdata` },
                 { name: 'HOME', value: '/tmp' },
+                ...backup.env,
               ],
               ...probes,
               // A restore and its WAL replay run before the server listens: up to 12 hours.
@@ -269,8 +247,7 @@ export function buildStatefulSet(
                 { name: 'pooler', mountPath: `${SECRETS_DIR}/pooler`, readOnly: true },
                 { name: 'run', mountPath: SOCKET_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
-                ...(db.spec.backup ? [{ name: 'backup-repo', mountPath: BACKUP_REPO_DIR }] : []),
-                ...(source ? [source.mount] : []),
+                ...backup.mounts,
               ],
             },
           ],
@@ -289,10 +266,7 @@ export function buildStatefulSet(
             secretVolume('pooler', n.poolerSecret),
             { name: 'run', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
-            ...(db.spec.backup
-              ? [{ name: 'backup-repo', persistentVolumeClaim: { claimName: n.backupRepo } }]
-              : []),
-            ...(source ? [source.volume] : []),
+            ...backup.volumes,
           ],
         },
       },

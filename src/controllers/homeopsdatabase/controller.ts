@@ -21,6 +21,7 @@ import type { Manager } from '../../runtime/manager.ts';
 import { requeueAfter } from '../../runtime/result.ts';
 import { type KubeObject, Resources } from '../../runtime/types.ts';
 import { growVolume } from '../../runtime/volumes.ts';
+import { repoVolumeSpec } from './backup.ts';
 import { buildChildren } from './children.ts';
 import { type Credentials, ensureCredentials } from './credentials.ts';
 import { ALERT_CONDITIONS } from './health.ts';
@@ -41,6 +42,7 @@ import {
 } from './parameters.ts';
 import { configDigest } from './pgconfig.ts';
 import { decideRecovery, type RecoveryPlan, waitingOn } from './recovery.ts';
+import { readingSecret, s3SecretFor } from './repository.ts';
 import { SECRET_ROLES, secretName } from './secrets.ts';
 import { databaseStatus } from './status.ts';
 
@@ -92,8 +94,9 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     const recovery = decideRecovery(db, ctx);
     const secrets = await ensureCredentials(db, ctx);
     if (!secrets) return undefined; // one exists but is not cached yet: its event brings the key back
+    const s3Secret = await s3SecretFor(db, ctx);
     const { built, check, record, rollback } = await this.gateParameters(db, secrets, ctx);
-    const { waiting } = await this.applyChildren(built, secrets.digest, ctx, record, recovery);
+    const { waiting } = await this.applyChildren(built, secrets.digest, ctx, record, recovery, s3Secret);
     // The pod that failed goes, or the StatefulSet would wait for it to become Ready before
     // rolling back (kubernetes/kubernetes#67250); it served nothing.
     if (rollback) await deletePod(ctx, db.metadata.namespace!, dbNames(db).pod);
@@ -104,13 +107,8 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       `data-${dbNames(db).statefulSet}-0`,
       db.spec.postgres.storage.size,
     );
-    if (db.spec.backup)
-      await growVolume(
-        ctx,
-        db.metadata.namespace!,
-        dbNames(db).backupRepo,
-        db.spec.backup.repository.volume.size,
-      );
+    const repoVolume = repoVolumeSpec(db);
+    if (repoVolume) await growVolume(ctx, db.metadata.namespace!, dbNames(db).backupRepo, repoVolume.size);
     // With the digest of the postgresql.conf it wrote: the probe reloads it once it reaches the pod.
     const seen = {
       ...observeCluster(db, ctx),
@@ -133,7 +131,7 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
       (db.status ?? {}) as HomeOpsDatabaseStatus,
     );
     const made = recovery ?? db.status?.recovery;
-    if (made) status.recovery = made;
+    if (made) status.recovery = { source: made.source, backup: made.backup, target: made.target };
     await ctx.writer.applyStatus(Resources.HomeOpsDatabase, db, status as Record<string, unknown>, POLARITY);
     return requeueAfter(nextProbeMs);
   }
@@ -178,13 +176,23 @@ export class HomeOpsDatabaseReconciler implements Reconciler<Db> {
     ctx: ReconcileContext,
     record: ParameterRecord,
     recovery: RecoveryPlan | undefined,
+    s3Secret: KubeObject | undefined,
   ) {
-    const repo = !!ctx.cache.get(
-      Resources.PersistentVolumeClaim,
-      db.metadata.namespace,
-      dbNames(db).backupRepo,
+    const ns = db.metadata.namespace;
+    const n = dbNames(db);
+    const existing = {
+      repo: !!ctx.cache.get(Resources.PersistentVolumeClaim, ns, n.backupRepo),
+      role: !!ctx.cache.get(Resources.Role, ns, n.backupAccount),
+    };
+    const desired = buildChildren(
+      db,
+      digest,
+      this.opts.images ?? DEFAULT_IMAGES,
+      record,
+      existing,
+      recovery,
+      s3Secret,
     );
-    const desired = buildChildren(db, digest, this.opts.images ?? DEFAULT_IMAGES, record, repo, recovery);
     return applyChildren(ctx, db, desired, {
       // What the spec no longer asks for (the pooler, once disabled) is pruned.
       prune: CHILD_KINDS,
@@ -257,8 +265,12 @@ export function registerHomeOpsDatabaseController(manager: Manager, opts: HomeOp
     // direct read). A pod's change (an image that cannot be pulled, a crash loop) wakes its
     // database.
     .caches(Resources.Secret, Resources.Pod, Resources.PersistentVolumeClaim)
-    // By label: under Retain the Secrets have no owner reference.
-    .watches(Resources.Secret, ofDatabaseLabel)
+    // By label: under Retain the Secrets have no owner reference. And the S3 repository's
+    // credentials (adopted by label): a rotated key reaches NAME-backup-s3.
+    .watches(Resources.Secret, (s) => [
+      ...ofDatabaseLabel(s),
+      ...readingSecret(manager.cache.list<Db>(Resources.HomeOpsDatabase, s.metadata.namespace), s).map(keyOf),
+    ])
     // A database recovering from another waits for its backups: their status wakes it.
     .watches(Resources.HomeOpsDatabase, (src) =>
       waitingOn(manager.cache.list<Db>(Resources.HomeOpsDatabase, src.metadata.namespace), src).map(keyOf),

@@ -37,4 +37,33 @@ describe('DatabaseMetrics', () => {
     m.forget('ns', 'db');
     expect(await series(r)).toEqual([]);
   });
+  it('archiving: failing with the condition reason while the last attempt failed; 0 once it archives', async () => {
+    const r = new Registry();
+    const m = new DatabaseMetrics(r);
+    m.record('ns', 'db', primary, null);
+    expect((await series(r)).filter((l) => l.includes('wal_'))).toEqual([]);
+    const archiver = {
+      mode: 'on',
+      lastArchivedWal: '000000010000000000000002',
+      lastArchivedTime: '2026-12-08T01:00:00.000Z',
+      lastFailedWal: '000000010000000000000003',
+      lastFailedTime: '2026-12-08T01:00:10.000Z',
+      error: "HostConnectError: unable to connect to '198.18.1.1:18333': [111] Connection refused",
+    };
+    m.record('ns', 'db', { ...primary, archiver } as never, null);
+    expect(await series(r)).toContain(
+      'homeops_database_wal_archive_failing{reason="RepositoryUnreachable"} 1',
+    );
+    expect(await series(r)).toContain(
+      `homeops_database_wal_last_archived_timestamp_seconds{} ${Date.parse('2026-12-08T01:00:00Z') / 1000}`,
+    );
+    m.record(
+      'ns',
+      'db',
+      { ...primary, archiver: { ...archiver, lastArchivedTime: '2026-12-08T01:00:20.000Z' } } as never,
+      null,
+    );
+    const now = (await series(r)).filter((l) => l.includes('archive_failing'));
+    expect(now).toEqual(['homeops_database_wal_archive_failing{reason="none"} 0']);
+  });
 });

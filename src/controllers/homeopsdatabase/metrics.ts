@@ -1,6 +1,7 @@
 /** Exact live figures for Prometheus (status carries rounded ones), labelled by namespace and name. */
 import { Histogram, type Registry } from 'prom-client';
 import { ObjectGauges } from '../../common/series.ts';
+import { archivingCondition, failing } from './archiving.ts';
 import type { PoolerMeasurement, PrimaryMeasurement } from './prober.ts';
 
 const state = ['state'] as const;
@@ -53,6 +54,15 @@ export class DatabaseMetrics {
         help: 'PgBouncer server connections by state',
         labels: state,
       },
+      archiveFailing: {
+        name: 'homeops_database_wal_archive_failing',
+        help: "1 while the primary's last WAL archive attempt failed (spec.backup), with the condition's reason",
+        labels: ['reason'],
+      },
+      lastArchived: {
+        name: 'homeops_database_wal_last_archived_timestamp_seconds',
+        help: 'When the primary last archived a WAL segment (pg_stat_archiver)',
+      },
       poolerMaxWait: {
         name: 'homeops_pooler_max_wait_seconds',
         help: 'Longest wait of a client for a server connection',
@@ -82,6 +92,12 @@ export class DatabaseMetrics {
         for (const t of primary.tables) {
           set('deadTuples', t.deadTupleRatio, { table: t.table });
           set('indexScan', t.indexScanRatio, { table: t.table });
+        }
+        const a = primary.archiver;
+        if (a) {
+          const failed = failing(a);
+          set('archiveFailing', failed ? 1 : 0, { reason: failed ? archivingCondition(a).reason : 'none' });
+          if (a.lastArchivedTime) set('lastArchived', Date.parse(a.lastArchivedTime) / 1000);
         }
       }
       if (pooler === null) return;

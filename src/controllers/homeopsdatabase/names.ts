@@ -19,6 +19,8 @@ export const POOLER_RUN_DIR = '/var/run/pgbouncer';
 /** pgBackRest: the repository volume, and the asynchronous archiver's spool (on the data volume, outside pg_wal). */
 export const BACKUP_REPO_DIR = '/var/lib/pgbackrest';
 export const BACKUP_SPOOL_DIR = `${DATA_DIR}/pgbackrest-spool`;
+/** The S3 repository's credentials and CA (the NAME-backup-s3 Secret): pgBackRest's --config-include-path. */
+export const BACKUP_S3_DIR = '/etc/homeops/backup-s3';
 /** The stanza: one per database, and each database has its own repository. */
 export const STANZA = 'db';
 
@@ -40,6 +42,8 @@ export function dbNames(db: HomeOpsDatabase) {
     /** The backup repository's PVC, and the identity the backup Jobs exec into the primary as. */
     backupRepo: `${n}-backup-repo`,
     backupAccount: `${n}-backup`,
+    /** The S3 repository's credentials (and CA) as pgBackRest reads them: made from the user's Secrets. */
+    backupS3: `${n}-backup-s3`,
   };
 }
 

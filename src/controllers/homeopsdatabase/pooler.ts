@@ -4,7 +4,7 @@ import { CHECKSUM_ANNOTATION, containerSecurity, placement } from '../../common/
 import { DEFAULT_IMAGES, type DefaultImages } from '../../images.ts';
 import { pdbObject } from '../../runtime/objects.ts';
 import type { KubeObject } from '../../runtime/types.ts';
-import { configChecksum, meta, POOLER_KEY_PREFIX, poolerFiles, service } from './builders.ts';
+import { configChecksum, meta, service } from './builders.ts';
 import {
   dbLabels,
   dbNames,
@@ -14,6 +14,7 @@ import {
   poolerSelector,
   SECRETS_DIR,
 } from './names.ts';
+import { POOLER_KEY_PREFIX, poolerFiles } from './pgbouncerconf.ts';
 
 export const PGBOUNCER_UID = 998;
 

@@ -37,6 +37,7 @@ describe('planRecovery', () => {
       source: 'home',
       backup: 'F2',
       target: 'time:2026-12-02T12:00:00Z',
+      repo: { kind: 'volume', claim: 'home-backup-repo' },
     });
     expect(planRecovery(spec({ time: '2026-12-02T01:00:05.500Z' }), src).backup).toBe('F1');
     expect(planRecovery(spec({ time: '2026-12-02T01:00:06Z' }), src).backup).toBe('F2');

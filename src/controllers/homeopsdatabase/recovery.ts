@@ -23,6 +23,7 @@ import {
   SOCKET_DIR,
   STANZA,
 } from './names.ts';
+import { type Repo, repoOf, repoOptions, repoVolume } from './repository.ts';
 
 /** On the ConfigMap: the recovery decided, as JSON (RecoveryPlan). */
 export const RECOVERY_ANNOTATION = 'homeops.io/recovery';
@@ -36,7 +37,22 @@ export interface RecoveryPlan {
   backup: string;
   /** `time:...`, `lsn:...` or `latest`. */
   target: string;
+  /** The source's repository when the plan was made (absent in plans of earlier versions: its volume). */
+  repo?: Repo;
 }
+
+/** Where the source's S3 include files (its NAME-backup-s3 Secret) are mounted. */
+export const SOURCE_S3_DIR = '/etc/homeops/recovery-s3';
+
+const planRepo = (plan: RecoveryPlan): Repo =>
+  plan.repo ?? {
+    kind: 'volume',
+    claim: dbNames({ metadata: { name: plan.source } } as HomeOpsDatabase).backupRepo,
+  };
+const sourceDir = (repo: Repo) => (repo.kind === 'volume' ? SOURCE_REPO_DIR : SOURCE_S3_DIR);
+/** The include path of the source's S3 credentials, as a pgbackrest option (none for a volume). */
+const includeArg = (plan: RecoveryPlan) =>
+  planRepo(plan).kind === 's3' ? ` --config-include-path=${SOURCE_S3_DIR}` : '';
 
 type Backups = NonNullable<NonNullable<HomeOpsDatabaseStatus['backup']>['backups']>;
 
@@ -80,7 +96,7 @@ export function planRecovery(spec: RecoverySpec, source: HomeOpsDatabase | undef
       'TargetBeforeFirstRecoverabilityPoint',
       `bootstrap.recovery.target ${target.replace(/^\w+:/, '')} is before the first recoverable point of ${spec.source} (${time ? first.stopTime : first.lsnStop}, the end of its oldest backup ${first.label}): no backup can reach it`,
     );
-  return { source: spec.source, backup: chosen.label, target };
+  return { source: spec.source, backup: chosen.label, target, repo: repoOf(source) };
 }
 
 /** The plan recorded on the ConfigMap, if any. */
@@ -95,11 +111,12 @@ export function recordedPlan(configMap: { metadata: { annotations?: Record<strin
 }
 
 /** pgbackrest.conf for the restore: the source's repository, read-only; WAL fetched synchronously. */
-export function renderRestoreConf(): string {
+export function renderRestoreConf(plan: RecoveryPlan): string {
+  const repo = planRepo(plan);
   return [
     '# Written by homeops-operator from spec.bootstrap.recovery.',
     '[global]',
-    `repo1-path=${SOURCE_REPO_DIR}`,
+    ...repoOptions(repo, sourceDir(repo)),
     'lock-path=/tmp/pgbackrest',
     'log-path=/tmp/pgbackrest',
     'log-level-file=off',
@@ -116,11 +133,8 @@ export function renderRestoreConf(): string {
 
 /** The source repository's volume and its mount in the new primary. */
 export function sourceRepoVolume(plan: RecoveryPlan) {
-  const claimName = dbNames({ metadata: { name: plan.source } } as HomeOpsDatabase).backupRepo;
-  return {
-    volume: { name: 'recovery-repo', persistentVolumeClaim: { claimName, readOnly: true } },
-    mount: { name: 'recovery-repo', mountPath: SOURCE_REPO_DIR, readOnly: true },
-  };
+  const repo = planRepo(plan);
+  return repoVolume(repo, 'recovery-repo', sourceDir(repo), true);
 }
 
 /**
@@ -143,11 +157,11 @@ const targetArgs = (target: string) => {
  * PostgreSQL's FATAL (it refuses to promote short of it), and the script exits with it.
  */
 export function restoreScript(plan: RecoveryPlan, owner: string): string {
-  const restoreCommand = `pgbackrest --config=${RESTORE_CONF} --stanza=${STANZA} archive-get %f "%p"`;
+  const restoreCommand = `pgbackrest --config=${RESTORE_CONF}${includeArg(plan)} --stanza=${STANZA} archive-get %f "%p"`;
   return `  echo "homeops: restoring backup ${plan.backup} of ${plan.source} (target ${plan.target})"
   mkdir -p /tmp/pgbackrest
   mkdir -m 700 "$init"
-  pgbackrest --config=${RESTORE_CONF} --stanza=${STANZA} --pg1-path="$init" --set=${plan.backup} \\
+  pgbackrest --config=${RESTORE_CONF}${includeArg(plan)} --stanza=${STANZA} --pg1-path="$init" --set=${plan.backup} \\
     ${targetArgs(plan.target)} --recovery-option=restore_command='${restoreCommand}' restore
   hba=/tmp/homeops-restore-hba.conf
   echo 'local all postgres peer' > "$hba"
