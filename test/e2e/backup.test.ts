@@ -160,7 +160,9 @@ describe('backups with pgBackRest on a volume', () => {
       fulls[1]!.label,
       o.status!.backup!.lastSuccessful!.label,
     ]);
-    expect(after.backups.some((b) => b.label === oldest.label || b.startTime < fulls[1]!.startTime)).toBe(false);
+    expect(after.backups.some((b) => b.label === oldest.label || b.startTime < fulls[1]!.startTime)).toBe(
+      false,
+    );
     expect(o.status!.backup!.backups!.map((b) => b.label)).toEqual(after.backups.map((b) => b.label));
     expect(o.status!.backup!.firstRecoverabilityPoint).toBe(fulls[1]!.stopTime);
     // The WAL only the expired backup needed went with it.
