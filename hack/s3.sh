@@ -71,10 +71,13 @@ start() {
   local weed; weed=$(weed_bin)
   mkdir -p "$S3_DIR/data"
   log "starting SeaweedFS S3 on https://$S3_IP:$S3_PORT"
+  # Volumes are files of up to 256 MB, grown a few at a time per collection and not
+  # preallocated: 64 slots leave room for the bucket's collection after the filer's own (with 4,
+  # the filer took them all at start and every upload failed: "No writable volumes").
   reserve_ports "$S3_PORT" "$MASTER_PORT" "$VOLUME_PORT" "$FILER_PORT" \
     $((MASTER_PORT + 10000)) $((VOLUME_PORT + 10000)) $((FILER_PORT + 10000))
   setsid "$weed" server -ip="$S3_IP" -ip.bind="$S3_IP" -dir="$S3_DIR/data" \
-    -master.port="$MASTER_PORT" -volume.port="$VOLUME_PORT" -volume.max=4 \
+    -master.port="$MASTER_PORT" -volume.port="$VOLUME_PORT" -volume.max=64 \
     -master.volumeSizeLimitMB=256 -master.telemetry=false -master.telemetry.url=http://127.0.0.1:9/ \
     -filer -filer.port="$FILER_PORT" \
     -s3 -s3.port="$S3_PORT" -s3.config="$S3_DIR/s3.json" -s3.autoCreateBucket=false \
