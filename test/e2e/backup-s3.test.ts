@@ -8,28 +8,21 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
 import { pgbackrestCommand } from '../../src/controllers/homeopsdatabase/backup.ts';
-import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
-import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
-import type { Manager } from '../../src/runtime/manager.ts';
+import { type KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import { Resources } from '../../src/runtime/types.ts';
-import { backupSteps, condIs } from '../support/backups.ts';
+import { backupEnv, type backupSteps, condIs } from '../support/backups.ts';
 import { cond } from '../support/conditions.ts';
-import { installCrds } from '../support/crds.ts';
 import { dataplane } from '../support/dataplane.ts';
-import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from '../support/kube.ts';
-import { testManager } from '../support/operator.ts';
-import { eventsSince, localImages, operatorImage } from '../support/realnode.ts';
+import { eventually, kubectl } from '../support/kube.ts';
+import { eventsSince } from '../support/realnode.ts';
 
 const NAME = 's3bk';
 const CREDS = 's3-creds';
-let kc: KubeConfig;
-let ns: Awaited<ReturnType<typeof testNamespace>>;
+let live: Awaited<ReturnType<typeof backupEnv>>;
+let ns: Awaited<ReturnType<typeof backupEnv>>['ns'];
 let client: KubeClient;
-let manager: Manager;
 let steps: ReturnType<typeof backupSteps>;
 let env: Record<string, string>;
 let started = '';
@@ -79,20 +72,8 @@ const s3Repo = (extra: Record<string, unknown> = {}) => ({
 
 beforeAll(async () => {
   env = dataplane();
-  kc = kubeConfig();
-  await installCrds(kc);
-  ns = await testNamespace(kc, 'e2e-backup-s3');
-  await waitForServiceAccount(kc, ns.name);
-  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  steps = backupSteps(client, ns.name);
-  manager = testManager(ns.name, `e2e-backup-s3-${ns.name}`);
-  registerHomeOpsDatabaseController(manager, {
-    endpointMap: {},
-    serviceAddresses: 'cluster-ip',
-    images: localImages(),
-  });
-  registerDatabaseJobsController(manager, { operatorImage: operatorImage() });
-  await manager.start();
+  live = await backupEnv('e2e-backup-s3');
+  ({ ns, client, steps } = live);
   for (const [name, stringData] of [
     [CREDS, { accessKeyId: env.HOMEOPS_S3_ACCESS_KEY!, secretAccessKey: env.HOMEOPS_S3_SECRET_KEY! }],
     ['s3-ca', { 'ca.crt': readFileSync(env.HOMEOPS_S3_CA_FILE!, 'utf8') }],
@@ -109,8 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // A failed fault test must not leave the store down for the next file.
   hack('start-s3');
-  await manager?.stop();
-  await ns?.cleanup();
+  await live?.stop();
 });
 
 describe('backups into a real S3 server (SeaweedFS, HTTPS, a private CA)', () => {

@@ -6,27 +6,20 @@
  * unwritable) turns ContinuousArchiving False with pgBackRest's message and a Warning Event;
  * once the repository is writable again it catches up and `pgbackrest check` passes.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
 import { pgbackrestCommand } from '../../src/controllers/homeopsdatabase/backup.ts';
-import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
 import { BACKUP_REPO_DIR } from '../../src/controllers/homeopsdatabase/names.ts';
-import { KubeClient } from '../../src/runtime/client.ts';
-import type { Manager } from '../../src/runtime/manager.ts';
+import type { KubeClient } from '../../src/runtime/client.ts';
 import { Resources } from '../../src/runtime/types.ts';
-import { backupSteps, condIs, type Db } from '../support/backups.ts';
+import { backupEnv, type backupSteps, condIs, type Db } from '../support/backups.ts';
 import { cond } from '../support/conditions.ts';
-import { installCrds } from '../support/crds.ts';
-import { eventually, kubeConfig, testNamespace, waitForServiceAccount } from '../support/kube.ts';
-import { testManager } from '../support/operator.ts';
-import { eventsSince, localImages, operatorImage } from '../support/realnode.ts';
+import { eventually } from '../support/kube.ts';
+import { eventsSince } from '../support/realnode.ts';
 
 const NAME = 'bk';
-let kc: KubeConfig;
-let ns: Awaited<ReturnType<typeof testNamespace>>;
+let live: Awaited<ReturnType<typeof backupEnv>>;
+let ns: Awaited<ReturnType<typeof backupEnv>>['ns'];
 let client: KubeClient;
-let manager: Manager;
 let steps: ReturnType<typeof backupSteps>;
 /** When the primary's postmaster started, as the first test saw it. */
 let started = '';
@@ -39,28 +32,15 @@ const until = (what: string, ok: (o: Db) => boolean, ms = 300_000) => steps.unti
 const createDb = (name: string, spec: Record<string, unknown>) => steps.createDb(name, spec);
 
 beforeAll(async () => {
-  kc = kubeConfig();
-  await installCrds(kc);
-  ns = await testNamespace(kc, 'e2e-backup');
-  await waitForServiceAccount(kc, ns.name);
-  client = new KubeClient(kc, { userAgent: 'homeops-tests' });
-  steps = backupSteps(client, ns.name);
-  manager = testManager(ns.name, `e2e-backup-${ns.name}`);
-  registerHomeOpsDatabaseController(manager, {
-    endpointMap: {},
-    serviceAddresses: 'cluster-ip',
-    images: localImages(),
-  });
-  registerDatabaseJobsController(manager, { operatorImage: operatorImage() });
-  await manager.start();
+  live = await backupEnv('e2e-backup');
+  ({ ns, client, steps } = live);
   await createDb(NAME, {
     backup: { repository: { volume: { size: '1Gi', reclaimPolicy: 'Delete' } }, archiveTimeoutSeconds: 10 },
   });
 });
 
 afterAll(async () => {
-  await manager?.stop();
-  await ns?.cleanup();
+  await live?.stop();
 });
 
 describe('backups with pgBackRest on a volume', () => {

@@ -5,14 +5,18 @@
  */
 import { expect } from 'vitest';
 import type { HomeOpsDatabaseStatus } from '../../src/api/v1alpha1/index.ts';
+import { registerDatabaseJobsController } from '../../src/controllers/dbjobs/controller.ts';
 import { pgbackrestCommand } from '../../src/controllers/homeopsdatabase/backup.ts';
+import { registerHomeOpsDatabaseController } from '../../src/controllers/homeopsdatabase/controller.ts';
 import { STANZA } from '../../src/controllers/homeopsdatabase/names.ts';
 import { parseInfo } from '../../src/jobs/backup.ts';
-import { type KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
+import { KubeClient, MERGE_PATCH } from '../../src/runtime/client.ts';
 import { type KubeObject, Resources } from '../../src/runtime/types.ts';
 import { cond } from './conditions.ts';
-import { eventually, kubectl } from './kube.ts';
-import { psqlInPod } from './realnode.ts';
+import { installCrds } from './crds.ts';
+import { eventually, kubeConfig, kubectl, testNamespace, waitForServiceAccount } from './kube.ts';
+import { testManager } from './operator.ts';
+import { localImages, operatorImage, psqlInPod } from './realnode.ts';
 
 export type Db = KubeObject & { status?: HomeOpsDatabaseStatus };
 
@@ -115,4 +119,29 @@ export function backupSteps(client: KubeClient, namespace: string) {
   }
 
   return { getDb, psql, inPod, repoInfo, until, createDb, run, archived, pitr };
+}
+
+/**
+ * A namespace of its own and an operator for it (the database and jobs controllers, the local
+ * images), as each backup e2e file starts; `stop` ends both.
+ */
+export async function backupEnv(prefix: string) {
+  const kc = kubeConfig();
+  await installCrds(kc);
+  const ns = await testNamespace(kc, prefix);
+  await waitForServiceAccount(kc, ns.name);
+  const client = new KubeClient(kc, { userAgent: 'homeops-tests' });
+  const manager = testManager(ns.name, `${prefix}-${ns.name}`);
+  registerHomeOpsDatabaseController(manager, {
+    endpointMap: {},
+    serviceAddresses: 'cluster-ip',
+    images: localImages(),
+  });
+  registerDatabaseJobsController(manager, { operatorImage: operatorImage() });
+  await manager.start();
+  const stop = async () => {
+    await manager.stop();
+    await ns.cleanup();
+  };
+  return { ns, client, steps: backupSteps(client, ns.name), stop };
 }
